@@ -1,0 +1,1 @@
+"""Mel -> linear magnitude inverters (built-in plugins)."""

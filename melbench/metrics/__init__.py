@@ -1,0 +1,1 @@
+"""Metric plugins: each a pure function plus a thin plugin class."""

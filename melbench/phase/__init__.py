@@ -1,0 +1,1 @@
+"""Magnitude -> complex STFT phase retrievers (built-in plugins)."""

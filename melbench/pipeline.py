@@ -1,0 +1,196 @@
+"""The path of one clip through one cell, ending in one result row.
+
+::
+
+    clip.audio --spec.mel--> mel --(degrade)--> mel' --inverter--> |S|
+    |S| --phase--> X --spec.istft--> audio' --metrics--> row
+
+Every failure is caught here and recorded in the row (``status``, ``error``,
+``notes``) so that a sweep never dies on one clip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .datasets.base import Clip
+from .errors import MelbenchError, SkipCell
+from .plugin import Inverter, Metric, PhaseRetriever
+from .spec import FeatureSpec
+from .validation import check_audio
+
+#: Row columns that identify a cell and a clip (metric columns follow).
+ID_COLUMNS = (
+    "dataset", "clip", "kind", "spec", "spec_key", "degrade", "inverter", "phase", "seed",
+)
+STATUS_COLUMNS = ("status", "error", "notes", "duration")
+
+#: Type of an optional mel degradation stage: (mel, spec, rng) -> mel.
+Degrade = Callable[[np.ndarray, FeatureSpec, np.random.Generator], np.ndarray]
+
+
+@dataclass
+class ClipResult:
+    """A row plus what was produced along the way (kept only in memory)."""
+
+    row: dict[str, Any]
+    audio: np.ndarray | None = None
+    trace: list[dict[str, float]] = field(default_factory=list)
+
+
+def _error_text(stage: str, exc: BaseException) -> str:
+    if isinstance(exc, MelbenchError):
+        return f"{stage}: {exc}"
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
+    return f"{stage}: {type(exc).__name__}: {exc}{where}"
+
+
+def run_clip(
+    clip: Clip,
+    spec: FeatureSpec,
+    inverter: Inverter,
+    phase: PhaseRetriever,
+    metrics: Sequence[Metric],
+    *,
+    seed: int = 0,
+    dataset: str = "",
+    degrade: Degrade | None = None,
+    degrade_label: str = "none",
+    record_trace: bool = False,
+) -> ClipResult:
+    """Take one clip through one (inverter, phase) cell and score it.
+
+    Parameters
+    ----------
+    clip : Clip
+        Audio (and/or a precomputed mel) at ``spec.sample_rate``.
+    spec : FeatureSpec
+        The contract shared by all stages.
+    inverter, phase : Inverter, PhaseRetriever
+        The cell's plugins.
+    metrics : sequence of Metric
+        Scored in order; each failure becomes NaN plus a note.
+    seed : int
+        Seeds the phase retriever's (and the degradation's) random numbers.
+    dataset : str
+        Dataset label for the row.
+    degrade : callable, optional
+        ``(mel, spec, rng) -> mel`` applied before inversion.
+    degrade_label : str
+        Its label for the row.
+    record_trace : bool
+        Ask the phase retriever for a per-iteration convergence trace.
+
+    Returns
+    -------
+    ClipResult
+        ``row`` always has every ID/status column; metric columns are filled where scored.
+    """
+    row: dict[str, Any] = {
+        "dataset": dataset, "clip": clip.id, "kind": clip.meta.get("kind", ""),
+        "spec": str(spec), "spec_key": spec.key(), "degrade": degrade_label,
+        "inverter": inverter.label, "phase": phase.label, "seed": seed,
+        "status": "ok", "error": "", "notes": "", "duration": clip.duration,
+    }
+    for m in metrics:
+        for c in m.columns:
+            row[c] = math.nan
+    result = ClipResult(row=row)
+
+    def fail(stage: str, exc: BaseException, status: str = "failed") -> ClipResult:
+        row["status"] = status
+        row["error"] = _error_text(stage, exc)
+        return result
+
+    if clip.error:
+        row["status"], row["error"] = "failed", f"load: {clip.error}"
+        return result
+    for plugin in (inverter, phase):
+        reason = plugin.skip(spec)
+        if reason:
+            return fail(plugin.kind, SkipCell(reason), status="skipped")
+
+    reference = true_mag = None
+    try:
+        if clip.audio is not None:
+            reference = check_audio(clip.audio, f"clip {clip.id!r} audio")
+            if not np.any(reference):
+                raise SkipCell(f"clip {clip.id!r} is silent (all samples are zero)")
+            true_mag = spec.magnitude(reference)
+        if clip.mel is not None:
+            mel = np.asarray(clip.mel)
+        elif true_mag is not None:
+            mel = spec.mel_from_magnitude(true_mag)
+        else:
+            raise SkipCell(f"clip {clip.id!r} has neither audio nor a mel")
+        if degrade is not None:
+            mel = degrade(mel, spec, np.random.default_rng([seed, 1]))
+    except Exception as exc:  # noqa: BLE001
+        return fail("prepare", exc, "skipped" if isinstance(exc, SkipCell) else "failed")
+
+    times = {"invert": 0.0, "phase": 0.0, "synth": 0.0}
+    try:
+        t0 = time.perf_counter()
+        target = inverter(mel, spec, context={"reference_magnitude": true_mag})
+        times["invert"] = time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001
+        return fail("invert", exc)
+    try:
+        trace: list | None = [] if record_trace else None
+        t0 = time.perf_counter()
+        x = phase(target, spec, rng=seed, trace=trace)
+        times["phase"] = time.perf_counter() - t0
+        result.trace = trace or []
+    except Exception as exc:  # noqa: BLE001
+        return fail("phase", exc)
+    try:
+        length = reference.shape[-1] if reference is not None else spec.n_samples(target.shape[-1])
+        t0 = time.perf_counter()
+        y = spec.istft(x, length=length)
+        times["synth"] = time.perf_counter() - t0
+        result.audio = y
+    except Exception as exc:  # noqa: BLE001
+        return fail("synth", exc)
+
+    if reference is None:
+        row["duration"] = y.shape[-1] / spec.sample_rate
+    est_mag = spec.magnitude(y)
+    ctx: dict[str, Any] = {
+        "reference": reference, "estimate": y, "spec": spec, "sample_rate": spec.sample_rate,
+        "mel": mel, "mel_linear": spec.decompress(mel), "target_magnitude": target,
+        "true_magnitude": true_mag, "estimate_stft": None, "estimate_magnitude": est_mag,
+        "times": times, "duration": row["duration"], "clip": clip,
+    }
+    notes = []
+    for m in metrics:
+        if m.needs_reference and reference is None:
+            notes.append(f"{m.name}: no reference audio")
+            continue
+        try:
+            values = m.compute(ctx)
+        except Exception as exc:  # noqa: BLE001
+            notes.append(_error_text(m.name, exc).replace(f"{m.name}: {m.name}: ", f"{m.name}: "))
+            continue
+        for k, v in values.items():
+            row[k] = v
+    row["notes"] = "; ".join(notes)
+    if record_trace:
+        row["trace"] = json.dumps(result.trace)
+    return result
+
+
+def summarize_row_values(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Counts of rows by status (for progress messages)."""
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r["status"]] = out.get(r["status"], 0) + 1
+    return out

@@ -1,0 +1,275 @@
+"""Base classes of melbench's plugin kinds.
+
+A plugin is a small class holding a ``Params`` dataclass; the numerical work
+lives in pure functions beside it. Four kinds exist, each discovered through
+its own entry-point group (see :mod:`melbench.registry`):
+
+========== ==================== ======================================================
+kind       entry-point group    role
+========== ==================== ======================================================
+inverter   melbench.inverters   mel (as the spec describes it) -> linear magnitude
+phase      melbench.phase       linear magnitude -> complex STFT
+metric     melbench.metrics     one clip's context -> named numbers
+dataset    melbench.datasets    yields :class:`~melbench.datasets.base.Clip` objects
+========== ==================== ======================================================
+
+An instance prints as its canonical label, e.g. ``fgla[alpha=0.99,n_iter=100]``:
+the key of result tables and, with the code version, of caches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import InputError, ParameterError
+from .spec import FeatureSpec
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+class Plugin:
+    """Common base: a name, a kind, a ``Params`` dataclass and a canonical label."""
+
+    #: Registry name (the entry-point name); set by subclasses.
+    name: ClassVar[str] = ""
+    #: Plugin kind: "inverter", "phase", "metric" or "dataset".
+    kind: ClassVar[str] = ""
+
+    @dataclass
+    class Params:
+        """No parameters."""
+
+    def __init__(self, params: Any = None, **kwargs: Any) -> None:
+        if params is not None and kwargs:
+            raise ParameterError("give either a Params instance or keyword parameters, not both")
+        if params is None:
+            params = self._make_params(kwargs)
+        elif isinstance(params, Mapping):
+            params = self._make_params(dict(params))
+        self.params = params
+        self.validate()
+
+    @classmethod
+    def _make_params(cls, values: dict[str, Any]) -> Any:
+        fields = {f.name for f in dataclasses.fields(cls.Params)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ParameterError(
+                f"{cls.kind} {cls.name!r} has no parameter(s) {unknown}; "
+                f"its parameters are: {sorted(fields) or 'none'}"
+            )
+        return cls.Params(**values)
+
+    def validate(self) -> None:
+        """Check parameter values; raise :class:`ParameterError` naming the bad one."""
+
+    def param_dict(self) -> dict[str, Any]:
+        """Parameters as a plain, JSON-serialisable dict."""
+        return json.loads(json.dumps(dataclasses.asdict(self.params), default=str))
+
+    @property
+    def label(self) -> str:
+        """Canonical name with sorted parameters, e.g. ``fgla[alpha=0.99,n_iter=100]``."""
+        p = self.param_dict()
+        if not p:
+            return self.name
+        return f"{self.name}[{','.join(f'{k}={_fmt(p[k])}' for k in sorted(p))}]"
+
+    def skip(self, spec: FeatureSpec) -> str | None:
+        """Return a reason to decline this spec (recorded in the row), or None."""
+        return None
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+# --------------------------------------------------------------------------- inverters
+
+
+class Inverter(Plugin):
+    """Mel -> linear magnitude.
+
+    Callers use :meth:`__call__` with the mel exactly as the spec describes it
+    (compressed or not, power or magnitude). The base class validates it,
+    undoes the compression, hands :meth:`solve` the linear mel in the domain it
+    was made in (``spec.domain``: power or magnitude), and converts the result
+    to linear magnitude ``(..., n_freq, frames)``. Subclasses implement :meth:`solve`.
+    """
+
+    kind: ClassVar[str] = "inverter"
+    #: True if the plugin needs ``context["reference_magnitude"]`` (e.g. ``oracle``).
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(
+        self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        """Invert a mel (as described by ``spec``) to linear magnitude."""
+        from .validation import check_mel
+
+        mel = check_mel(mel, spec)
+        lin = spec.decompress(mel)
+        out = self.solve(lin, spec, context=context or {})
+        out = np.asarray(out)
+        if spec.power == 2:
+            out = np.sqrt(np.maximum(out, 0))
+        return out.astype(mel.dtype, copy=False)
+
+    def solve(
+        self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]
+    ) -> np.ndarray:
+        """Map a linear mel ``(..., n_mels, frames)`` in ``spec.domain`` to that domain's
+        linear spectrogram ``(..., n_freq, frames)`` (power if ``spec.power == 2``)."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- phase
+
+
+class PhaseRetriever(Plugin):
+    """Linear magnitude -> complex STFT consistent with it.
+
+    :meth:`__call__` validates the magnitude and the warm start and calls
+    :meth:`retrieve`. ``init`` is an optional warm start: a complex spectrogram
+    (its phase is used) or a real array of phases in radians, shape like the
+    magnitude. ``rng`` seeds random initialisation. ``trace``, when a list,
+    receives per-iteration records (dicts with at least ``iter`` and ``sc_db``)
+    for methods that iterate.
+    """
+
+    kind: ClassVar[str] = "phase"
+
+    def __call__(
+        self,
+        magnitude: np.ndarray,
+        spec: FeatureSpec,
+        *,
+        init: np.ndarray | None = None,
+        rng: np.random.Generator | int | None = None,
+        trace: list | None = None,
+    ) -> np.ndarray:
+        """Retrieve a complex STFT whose magnitude approximates ``magnitude``."""
+        from .validation import check_magnitude
+
+        magnitude = check_magnitude(magnitude, spec)
+        if init is not None:
+            init = np.asarray(init)
+            if init.shape != magnitude.shape:
+                raise InputError(
+                    f"warm start has shape {init.shape} but the magnitude has {magnitude.shape}"
+                )
+            if not np.all(np.isfinite(init)):
+                raise InputError("warm start contains NaN or Inf")
+        rng = np.random.default_rng(rng)
+        return self.retrieve(magnitude, spec, init=init, rng=rng, trace=trace)
+
+    def retrieve(
+        self,
+        magnitude: np.ndarray,
+        spec: FeatureSpec,
+        *,
+        init: np.ndarray | None,
+        rng: np.random.Generator,
+        trace: list | None,
+    ) -> np.ndarray:
+        """Return a complex STFT ``(..., n_freq, frames)``; subclasses implement this."""
+        raise NotImplementedError
+
+
+def initial_spectrogram(
+    magnitude: np.ndarray,
+    init: np.ndarray | None,
+    rng: np.random.Generator,
+    how: str = "random",
+) -> np.ndarray:
+    """Complex starting point ``|S| e^{i phi}`` from a warm start or a seeded init.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray
+        Target magnitude.
+    init : np.ndarray, optional
+        Complex spectrogram (its phase is taken) or real phases in radians.
+    rng : np.random.Generator
+        Source of random phases.
+    how : {"random", "zero"}
+        Initialisation when ``init`` is None: uniform random phase or zero phase.
+
+    Returns
+    -------
+    np.ndarray
+        Complex array (complex64 for float32 magnitude).
+    """
+    cdtype = np.complex128 if magnitude.dtype == np.float64 else np.complex64
+    if init is not None:
+        if np.iscomplexobj(init):
+            a = np.abs(init)
+            unit = np.where(a > 0, init / np.where(a > 0, a, 1), 1)
+            return (magnitude * unit).astype(cdtype)
+        return (magnitude * np.exp(1j * init)).astype(cdtype)
+    if how == "zero":
+        return magnitude.astype(cdtype)
+    if how != "random":
+        raise ParameterError(f"init={how!r}; choose 'random' or 'zero'")
+    phase = rng.uniform(-np.pi, np.pi, size=magnitude.shape)
+    return (magnitude * np.exp(1j * phase)).astype(cdtype)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class Metric(Plugin):
+    """One clip's context -> named numbers.
+
+    :meth:`compute` receives a mapping with (where available) ``reference``
+    (audio or None), ``estimate`` (audio), ``spec``, ``mel`` (as given to the
+    inverter), ``target_magnitude`` (the inverter's output), ``true_magnitude``
+    (of the reference), ``estimate_stft`` and ``times`` (seconds per stage),
+    and returns ``{column: value}``. A metric that cannot score a clip raises
+    :class:`~melbench.errors.SkipCell` (or any error): the pipeline records
+    NaN with the reason and goes on.
+    """
+
+    kind: ClassVar[str] = "metric"
+    #: Columns this metric produces (for tables and the conformance suite).
+    columns: ClassVar[tuple[str, ...]] = ()
+    #: "lower" or "higher" is better, per column (for reports and regression checks).
+    better: ClassVar[dict[str, str]] = {}
+    #: True if the metric needs reference audio.
+    needs_reference: ClassVar[bool] = True
+
+    def compute(self, ctx: Mapping[str, Any]) -> dict[str, float]:
+        """Return ``{column: value}`` for one clip."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class Dataset(Plugin):
+    """A source of clips: :meth:`clips` yields :class:`~melbench.datasets.base.Clip`."""
+
+    kind: ClassVar[str] = "dataset"
+
+    def clips(self, spec: FeatureSpec):
+        """Yield clips resampled to ``spec.sample_rate`` (mono float32)."""
+        raise NotImplementedError
+
+
+KINDS: dict[str, type[Plugin]] = {
+    "inverter": Inverter,
+    "phase": PhaseRetriever,
+    "metric": Metric,
+    "dataset": Dataset,
+}

@@ -1,0 +1,143 @@
+"""Result rows on disk: atomic writes, reading run directories, summary tables."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .pipeline import ID_COLUMNS, STATUS_COLUMNS
+
+ROWS_FILE = "rows.csv"
+SUMMARY_FILE = "summary.md"
+CELL_COLUMNS = ("dataset", "spec", "degrade", "inverter", "phase")
+
+#: Columns shown first in summaries, in this order, when present.
+PREFERRED_METRICS = (
+    "sc_db", "sc_true_db", "mel_sc_db", "pesq_wb", "pesq_nb", "stoi", "estoi",
+    "lsd_db", "mcd_db", "t_invert", "t_phase", "t_synth", "rtf",
+)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Rows (dicts) to a DataFrame with ID and status columns first."""
+    df = pd.DataFrame(list(rows))
+    first = [c for c in (*ID_COLUMNS, *STATUS_COLUMNS) if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def write_rows(path: str | Path, rows: Sequence[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Write rows as CSV atomically; returns the frame written."""
+    df = rows if isinstance(rows, pd.DataFrame) else rows_to_frame(rows)
+    atomic_write_text(path, df.to_csv(index=False))
+    return df
+
+
+def read_rows(path: str | Path) -> pd.DataFrame:
+    """Read a rows CSV written by :func:`write_rows` (text columns stay text)."""
+    df = pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"])
+    for c in ("error", "notes"):
+        if c in df.columns:
+            df[c] = df[c].fillna("").astype(str)
+    return df
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """Numeric metric columns of a rows frame, preferred ones first."""
+    skip = set(ID_COLUMNS) | set(STATUS_COLUMNS) | {"trace", "cell_key"}
+    numeric = [
+        c for c in df.columns
+        if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not c.startswith("_")
+    ]
+    pref = [c for c in PREFERRED_METRICS if c in numeric]
+    return pref + [c for c in numeric if c not in pref]
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per cell (dataset, spec, degrade, inverter, phase): mean of each metric.
+
+    Failed or skipped rows are counted (``n_ok``, ``n_failed``), not averaged.
+    """
+    if df.empty:
+        return pd.DataFrame()
+    keys = [c for c in CELL_COLUMNS if c in df.columns]
+    metrics = metric_columns(df)
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    g = df.groupby(keys, sort=False, dropna=False)
+    out = g.size().rename("n").to_frame()
+    out["n_ok"] = ok.groupby(keys, sort=False, dropna=False).size().reindex(out.index).fillna(0)
+    out["n_ok"] = out["n_ok"].astype(int)
+    out["n_failed"] = out["n"] - out["n_ok"]
+    if metrics:
+        means = ok.groupby(keys, sort=False, dropna=False)[metrics].mean()
+        out = out.join(means)
+    out = out.drop(columns="n").reset_index()
+    return out
+
+
+def _fmt_cell(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "–"
+        if math.isinf(v):
+            return "-inf" if v < 0 else "inf"
+        return f"{v:.4g}" if abs(v) < 0.01 and v != 0 else f"{v:.3f}"
+    return str(v)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """Render a frame as a GitHub Markdown table (no extra dependency)."""
+    if df.empty:
+        return "(no rows)\n"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for rec in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt_cell(v) for v in rec) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(df: pd.DataFrame, title: str | None = None) -> str:
+    """Summary table (plus failure reasons, if any) as Markdown."""
+    parts = []
+    if title:
+        parts.append(f"## {title}\n")
+    summ = summarize(df)
+    # constant columns (one dataset, one spec...) go to a caption line, not the table
+    const = [c for c in CELL_COLUMNS if c in summ.columns and summ[c].nunique(dropna=False) == 1
+             and len(summ) > 0]
+    caption = ", ".join(f"{c}: {summ[c].iloc[0]}" for c in const if c not in ("inverter", "phase"))
+    shown = summ.drop(columns=[c for c in const if c not in ("inverter", "phase")])
+    if caption:
+        parts.append(caption + "\n")
+    parts.append(to_markdown(shown))
+    if "status" in df and (df["status"] != "ok").any():
+        bad = df[df["status"] != "ok"]
+        parts.append("\nNot scored:\n")
+        for r in bad.itertuples(index=False):
+            parts.append(f"- {r.clip} [{r.inverter} / {r.phase}] {r.status}: {r.error}")
+    if "notes" in df and (df["notes"] != "").any():
+        parts.append("\nNotes:\n")
+        for r in df[df["notes"] != ""].itertuples(index=False):
+            parts.append(f"- {r.clip} [{r.inverter} / {r.phase}]: {r.notes}")
+    return "\n".join(parts).rstrip() + "\n"

@@ -1,0 +1,428 @@
+"""FeatureSpec: the single STFT/mel contract every stage of melbench shares.
+
+A :class:`FeatureSpec` fixes how audio becomes a mel spectrogram (sample rate,
+frames, window, mel scale and filter normalisation, power and compression). It
+owns :meth:`~FeatureSpec.stft`, :meth:`~FeatureSpec.istft`,
+:meth:`~FeatureSpec.mel_basis`, :meth:`~FeatureSpec.mel` and
+:meth:`~FeatureSpec.compress` / :meth:`~FeatureSpec.decompress`; plugins receive
+the spec and never build their own STFT, which removes the classic mismatch
+between the inverter's, the phase retriever's and the metric's conventions.
+
+Named presets (:data:`PRESETS`) cover what users actually feed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import stft as _stft
+from .errors import InputError, ParameterError
+
+COMPRESSIONS = ("none", "ln", "log10", "db")
+MEL_NORMS = ("slaney", "none")
+
+# --------------------------------------------------------------------------- mel scale
+
+
+def hz_to_mel(freqs: np.ndarray | float, *, htk: bool = False) -> np.ndarray:
+    """Convert Hz to mels (Slaney's auditory-toolbox scale, or HTK's formula)."""
+    f = np.asanyarray(freqs, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(
+        f >= min_log_hz,
+        min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep,
+        f / f_sp,
+    )
+
+
+def mel_to_hz(mels: np.ndarray | float, *, htk: bool = False) -> np.ndarray:
+    """Convert mels back to Hz (inverse of :func:`hz_to_mel`)."""
+    m = np.asanyarray(mels, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    min_log_hz = 1000.0
+    min_log_mel = min_log_hz / f_sp
+    logstep = np.log(6.4) / 27.0
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+@functools.lru_cache(maxsize=64)
+def _mel_basis_cached(sr, n_fft, n_mels, fmin, fmax, htk, norm, dtype_str):
+    fftfreqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_pts = mel_to_hz(
+        np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels + 2), htk=htk
+    )
+    fdiff = np.diff(mel_pts)
+    ramps = mel_pts[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if norm == "slaney":
+        weights *= (2.0 / (mel_pts[2 : n_mels + 2] - mel_pts[:n_mels]))[:, None]
+    elif norm != "none":
+        p = float(norm)
+        length = np.sum(np.abs(weights) ** p, axis=-1, keepdims=True) ** (1.0 / p)
+        weights = weights / np.where(length > 0, length, 1.0)
+    out = weights.astype(dtype_str)
+    out.setflags(write=False)
+    return out
+
+
+def mel_filterbank(
+    *,
+    sr: float,
+    n_fft: int,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    htk: bool = False,
+    norm: str | float | None = "slaney",
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Triangular mel filterbank, numerically equal to ``librosa.filters.mel``.
+
+    Parameters
+    ----------
+    sr : float
+        Sample rate in Hz.
+    n_fft : int
+        FFT length; the basis has ``n_fft // 2 + 1`` columns.
+    n_mels : int
+        Number of bands.
+    fmin, fmax : float
+        Band edges in Hz; ``fmax=None`` means ``sr / 2``.
+    htk : bool
+        HTK's mel formula instead of Slaney's.
+    norm : {"slaney", None} or float
+        "slaney" divides each triangle by its bandwidth (constant energy per band);
+        a number p normalises each row to unit p-norm; None leaves peaks at 1.
+    dtype : dtype
+        Output dtype.
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, n_fft // 2 + 1)
+        Read-only (cached) filterbank.
+    """
+    fmax = sr / 2.0 if fmax is None else fmax
+    norm_key = "none" if norm is None else (norm if isinstance(norm, str) else float(norm))
+    return _mel_basis_cached(
+        float(sr), int(n_fft), int(n_mels), float(fmin), float(fmax), bool(htk), norm_key,
+        np.dtype(dtype).str,
+    )
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+    """The STFT/mel contract: how audio becomes the mel that is to be inverted.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Audio sample rate in Hz; loaders resample to it.
+    n_fft : int
+        FFT length (frame length) in samples.
+    hop_length : int
+        Hop between frames in samples; must not exceed ``win_length``.
+    win_length : int, optional
+        Window support; defaults to ``n_fft`` (window centred in the frame if shorter).
+    window : str
+        One of "hann", "hamming", "blackman", "sqrt_hann", "gaussian", "boxcar" (periodic).
+    center : bool
+        Centre frames on ``t * hop_length`` by padding ``n_fft // 2`` samples each side.
+    pad_mode : str
+        Padding used when ``center`` ("constant" = zeros, as librosa; or "reflect").
+    n_mels : int
+        Number of mel bands.
+    fmin, fmax : float
+        Mel band edges in Hz (``fmax=None`` means Nyquist).
+    htk : bool
+        HTK mel formula (True) or Slaney's (False, librosa's default).
+    mel_norm : {"slaney", "none"} or float
+        Filter normalisation as in ``librosa.filters.mel``.
+    power : {1, 2}
+        The mel is built from magnitude (1) or power (2).
+    compression : {"none", "ln", "log10", "db"}
+        Dynamic-range compression applied to the mel.
+    floor : float
+        Values are clipped to at least ``floor`` before the log (ln/log10/db).
+    ref : float
+        Reference for "db": ``10 log10(x / ref)`` for power, ``20 log10`` for magnitude.
+    name : str
+        Preset name, for tables (not part of the identity of the spec).
+    """
+
+    sample_rate: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    win_length: int | None = None
+    window: str = "hann"
+    center: bool = True
+    pad_mode: str = "constant"
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = None
+    htk: bool = False
+    mel_norm: str | float | None = "slaney"
+    power: int = 2
+    compression: str = "none"
+    floor: float = 1e-10
+    ref: float = 1.0
+    name: str = dataclasses.field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        def bad(field: str, value: Any, why: str) -> ParameterError:
+            return ParameterError(f"FeatureSpec {field}={value!r}: {why}")
+
+        for f in ("sample_rate", "n_fft", "hop_length", "n_mels"):
+            v = getattr(self, f)
+            if int(v) != v or v <= 0:
+                raise bad(f, v, "must be a positive integer")
+            object.__setattr__(self, f, int(v))
+        if self.win_length is None:
+            object.__setattr__(self, "win_length", self.n_fft)
+        if int(self.win_length) <= 0 or self.win_length > self.n_fft:
+            raise bad("win_length", self.win_length, f"must be in 1..n_fft={self.n_fft}")
+        object.__setattr__(self, "win_length", int(self.win_length))
+        if self.hop_length > self.win_length:
+            raise bad(
+                "hop_length", self.hop_length,
+                f"exceeds win_length={self.win_length}: frames would leave gaps and the "
+                "STFT could not be inverted; use hop_length <= win_length",
+            )
+        if self.window not in _stft.WINDOWS:
+            raise bad("window", self.window, f"unsupported; choose one of {', '.join(_stft.WINDOWS)}")
+        if self.pad_mode not in ("constant", "reflect", "edge"):
+            raise bad("pad_mode", self.pad_mode, "choose 'constant', 'reflect' or 'edge'")
+        nyq = self.sample_rate / 2.0
+        if self.fmax is not None and not (0 < self.fmax <= nyq + 1e-9):
+            raise bad("fmax", self.fmax, f"must be in (0, sample_rate/2 = {nyq:g}]")
+        if not (0 <= self.fmin < (self.fmax if self.fmax is not None else nyq)):
+            raise bad("fmin", self.fmin, "must be >= 0 and below fmax")
+        if self.power not in (1, 2):
+            raise bad("power", self.power, "must be 1 (magnitude) or 2 (power)")
+        object.__setattr__(self, "power", int(self.power))
+        if self.compression not in COMPRESSIONS:
+            raise bad("compression", self.compression, f"choose one of {', '.join(COMPRESSIONS)}")
+        if not self.floor > 0:
+            raise bad("floor", self.floor, "must be > 0")
+        if not self.ref > 0:
+            raise bad("ref", self.ref, "must be > 0")
+        norm = self.mel_norm
+        if norm is None:
+            object.__setattr__(self, "mel_norm", "none")
+        elif isinstance(norm, str) and norm not in MEL_NORMS:
+            try:
+                object.__setattr__(self, "mel_norm", float(norm))
+            except ValueError:
+                raise bad("mel_norm", norm, "choose 'slaney', 'none' or a number p") from None
+
+    # ---------------------------------------------------------------- derived
+    @property
+    def n_freq(self) -> int:
+        """Number of STFT frequency bins, ``n_fft // 2 + 1``."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def f_max(self) -> float:
+        """Upper mel band edge in Hz (``fmax`` or Nyquist)."""
+        return self.sample_rate / 2.0 if self.fmax is None else float(self.fmax)
+
+    @property
+    def domain(self) -> str:
+        """Domain the mel was made in before compression: "magnitude" or "power"."""
+        return "power" if self.power == 2 else "magnitude"
+
+    @functools.cached_property
+    def window_array(self) -> np.ndarray:
+        """Analysis (and synthesis) window of length ``n_fft``, float64, read-only."""
+        return _stft.get_window(self.window, self.win_length, self.n_fft)
+
+    def mel_basis(self, dtype: Any = np.float32) -> np.ndarray:
+        """Mel filterbank ``(n_mels, n_freq)``, equal to ``librosa.filters.mel``."""
+        return mel_filterbank(
+            sr=self.sample_rate, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
+            fmax=self.fmax, htk=self.htk,
+            norm=None if self.mel_norm == "none" else self.mel_norm, dtype=dtype,
+        )
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of frames the STFT of ``n_samples`` samples has."""
+        return _stft.n_frames(n_samples, self.n_fft, self.hop_length, self.center)
+
+    def n_samples(self, n_frames: int) -> int:
+        """Natural signal length for ``n_frames`` frames (what istft returns without length)."""
+        total = self.n_fft + self.hop_length * (n_frames - 1)
+        return total - (2 * (self.n_fft // 2) if self.center else 0)
+
+    # ---------------------------------------------------------------- transforms
+    def stft(self, y: np.ndarray, *, dtype: Any = None, workers: int | None = None) -> np.ndarray:
+        """Complex STFT ``(..., n_freq, n_frames)`` of audio ``(..., n_samples)``."""
+        y = np.asarray(y)
+        if y.ndim == 0 or y.shape[-1] == 0:
+            raise InputError(f"audio must have shape (..., n_samples) with samples; got {y.shape}")
+        return _stft.stft(
+            y, n_fft=self.n_fft, hop_length=self.hop_length, window=self.window_array,
+            center=self.center, pad_mode=self.pad_mode, dtype=dtype, workers=workers,
+        )
+
+    def istft(
+        self, stft_matrix: np.ndarray, *, length: int | None = None, workers: int | None = None
+    ) -> np.ndarray:
+        """Least-squares inverse STFT of ``(..., n_freq, n_frames)``; ``length`` as librosa."""
+        return _stft.istft(
+            stft_matrix, n_fft=self.n_fft, hop_length=self.hop_length, window=self.window_array,
+            center=self.center, length=length, workers=workers,
+        )
+
+    def magnitude(self, y: np.ndarray) -> np.ndarray:
+        """Linear STFT magnitude ``|STFT(y)|``."""
+        return np.abs(self.stft(y))
+
+    def mel_from_magnitude(self, magnitude: np.ndarray, *, compress: bool = True) -> np.ndarray:
+        """Mel of a linear magnitude ``(..., n_freq, frames)``, compressed as the spec says."""
+        magnitude = np.asarray(magnitude)
+        if magnitude.shape[-2] != self.n_freq:
+            raise InputError(
+                f"magnitude has {magnitude.shape[-2]} frequency bins; this spec "
+                f"(n_fft={self.n_fft}) needs {self.n_freq}"
+            )
+        dtype = np.float64 if magnitude.dtype == np.float64 else np.float32
+        s = magnitude.astype(dtype, copy=False)
+        if self.power == 2:
+            s = s * s
+        m = np.matmul(self.mel_basis(dtype), s)
+        return self.compress(m) if compress else m
+
+    def mel(self, y: np.ndarray, *, compress: bool = True) -> np.ndarray:
+        """Mel spectrogram ``(..., n_mels, n_frames)`` of audio, compressed as the spec says."""
+        return self.mel_from_magnitude(self.magnitude(y), compress=compress)
+
+    def compress(self, mel: np.ndarray) -> np.ndarray:
+        """Apply the spec's compression (identity, ln, log10 or dB) to a linear mel."""
+        m = np.asarray(mel)
+        if self.compression == "none":
+            return m
+        m = np.maximum(m, np.asarray(self.floor, dtype=m.dtype))
+        if self.compression == "ln":
+            return np.log(m)
+        if self.compression == "log10":
+            return np.log10(m)
+        return self._db_scale * np.log10(m / np.asarray(self.ref, dtype=m.dtype))
+
+    def decompress(self, mel: np.ndarray) -> np.ndarray:
+        """Undo :meth:`compress`: back to the linear (magnitude or power) mel."""
+        m = np.asarray(mel)
+        if self.compression == "none":
+            return m
+        if self.compression == "ln":
+            return np.exp(m)
+        if self.compression == "log10":
+            return np.power(np.asarray(10.0, dtype=m.dtype), m)
+        return self.ref * np.power(np.asarray(10.0, dtype=m.dtype), m / self._db_scale)
+
+    @property
+    def _db_scale(self) -> float:
+        return 10.0 if self.power == 2 else 20.0
+
+    # ---------------------------------------------------------------- identity
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """Stable content hash of the numerical fields (``name`` excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def replace(self, **changes: Any) -> FeatureSpec:
+        """Copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        return self.name if self.name != "custom" else f"custom-{self.key()[:8]}"
+
+
+#: Named presets. ``librosa`` = librosa's defaults; ``tts22k`` = the usual TTS/vocoder
+#: front end (HiFi-GAN/Tacotron 2 style); ``speech16k`` = 16 kHz speech, linear magnitude.
+PRESETS: dict[str, FeatureSpec] = {
+    "librosa": FeatureSpec(name="librosa"),
+    "tts22k": FeatureSpec(
+        sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, window="hann",
+        center=True, pad_mode="reflect", n_mels=80, fmin=0.0, fmax=8000.0, htk=False,
+        mel_norm="slaney", power=1, compression="ln", floor=1e-5, name="tts22k",
+    ),
+    "speech16k": FeatureSpec(
+        sample_rate=16000, n_fft=1024, hop_length=256, win_length=1024, window="hann",
+        center=True, pad_mode="constant", n_mels=80, fmin=0.0, fmax=8000.0, htk=False,
+        mel_norm="slaney", power=1, compression="none", name="speech16k",
+    ),
+}
+
+
+def get_spec(spec: str | FeatureSpec | Mapping[str, Any] | None = None, **overrides: Any) -> FeatureSpec:
+    """Resolve a preset name, a mapping of fields, or a spec, with optional overrides.
+
+    Parameters
+    ----------
+    spec : str, FeatureSpec or mapping, optional
+        A preset name from :data:`PRESETS`, a ``FeatureSpec``, or a mapping of its fields
+        (e.g. a Hydra config node; a ``preset`` key selects the base). None = "speech16k".
+    **overrides
+        Field values replacing those of the base.
+
+    Returns
+    -------
+    FeatureSpec
+    """
+    if spec is None:
+        spec = "speech16k"
+    if isinstance(spec, FeatureSpec):
+        base = spec
+    elif isinstance(spec, str):
+        if spec not in PRESETS:
+            raise ParameterError(
+                f"unknown spec preset {spec!r}; available presets: {', '.join(sorted(PRESETS))}"
+            )
+        base = PRESETS[spec]
+    elif isinstance(spec, Mapping):
+        fields = {f.name for f in dataclasses.fields(FeatureSpec)}
+        d = dict(spec)
+        preset = d.pop("preset", None)
+        unknown = sorted(set(d) - fields)
+        if unknown:
+            raise ParameterError(
+                f"unknown FeatureSpec field(s) {unknown}; valid fields: {sorted(fields)}"
+            )
+        base = PRESETS[preset] if preset in PRESETS else FeatureSpec()
+        if preset is not None and preset not in PRESETS:
+            raise ParameterError(f"unknown spec preset {preset!r}; available: {sorted(PRESETS)}")
+        if preset is not None and "name" not in d:
+            d["name"] = preset
+        base = dataclasses.replace(base, **d)
+    else:
+        raise ParameterError(f"cannot make a FeatureSpec from {type(spec).__name__}")
+    if overrides:
+        if base.name in PRESETS and "name" not in overrides and any(
+            getattr(base, k) != v for k, v in overrides.items()
+        ):
+            overrides["name"] = base.name + "*"
+        base = dataclasses.replace(base, **overrides)
+    return base
