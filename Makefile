@@ -16,7 +16,7 @@ $(PY):
 
 # pesq builds from source and needs numpy importable at build time: install it first.
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q "numpy>=1.24" cython wheel setuptools
+	$(PIP) install -q "numpy>=1.24" cython wheel setuptools hatchling editables
 	$(PIP) install -q -e ".[parallel,report]"
 	touch $@
 

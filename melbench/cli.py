@@ -13,6 +13,10 @@ commands:
            sweep: melbench run -m inverter=transpose,pinv phase=gla,fgla
            see `melbench run --help` for config groups and options
   list     list every plugin by kind, with parameters, defaults and availability
+  invert   turn mel files (.npy) into wav files: melbench invert MEL_OR_DIR -o OUT
+  report   tables, plots and an HTML page from run directories: melbench report RUN_DIR...
+  compare  regression gate: melbench compare BASELINE RUN (exit 1 on a regression)
+  bench    speed/quality benchmarks measured side by side: melbench bench TOPIC
 
 `melbench <command> --help` gives each command's options.
 """
@@ -52,7 +56,43 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": cmd_run, "list": cmd_list}
+def _delegate(module: str) -> Callable[[list[str]], int]:
+    """A command implemented by ``melbench.<module>.main(argv) -> int``, imported lazily."""
+
+    def cmd(argv: list[str]) -> int:
+        import importlib
+
+        return int(importlib.import_module(f"melbench.{module}").main(argv) or 0)
+
+    return cmd
+
+
+def cmd_bench(argv: list[str]) -> int:
+    """Run a benchmark module ``melbench.bench.<topic>`` (``melbench bench --help`` lists them)."""
+    import importlib
+    import pkgutil
+
+    from . import bench
+
+    topics = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: melbench bench TOPIC [options]\n\ntopics: " + ", ".join(topics))
+        return 0 if argv else 2
+    if argv[0] not in topics:
+        print(f"melbench bench: unknown topic {argv[0]!r}; topics: {', '.join(topics)}",
+              file=sys.stderr)
+        return 2
+    return int(importlib.import_module(f"melbench.bench.{argv[0]}").main(argv[1:]) or 0)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "run": cmd_run,
+    "list": cmd_list,
+    "invert": _delegate("invert_cli"),
+    "report": _delegate("report.cli"),
+    "compare": _delegate("compare"),
+    "bench": cmd_bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
