@@ -130,7 +130,8 @@ class Inverter(Plugin):
         self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]
     ) -> np.ndarray:
         """Map a linear mel ``(..., n_mels, frames)`` in ``spec.domain`` to that domain's
-        linear spectrogram ``(..., n_freq, frames)`` (power if ``spec.power == 2``)."""
+        linear spectrogram ``(..., n_freq, frames)`` (power if ``spec.power == 2``).
+        """
         raise NotImplementedError
 
 
