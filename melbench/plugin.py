@@ -129,8 +129,10 @@ class Inverter(Plugin):
     def solve(
         self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]
     ) -> np.ndarray:
-        """Map a linear mel ``(..., n_mels, frames)`` in ``spec.domain`` to that domain's
-        linear spectrogram ``(..., n_freq, frames)`` (power if ``spec.power == 2``).
+        """Map a linear mel to that domain's linear spectrogram.
+
+        The mel ``(..., n_mels, frames)`` is in ``spec.domain``; return
+        ``(..., n_freq, frames)`` in the same domain (power if ``spec.power == 2``).
         """
         raise NotImplementedError
 
