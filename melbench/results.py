@@ -59,7 +59,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
     df = pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"])
     for c in ("error", "notes"):
         if c in df.columns:
-            df[c] = df[c].fillna("").astype(str)
+            df[c] = df[c].astype("object").fillna("").astype(str)
     return df
 
 

@@ -1,0 +1,255 @@
+"""Conformance checks every plugin must pass, usable by third-party plugin authors.
+
+Each ``check_*`` function takes a plugin class (or instance) and raises
+``AssertionError`` with a specific message when the plugin breaks the contract.
+melbench's own test suite runs them over every registered plugin; a plugin
+package can do the same in a few lines::
+
+    import pytest
+    from melbench.testing import check_plugin
+
+    @pytest.mark.parametrize("name", ["my_inverter"])
+    def test_conformance(name):
+        check_plugin("inverter", name)
+
+What is checked, per kind:
+
+- inverter: output shape ``(..., n_freq, frames)``, float32 for float32 input,
+  finite and non-negative; leading batch axes give the per-item results;
+  deterministic; an oracle check (its mel is closer to the input mel than
+  silence is); clear :class:`~melbench.errors.InputError` for a wrong band
+  count and for NaN.
+- phase: complex output of the magnitude's shape (complex64 for float32),
+  finite; deterministic for a fixed seed; leading batch axes; its output's
+  consistency is no worse than trivial (random or zero) phase;
+  clear errors for negative magnitudes, a wrong bin count and a misshapen warm start.
+- metric: returns only declared columns, as floats, deterministically (timing
+  excepted) on a real pipeline context.
+- dataset: clips are mono float32 at the spec's rate (or mels with the spec's
+  band count), with unique ids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .errors import InputError, MelbenchError, ParameterError
+from .plugin import Dataset, Inverter, Metric, PhaseRetriever, Plugin
+from .spec import FeatureSpec, get_spec
+
+#: Small specs used by the checks (fast; the first one a plugin accepts is used).
+CHECK_SPECS: tuple[FeatureSpec, ...] = (
+    FeatureSpec(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, fmax=8000.0, power=1,
+                name="check16k"),
+    FeatureSpec(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, fmax=8000.0, power=1,
+                window="sqrt_hann", name="check16k-sqrthann"),
+    get_spec("speech16k"),
+)
+
+
+class Declined(Exception):
+    """The plugin declined every check spec (its ``skip`` returned a reason)."""
+
+
+def conformance_signal(sample_rate: int = 16000, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    """A deterministic harmonic tone with vibrato plus a little noise (float32)."""
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    f0 = 180.0 * (1 + 0.03 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    y = sum(np.sin(k * phase) / k for k in range(1, 12))
+    y = y * (0.5 + 0.5 * np.sin(np.pi * t / seconds))
+    y = y + 0.01 * np.random.default_rng(seed).standard_normal(t.size)
+    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def _instance(kind: str, plugin: Any) -> Plugin:
+    if isinstance(plugin, str):
+        return registry.create(kind, plugin)
+    if isinstance(plugin, type):
+        return plugin()
+    return plugin
+
+
+def _pick_spec(p: Plugin, specs: Iterable[FeatureSpec] = CHECK_SPECS) -> FeatureSpec:
+    reasons = []
+    for s in specs:
+        r = p.skip(s)
+        if not r:
+            return s
+        reasons.append(f"{s}: {r}")
+    raise Declined(f"{p.label} declined every check spec: {'; '.join(reasons)}")
+
+
+def _raises(exc_type: type[BaseException], fn, what: str) -> None:
+    try:
+        fn()
+    except exc_type as exc:
+        assert str(exc).strip(), f"{what}: {exc_type.__name__} raised with an empty message"
+        return
+    except Exception as exc:  # noqa: BLE001
+        raise AssertionError(
+            f"{what}: expected {exc_type.__name__}, got {type(exc).__name__}: {exc}"
+        ) from exc
+    raise AssertionError(f"{what}: no error raised")
+
+
+def _sc(target: np.ndarray, est: np.ndarray) -> float:
+    den = float(np.linalg.norm(target))
+    return 20 * math.log10(max(float(np.linalg.norm(target - est)), 1e-30) / den)
+
+
+def check_inverter(plugin: Any) -> None:
+    """Assert that an inverter honours melbench's inverter contract."""
+    inv = _instance("inverter", plugin)
+    assert isinstance(inv, Inverter), f"{inv!r} is not an Inverter"
+    spec = _pick_spec(inv)
+    y = conformance_signal(spec.sample_rate)
+    mag = spec.magnitude(y)
+    mel = spec.mel_from_magnitude(mag)
+    ctx = {"reference_magnitude": mag}
+    out = inv(mel, spec, context=ctx)
+    label = inv.label
+    assert out.shape == (spec.n_freq, mel.shape[-1]), (
+        f"{label}: output shape {out.shape}, expected {(spec.n_freq, mel.shape[-1])}"
+    )
+    assert out.dtype == np.float32, f"{label}: float32 mel gave {out.dtype}, expected float32"
+    assert np.all(np.isfinite(out)), f"{label}: non-finite output"
+    assert np.all(out >= 0), f"{label}: negative magnitude (min {out.min()})"
+    again = inv(mel, spec, context=ctx)
+    assert np.array_equal(out, again), f"{label}: two identical calls differ (not deterministic)"
+    # batch axes: two different items stacked give the per-item results
+    y2 = conformance_signal(spec.sample_rate, seed=1)[::-1].copy()
+    mag2 = spec.magnitude(y2)
+    mel2 = spec.mel_from_magnitude(mag2)
+    batch = inv(np.stack([mel, mel2]), spec, context={"reference_magnitude": np.stack([mag, mag2])})
+    assert batch.shape == (2, *out.shape), f"{label}: batch output shape {batch.shape}"
+    single2 = inv(mel2, spec, context={"reference_magnitude": mag2})
+    for i, ref in enumerate((out, single2)):
+        err = np.max(np.abs(batch[i] - ref)) / max(float(np.max(np.abs(ref))), 1e-12)
+        assert err < 1e-3, f"{label}: batch item {i} differs from the single call (rel. {err:.2e})"
+    # oracle: the inverted magnitude's mel is closer to the input than silence is (SC < 0 dB)
+    lin = spec.decompress(mel)
+    sc = _sc(lin, spec.mel_from_magnitude(out, compress=False))
+    assert sc < -1.0, f"{label}: mel-domain SC of its own output is {sc:.2f} dB (>= -1 dB)"
+    # clear errors
+    _raises(InputError, lambda: inv(mel[:-1], spec, context=ctx), f"{label}: wrong n_mels")
+    bad = mel.copy()
+    bad[0, 0] = np.nan
+    _raises(InputError, lambda: inv(bad, spec, context=ctx), f"{label}: NaN in the mel")
+
+
+def check_phase(plugin: Any) -> None:
+    """Assert that a phase retriever honours melbench's phase contract."""
+    ph = _instance("phase", plugin)
+    assert isinstance(ph, PhaseRetriever), f"{ph!r} is not a PhaseRetriever"
+    spec = _pick_spec(ph)
+    label = ph.label
+    y = conformance_signal(spec.sample_rate)
+    mag = spec.magnitude(y).astype(np.float32)
+    x = ph(mag, spec, rng=0)
+    assert x.shape == mag.shape, f"{label}: output shape {x.shape}, expected {mag.shape}"
+    assert x.dtype == np.complex64, f"{label}: float32 magnitude gave {x.dtype}, expected complex64"
+    assert np.all(np.isfinite(x)), f"{label}: non-finite output"
+    x2 = ph(mag, spec, rng=0)
+    assert np.array_equal(x, x2), f"{label}: same seed, different output (not deterministic)"
+    batch = ph(np.stack([mag, mag]), spec, rng=0)
+    assert batch.shape == (2, *mag.shape), f"{label}: batch output shape {batch.shape}"
+    assert np.all(np.isfinite(batch)), f"{label}: non-finite batch output"
+    # sanity: the synthesised signal is at least as consistent with |S| as the worse of the
+    # two trivial baselines (random phase, zero phase)
+    n = y.shape[-1]
+    sc = _sc(mag, spec.magnitude(spec.istft(x, length=n)))
+    rnd = np.random.default_rng(0).uniform(-np.pi, np.pi, mag.shape)
+    sc_rand = _sc(mag, spec.magnitude(spec.istft(mag * np.exp(1j * rnd), length=n)))
+    sc_zero = _sc(mag, spec.magnitude(spec.istft(mag.astype(np.complex64), length=n)))
+    bound = max(sc_rand, sc_zero) + 0.5
+    assert sc <= bound, f"{label}: SC {sc:.2f} dB, worse than trivial phase ({bound - 0.5:.2f} dB)"
+    _raises(InputError, lambda: ph(-mag, spec, rng=0), f"{label}: negative magnitude")
+    _raises(InputError, lambda: ph(mag[:-1], spec, rng=0), f"{label}: wrong number of bins")
+    _raises(InputError, lambda: ph(mag, spec, init=np.zeros((3, 3)), rng=0),
+            f"{label}: misshapen warm start")
+
+
+def check_metric(plugin: Any) -> None:
+    """Assert that a metric returns its declared columns as floats, deterministically."""
+    from .datasets.base import Clip
+    from .pipeline import run_clip
+
+    m = _instance("metric", plugin)
+    assert isinstance(m, Metric), f"{m!r} is not a Metric"
+    assert m.columns, f"{m.label}: declares no columns"
+    spec = CHECK_SPECS[0]
+    clip = Clip(id="check", audio=conformance_signal(spec.sample_rate, seconds=3.0),
+                sample_rate=spec.sample_rate, meta={"source_sample_rate": spec.sample_rate})
+    inv = registry.create("inverter", "pinv")
+    ph = registry.create("phase", "gla", {"n_iter": 5})
+    rows = [run_clip(clip, spec, inv, ph, [m], seed=0).row for _ in range(2)]
+    for c in m.columns:
+        assert c in rows[0], f"{m.label}: column {c!r} missing from the row"
+        v = rows[0][c]
+        assert isinstance(v, (float, int, np.floating, np.integer)) or v is None, (
+            f"{m.label}: column {c!r} is {type(v).__name__}, expected a number"
+        )
+    for k in m.better:
+        assert k in m.columns and m.better[k] in ("lower", "higher"), (
+            f"{m.label}: better[{k!r}]={m.better[k]!r} (must name a column, 'lower' or 'higher')"
+        )
+    if m.name != "timing":
+        for c in m.columns:
+            a, b = rows[0][c], rows[1][c]
+            assert (a == b) or (a != a and b != b), f"{m.label}: {c} not deterministic ({a} vs {b})"
+
+
+def check_dataset(plugin: Any, spec: FeatureSpec | None = None, max_clips: int = 3) -> None:
+    """Assert that a dataset yields well-formed clips (needs no required parameters)."""
+    ds = _instance("dataset", plugin)
+    assert isinstance(ds, Dataset), f"{ds!r} is not a Dataset"
+    spec = spec or get_spec("speech16k")
+    ids = set()
+    for i, clip in enumerate(ds.clips(spec)):
+        if i >= max_clips:
+            break
+        assert clip.id not in ids, f"{ds.label}: duplicate clip id {clip.id!r}"
+        ids.add(clip.id)
+        if clip.error:
+            continue
+        if clip.audio is not None:
+            a = clip.audio
+            assert a.ndim == 1 and a.dtype == np.float32, f"{ds.label}: audio {a.shape} {a.dtype}"
+            assert clip.sample_rate == spec.sample_rate, (
+                f"{ds.label}: clip at {clip.sample_rate} Hz, spec wants {spec.sample_rate}"
+            )
+        if clip.mel is not None:
+            assert clip.mel.shape[-2] == spec.n_mels, f"{ds.label}: mel bands {clip.mel.shape}"
+        assert clip.audio is not None or clip.mel is not None, f"{ds.label}: empty clip {clip.id}"
+    assert ids, f"{ds.label}: yielded no clips"
+
+
+CHECKS = {
+    "inverter": check_inverter,
+    "phase": check_phase,
+    "metric": check_metric,
+    "dataset": check_dataset,
+}
+
+
+def check_plugin(kind: str, name: str) -> None:
+    """Run the conformance check of ``kind`` on registered plugin ``name``.
+
+    Raises
+    ------
+    Declined
+        If the plugin declines every check spec, or needs parameters to be built.
+    AssertionError
+        On a contract violation (the message names it).
+    """
+    try:
+        plugin = registry.create(kind, name)
+    except (ParameterError, MelbenchError) as exc:
+        raise Declined(f"{kind} {name!r} cannot be built with default parameters: {exc}") from exc
+    CHECKS[kind](plugin)

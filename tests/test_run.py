@@ -1,0 +1,154 @@
+"""`melbench run` end to end: files on disk, the printed table, failures recorded, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from melbench.results import read_rows
+
+ONE_CLIP = "dataset.ids=[cmu_arctic_a0007]"
+
+
+def melbench(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "melbench.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def only_run_dir(root: Path) -> Path:
+    dirs = [p for p in (root / "outputs" / "runs").iterdir() if p.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_single_run_writes_config_rows_summary_and_prints_table(tmp_path):
+    out = melbench("run", ONE_CLIP, "phase.n_iter=10", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = only_run_dir(tmp_path)
+    assert (run / ".hydra" / "config.yaml").is_file()
+    rows = read_rows(run / "rows.csv")
+    assert list(rows["clip"]) == ["cmu_arctic_a0007"]
+    r = rows.iloc[0]
+    assert r["status"] == "ok" and r["inverter"] == "pinv" and r["phase"].startswith("fgla[")
+    # SC of a pinv magnitude after 10 FGLA iterations is well below 0 dB, and the
+    # true-magnitude SC is worse than the consistency SC (the mel lost information)
+    assert r["sc_db"] < -5 and r["sc_true_db"] < 0 and r["sc_true_db"] > r["sc_db"]
+    assert r["t_phase"] > 0 and r["rtf"] > 0
+    summary = (run / "summary.md").read_text()
+    assert "| pinv |" in summary and summary in out.stdout
+
+
+def test_sweep_prints_one_line_per_cell(tmp_path):
+    out = melbench("run", "-m", ONE_CLIP, "inverter=transpose,pinv", "phase=gla,fgla",
+                   "phase.n_iter=10", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    sweep = next((tmp_path / "outputs" / "sweeps").iterdir())
+    rows = read_rows(sweep / "rows.csv")
+    cells = set(zip(rows["inverter"], rows["phase"].str.split("[").str[0], strict=True))
+    assert cells == {("transpose", "gla"), ("transpose", "fgla"), ("pinv", "gla"), ("pinv", "fgla")}
+    table = [line for line in out.stdout.splitlines() if line.startswith("| ") and "ok" not in line]
+    assert len([t for t in table if "transpose" in t or "pinv" in t]) == 4
+    # the community's first claim holds on this clip: pinv beats transpose (true-magnitude SC)
+    by = rows.groupby("inverter")["sc_true_db"].mean()
+    assert by["pinv"] < by["transpose"]
+
+
+def test_unknown_plugin_is_a_clear_message_not_a_traceback(tmp_path):
+    out = melbench("run", "inverter=nosuch", cwd=tmp_path)
+    assert out.returncode == 1
+    text = out.stdout + out.stderr
+    assert "Could not find 'inverter/nosuch'" in text
+    assert "Available options in 'inverter'" in text and "pinv" in text and "transpose" in text
+    assert "Traceback" not in text
+
+
+def test_bad_parameter_value_fails_cell_with_reason(tmp_path):
+    out = melbench("run", ONE_CLIP, "phase.alpha=5", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "alpha=5" in out.stderr and "Traceback" not in out.stderr
+    rows = read_rows(only_run_dir(tmp_path) / "rows.csv")
+    assert rows.iloc[0]["status"] == "failed" and "alpha" in rows.iloc[0]["error"]
+
+
+def test_unreadable_file_is_recorded_and_run_goes_on(tmp_path):
+    data = tmp_path / "audio"
+    data.mkdir()
+    t = np.arange(16000) / 16000
+    sf.write(data / "good.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    (data / "broken.wav").write_bytes(b"RIFF....not really a wav")
+    sf.write(data / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
+    out = melbench("run", "dataset=folder", f"dataset.path={data}", "phase.n_iter=5", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = read_rows(only_run_dir(tmp_path) / "rows.csv").set_index("clip")
+    assert rows.loc["good", "status"] == "ok"
+    assert rows.loc["broken", "status"] == "failed"
+    assert "broken.wav" in rows.loc["broken", "error"]
+    assert rows.loc["silent", "status"] == "skipped" and "silent" in rows.loc["silent", "error"]
+    assert "broken" in out.stdout  # the summary lists what was not scored, with the reason
+
+
+def test_multichannel_and_rate_are_normalised(tmp_path):
+    """A 44.1 kHz stereo file is downmixed and resampled to the spec's 16 kHz."""
+    from melbench.datasets.base import load_audio
+
+    t = np.arange(44100) / 44100
+    st = np.stack([np.sin(2 * np.pi * 440 * t), np.zeros_like(t)], axis=1).astype(np.float32)
+    sf.write(tmp_path / "st.flac", st, 44100)
+    y, sr, info = load_audio(tmp_path / "st.flac", 16000)
+    assert sr == 16000 and y.ndim == 1 and y.dtype == np.float32
+    assert abs(len(y) - 16000) <= 1
+    assert info["source_sample_rate"] == 44100 and info["source_channels"] == 2
+    # downmix halves the amplitude; resampling keeps the 440 Hz peak
+    spec = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spec) * 16000 / len(y) - 440) < 2
+    assert np.max(np.abs(y[2000:-2000])) == pytest.approx(0.5, abs=0.02)
+
+
+def test_bundled_dataset_has_manifest_and_licences():
+    from melbench.datasets.bundled import read_manifest
+    from melbench.resources import bundled_dir
+
+    rows = read_manifest()
+    assert {r["kind"] for r in rows} == {"speech", "music"}
+    for r in rows:
+        f = bundled_dir() / r["file"]
+        info = sf.info(str(f))
+        assert info.samplerate == int(r["sample_rate"]) and info.channels == int(r["channels"])
+        assert abs(info.frames / info.samplerate - float(r["duration"])) < 0.01
+        assert r["licence"]
+    assert (bundled_dir() / "speech" / "COPYING.cmu_arctic").is_file()
+    assert (bundled_dir() / "LICENSES.md").is_file()
+
+
+def test_installed_wheel_works_outside_the_repository(tmp_path):
+    """The wheel ships conf/ and the bundled data; a run works from any directory."""
+    repo = Path(__file__).resolve().parents[1]
+    wheels = tmp_path / "wheels"
+    b = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "-w", str(wheels), str(repo)],
+                       capture_output=True, text=True, timeout=300)
+    if b.returncode != 0 and "hatchling" in b.stderr:
+        pytest.skip("hatchling not installed in this environment")
+    assert b.returncode == 0, b.stderr
+    wheel = next(wheels.glob("melbench-*.whl"))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    assert (site / "melbench" / "_conf" / "config.yaml").is_file()
+    assert (site / "melbench" / "_data" / "bundled" / "manifest.csv").is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**__import__("os").environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-m", "melbench.cli", "run", ONE_CLIP, "phase.n_iter=3"],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    cfg = next((elsewhere / "outputs" / "runs").iterdir()) / ".hydra" / "hydra.yaml"
+    assert str(site / "melbench" / "_conf") in cfg.read_text()
+    rows = pd.read_csv(next((elsewhere / "outputs" / "runs").iterdir()) / "rows.csv")
+    assert rows["status"].tolist() == ["ok"]
