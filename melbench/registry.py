@@ -250,3 +250,6 @@ def register_hydra_configs() -> None:
             (n, t, field(default=getattr(preset, n))) for n, t, _ in spec_fields
         ])
         cs.store(group="spec", name=pname, node=node_cls)
+    from .degrade import register_hydra_configs as _register_degrade
+
+    _register_degrade(cs)  # group "degrade": none/noise/smooth/quantize (not a plugin kind)

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from . import registry
+from .degrade import from_config as degrade_from_config
 from .errors import MelbenchError
 from .pipeline import run_clip
 from .plugin import Metric
@@ -77,6 +78,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
         inverter = registry.from_config("inverter", cfg["inverter"])
         phase = registry.from_config("phase", cfg["phase"])
         metrics = resolve_metrics(cfg.get("metrics", ["sc"]), cfg.get("metric_params"))
+        degrade = degrade_from_config(cfg.get("degrade"))
     except (MelbenchError, KeyError, TypeError, ValueError) as exc:
         msg = f"cannot set up this cell: {exc}"
         log.error(msg)
@@ -95,6 +97,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
         for clip in tqdm(clips, desc=desc, unit="clip", disable=not echo, leave=False,
                          file=sys.stderr):
             res = run_clip(clip, spec, inverter, phase, metrics, seed=seed, dataset=dataset.label,
+                           degrade=degrade, degrade_label=degrade.label if degrade else "none",
                            record_trace=bool(cfg.get("trace", False)))
             rows.append(res.row)
             write_rows(out_dir / ROWS_FILE, rows)
