@@ -23,6 +23,7 @@ import numpy as np
 
 from .datasets.base import Clip
 from .errors import MelbenchError, SkipCell
+from .metrics.base import Missing
 from .plugin import Inverter, Metric, PhaseRetriever
 from .spec import FeatureSpec
 from .validation import check_audio
@@ -44,6 +45,11 @@ class ClipResult:
     row: dict[str, Any]
     audio: np.ndarray | None = None
     trace: list[dict[str, float]] = field(default_factory=list)
+    #: Notes of each metric, aligned with the ``metrics`` given to :func:`run_clip`.
+    metric_notes: list[list[str]] = field(default_factory=list)
+    #: Indices of metrics left for the caller to score (``defer=True``), and their context.
+    deferred: list[int] = field(default_factory=list)
+    context: dict[str, Any] | None = None
 
 
 def _error_text(stage: str, exc: BaseException) -> str:
@@ -52,6 +58,58 @@ def _error_text(stage: str, exc: BaseException) -> str:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" (at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
     return f"{stage}: {type(exc).__name__}: {exc}{where}"
+
+
+def score_metric(metric: Metric, ctx: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Score one metric on one clip's context; never raises.
+
+    Runs in the clip loop and, for deferred metrics, in worker processes (same
+    code, so the numbers are the same).
+
+    Parameters
+    ----------
+    metric : Metric
+        The metric.
+    ctx : mapping
+        The context :func:`run_clip` builds.
+
+    Returns
+    -------
+    values : dict
+        ``{column: value}``; a :class:`~melbench.metrics.base.Missing` becomes NaN.
+    notes : list of str
+        ``"metric: reason"`` for each missing value (grouped by reason; the
+        columns are named unless all of the metric's columns share it).
+    """
+    name = metric.name
+    if metric.needs_reference and ctx.get("reference") is None:
+        return {}, [f"{name}: no reference audio"]
+    try:
+        values = dict(metric.compute(ctx))
+    except Exception as exc:  # noqa: BLE001
+        return {}, [_error_text(name, exc).replace(f"{name}: {name}: ", f"{name}: ")]
+    out: dict[str, Any] = {}
+    reasons: dict[str, list[str]] = {}
+    for k, v in values.items():
+        if isinstance(v, Missing):
+            reasons.setdefault(v.reason, []).append(k)
+            v = math.nan
+        out[k] = v
+    for c in metric.columns:
+        v = out.get(c, math.nan)
+        if isinstance(v, float) and math.isnan(v) and not any(c in cs for cs in reasons.values()):
+            reasons.setdefault("no value (the metric gave no reason)", []).append(c)
+    notes = []
+    for reason, cols in reasons.items():
+        own = [c for c in cols if c in metric.columns]
+        whole = set(own) == set(metric.columns)
+        notes.append(f"{name}: {reason}" if whole else f"{name} ({', '.join(cols)}): {reason}")
+    return out, notes
+
+
+def join_notes(metric_notes: Sequence[Sequence[str]]) -> str:
+    """The row's ``notes`` text from each metric's notes (in metric order)."""
+    return "; ".join(n for notes in metric_notes for n in notes)
 
 
 def run_clip(
@@ -66,6 +124,7 @@ def run_clip(
     degrade: Degrade | None = None,
     degrade_label: str = "none",
     record_trace: bool = False,
+    defer: bool = False,
 ) -> ClipResult:
     """Take one clip through one (inverter, phase) cell and score it.
 
@@ -89,6 +148,11 @@ def run_clip(
         Its label for the row.
     record_trace : bool
         Ask the phase retriever for a per-iteration convergence trace.
+    defer : bool
+        Leave metrics whose class sets ``deferred = True`` (slow ones: PESQ, STOI)
+        unscored, noted "pending", with their indices in ``result.deferred`` and
+        the context in ``result.context``, for the caller to score (in parallel,
+        see :mod:`melbench.metric_pool`) with :func:`score_metric`.
 
     Returns
     -------
@@ -170,19 +234,17 @@ def run_clip(
         "true_magnitude": true_mag, "estimate_stft": None, "estimate_magnitude": est_mag,
         "times": times, "duration": row["duration"], "clip": clip,
     }
-    notes = []
-    for m in metrics:
-        if m.needs_reference and reference is None:
-            notes.append(f"{m.name}: no reference audio")
+    result.metric_notes = [[] for _ in metrics]
+    for i, m in enumerate(metrics):
+        if defer and getattr(m, "deferred", False) and not (m.needs_reference and reference is None):
+            result.deferred.append(i)
+            result.metric_notes[i] = [f"{m.name}: pending (scored after the clip loop)"]
             continue
-        try:
-            values = m.compute(ctx)
-        except Exception as exc:  # noqa: BLE001
-            notes.append(_error_text(m.name, exc).replace(f"{m.name}: {m.name}: ", f"{m.name}: "))
-            continue
-        for k, v in values.items():
-            row[k] = v
-    row["notes"] = "; ".join(notes)
+        values, result.metric_notes[i] = score_metric(m, ctx)
+        row.update(values)
+    if result.deferred:
+        result.context = ctx
+    row["notes"] = join_notes(result.metric_notes)
     if record_trace:
         row["trace"] = json.dumps(result.trace)
     return result

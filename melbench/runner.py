@@ -13,8 +13,10 @@ import pandas as pd
 from . import registry
 from .degrade import from_config as degrade_from_config
 from .errors import MelbenchError
+from .metric_pool import MetricPool
 from .pipeline import run_clip
 from .plugin import Metric
+from .provenance import row_fields as provenance_fields
 from .results import (
     ROWS_FILE,
     SUMMARY_FILE,
@@ -93,21 +95,29 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
 
     clips = dataset.clips(spec)
     desc = f"{inverter.label} / {phase.label}"
+    # issue 7: provenance columns; slow (deferred) metrics scored in worker processes
+    prov = provenance_fields([dataset, inverter, phase, *metrics])
+    pool = MetricPool(cfg.get("metric_jobs", 2), metrics)
     try:
         for clip in tqdm(clips, desc=desc, unit="clip", disable=not echo, leave=False,
                          file=sys.stderr):
             res = run_clip(clip, spec, inverter, phase, metrics, seed=seed, dataset=dataset.label,
                            degrade=degrade, degrade_label=degrade.label if degrade else "none",
-                           record_trace=bool(cfg.get("trace", False)))
+                           record_trace=bool(cfg.get("trace", False)), defer=pool.active)
+            res.row.update(prov)  # issue 7
             rows.append(res.row)
+            pool.submit(res)  # issue 7: fills rows of finished metric jobs as it goes
             write_rows(out_dir / ROWS_FILE, rows)
     except MelbenchError as exc:  # the dataset itself failed (missing folder...)
+        pool.finish()  # issue 7
         msg = f"dataset {dataset.label}: {exc}"
         log.error(msg)
         rows.append({"dataset": dataset.label, "clip": "*", "inverter": inverter.label,
                      "phase": phase.label, "seed": seed, "status": "failed", "error": msg})
         write_rows(out_dir / ROWS_FILE, rows)
         raise CellError(msg) from exc
+    pool.finish()  # issue 7: wait for the deferred metrics, fill their columns
+    write_rows(out_dir / ROWS_FILE, rows)
     df = rows_to_frame(rows)
     text = summary_markdown(df)
     atomic_write_text(out_dir / SUMMARY_FILE, text)

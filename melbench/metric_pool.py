@@ -1,0 +1,143 @@
+"""Score slow metrics (PESQ, STOI) in worker processes, across clips, with the same results.
+
+The runner asks :func:`melbench.pipeline.run_clip` to leave *deferred* metrics
+(a metric class with ``deferred = True``) unscored; :class:`MetricPool` sends
+each (metric, clip context) to a process pool as soon as its clip is done, so
+the metrics of earlier clips run while later clips are inverted. Workers call
+the same :func:`melbench.pipeline.score_metric` as the serial path, so the
+numbers do not depend on ``metric_jobs``. Timing columns are unaffected: they
+are measured around the plugin calls in the clip loop.
+
+A worker failure (a crash in a metric's C code, an unpicklable metric) never
+stops the run: the metric is scored in this process if it could not be sent,
+or its columns get NaN with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from .pipeline import ClipResult, join_notes, score_metric
+from .plugin import Metric
+
+log = logging.getLogger("melbench")
+
+#: Jobs in flight per worker before submitting waits (bounds the memory held by contexts).
+MAX_IN_FLIGHT_PER_JOB = 4
+
+
+def _start_method() -> str:
+    # fork starts workers instantly and needs no re-import; elsewhere spawn.
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+class MetricPool:
+    """Score deferred metrics of finished clips in ``n_jobs`` worker processes.
+
+    Parameters
+    ----------
+    n_jobs : int
+        Worker processes; 1 or less means no pool (metrics are scored in the
+        clip loop, see :attr:`active`).
+    metrics : sequence of Metric
+        The metrics given to :func:`~melbench.pipeline.run_clip` (same order).
+
+    Examples
+    --------
+    ::
+
+        pool = MetricPool(cfg.get("metric_jobs", 2), metrics)
+        for clip in clips:
+            res = run_clip(clip, ..., metrics, defer=pool.active)
+            rows.append(res.row)
+            pool.submit(res)          # fills rows of finished jobs as it goes
+        pool.finish()                 # waits, fills the remaining rows, stops the workers
+    """
+
+    def __init__(self, n_jobs: Any, metrics: Sequence[Metric]) -> None:
+        self.n_jobs = int(n_jobs or 0)
+        self.metrics = list(metrics)
+        self._executor: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[ClipResult, int, Future | None]] = []
+        self._picklable: dict[int, bool] = {}
+
+    @property
+    def active(self) -> bool:
+        """True if deferred metrics should be left to this pool (``n_jobs > 1``)."""
+        return self.n_jobs > 1
+
+    def _can_send(self, i: int) -> bool:
+        if i not in self._picklable:
+            try:
+                pickle.dumps(self.metrics[i])
+                self._picklable[i] = True
+            except Exception as exc:  # noqa: BLE001
+                log.warning("metric %s cannot be sent to a worker (%s); scoring it here",
+                            self.metrics[i].name, exc)
+                self._picklable[i] = False
+        return self._picklable[i]
+
+    def submit(self, result: ClipResult) -> None:
+        """Queue the deferred metrics of one clip; fill the rows of jobs already done."""
+        for i in result.deferred:
+            if not self._can_send(i):
+                self._pending.append((result, i, None))
+                continue
+            if self._executor is None:
+                ctx = multiprocessing.get_context(_start_method())
+                self._executor = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
+            self._pending.append((result, i, self._executor.submit(
+                score_metric, self.metrics[i], result.context)))
+        self.collect(block=False)
+        limit = MAX_IN_FLIGHT_PER_JOB * max(self.n_jobs, 1)
+        while sum(1 for *_, f in self._pending if f is not None and not f.done()) > limit:
+            wait([f for *_, f in self._pending if f is not None and not f.done()],
+                 return_when=FIRST_COMPLETED)
+            self.collect(block=False)
+
+    def collect(self, block: bool = True) -> int:
+        """Fill the rows of finished jobs (all jobs if ``block``); returns how many were filled."""
+        keep, done = [], 0
+        for result, i, fut in self._pending:
+            if fut is not None and not block and not fut.done():
+                keep.append((result, i, fut))
+                continue
+            self._fill(result, i, fut)
+            done += 1
+        self._pending = keep
+        return done
+
+    def _fill(self, result: ClipResult, i: int, fut: Future | None) -> None:
+        m = self.metrics[i]
+        if fut is None:
+            values, notes = score_metric(m, result.context or {})
+        else:
+            try:
+                values, notes = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker, a pickling failure...
+                values, notes = {}, [f"{m.name}: not scored: worker failed "
+                                     f"({type(exc).__name__}: {exc})"]
+        result.row.update(values)
+        result.metric_notes[i] = notes
+        result.row["notes"] = join_notes(result.metric_notes)
+        result.deferred = [j for j in result.deferred if j != i]
+        if not result.deferred:
+            result.context = None
+
+    def finish(self) -> None:
+        """Wait for every job, fill the remaining rows and stop the workers."""
+        try:
+            self.collect(block=True)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the workers: queued jobs are cancelled (their rows stay "pending"), running ones end."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
