@@ -189,6 +189,11 @@ def run_clip(
             reference = check_audio(clip.audio, f"clip {clip.id!r} audio")
             if not np.any(reference):
                 raise SkipCell(f"clip {clip.id!r} is silent (all samples are zero)")
+            if reference.shape[-1] < spec.n_fft:
+                raise SkipCell(
+                    f"clip {clip.id!r} is too short: {reference.shape[-1]} samples, shorter than "
+                    f"one frame (n_fft={spec.n_fft})"
+                )
             true_mag = spec.magnitude(reference)
         if clip.mel is not None:
             mel = np.asarray(clip.mel)
