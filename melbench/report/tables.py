@@ -1,0 +1,407 @@
+"""Per-cell statistics and comparison tables (Markdown, CSV, LaTeX).
+
+A *cell* is (dataset, spec, degrade, inverter, phase); seeds are repetitions of a
+cell and are averaged. For each cell and metric, :func:`cell_stats` gives the
+mean and a seeded percentile-bootstrap confidence interval. The resampled unit
+is the clip (each clip's value averaged over seeds first); a cell with a single
+clip resamples its seeds instead. A CI needs at least two units (else NaN).
+
+The long table of :func:`cell_stats` is also the format of committed
+regression baselines (see :mod:`melbench.compare`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..results import metric_columns
+
+#: Columns grouping cells into one table each.
+GROUP_COLUMNS = ("dataset", "spec", "degrade")
+#: Columns identifying a cell.
+CELL_COLUMNS = (*GROUP_COLUMNS, "inverter", "phase")
+#: Columns of the long statistics table, in order.
+STATS_COLUMNS = (
+    *CELL_COLUMNS, "metric", "better", "n", "n_seeds", "n_ok", "n_failed",
+    "mean", "ci_low", "ci_high", "best",
+)
+#: Columns that are numbers in rows but not metrics (identification, bookkeeping).
+NOT_METRICS = frozenset({"seed", "duration", "cell_key", "job", "n_iter_done"})
+
+_HIGHER_HINTS = ("pesq", "stoi", "snr", "sdr", "sir", "sar", "visqol", "mos", "pcc", "corr")
+_LOWER_HINTS = ("_db", "lsd", "mcd", "rtf", "sc")
+
+
+def heuristic_direction(column: str) -> str | None:
+    """Guess "lower"/"higher"-is-better from a column name (None if no guess)."""
+    c = column.lower()
+    if c.startswith("t_") or c.endswith("_s") or c.endswith("_seconds") or c == "rtf":
+        return "lower"
+    if any(h in c for h in _HIGHER_HINTS):
+        return "higher"
+    if any(h in c for h in _LOWER_HINTS):
+        return "lower"
+    return None
+
+
+def metric_directions(columns: Iterable[str]) -> dict[str, str | None]:
+    """Better direction per column: the metric plugins' ``better`` first, then name rules.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Metric columns.
+
+    Returns
+    -------
+    dict
+        ``{column: "lower" | "higher" | None}``.
+    """
+    declared: dict[str, str] = {}
+    try:
+        from .. import registry
+
+        for info in registry.discover()["metric"].values():
+            if info.available and info.cls is not None:
+                declared.update(getattr(info.cls, "better", {}) or {})
+    except Exception:  # noqa: BLE001 - a broken registry must not break a report
+        pass
+    return {c: declared.get(c) or heuristic_direction(c) for c in columns}
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Parameters
+    ----------
+    values : array-like
+        One value per unit (clip); NaNs are dropped.
+    level : float
+        Coverage in (0, 1).
+    n_boot : int
+        Number of resamples.
+    seed : int
+        Seed of the resampling (the same values give the same interval).
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        NaN, NaN with fewer than two values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size < 2:
+        return math.nan, math.nan
+    if np.all(v == v[0]):
+        return float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    with np.errstate(invalid="ignore"):
+        means = v[idx].mean(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def select_metrics(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> list[str]:
+    """Metric columns of ``df`` (or check the requested ones exist).
+
+    Raises
+    ------
+    KeyError
+        Naming the unknown metric(s) and listing those available.
+    """
+    available = [c for c in metric_columns(df) if c not in NOT_METRICS]
+    if not metrics:
+        return available
+    unknown = [m for m in metrics if m not in available]
+    if unknown:
+        raise KeyError(
+            f"unknown metric(s) {unknown}; metrics in these rows: {', '.join(available) or 'none'}"
+        )
+    return list(metrics)
+
+
+def cell_stats(
+    df: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    directions: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Mean and bootstrap CI per cell and metric, as a long table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Result rows (``status`` ok rows are scored; others are counted in ``n_failed``).
+    metrics : sequence of str, optional
+        Metric columns (default: every numeric metric column).
+    level, n_boot, seed
+        Bootstrap settings (see :func:`bootstrap_ci`).
+    directions : mapping, optional
+        ``{metric: "lower" | "higher" | None}`` (default :func:`metric_directions`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`STATS_COLUMNS`, sorted by cell then metric order; ``best`` marks the
+        best mean per (dataset, spec, degrade) group and metric.
+    """
+    if df.empty:
+        return pd.DataFrame(columns=list(STATS_COLUMNS))
+    df = df.copy()
+    for c in CELL_COLUMNS:
+        if c not in df.columns:
+            df[c] = "none" if c == "degrade" else ""
+        df[c] = df[c].astype(str)
+    metrics = select_metrics(df, metrics)
+    directions = dict(directions) if directions is not None else metric_directions(metrics)
+    status = df["status"] if "status" in df.columns else pd.Series("ok", index=df.index)
+    records: list[dict[str, Any]] = []
+    for key, g in df.groupby(list(CELL_COLUMNS), sort=True, dropna=False):
+        ok = g[status.loc[g.index] == "ok"]
+        n_seeds = int(g["seed"].nunique()) if "seed" in g.columns else 1
+        base = dict(zip(CELL_COLUMNS, key, strict=True))
+        for m in metrics:
+            vals = pd.to_numeric(ok[m], errors="coerce") if m in ok.columns else pd.Series([])
+            if "clip" in ok.columns and ok["clip"].nunique() > 1:
+                units = vals.groupby(ok["clip"], sort=True).mean().dropna()
+            else:
+                units = vals.dropna()
+            arr = units.to_numpy(dtype=np.float64)
+            with np.errstate(invalid="ignore"):
+                mean = float(arr.mean()) if arr.size else math.nan
+            lo, hi = bootstrap_ci(arr, level=level, n_boot=n_boot, seed=seed)
+            records.append({
+                **base, "metric": m, "better": directions.get(m) or "",
+                "n": int(arr.size), "n_seeds": n_seeds, "n_ok": len(ok),
+                "n_failed": len(g) - len(ok), "mean": mean, "ci_low": lo, "ci_high": hi,
+                "best": False,
+            })
+    stats = pd.DataFrame(records, columns=list(STATS_COLUMNS))
+    return mark_best(stats)
+
+
+def mark_best(stats: pd.DataFrame) -> pd.DataFrame:
+    """Set ``best`` on the best finite mean per (group, metric) (ties all marked)."""
+    stats = stats.copy()
+    stats["best"] = False
+    for _, g in stats.groupby([*GROUP_COLUMNS, "metric"], sort=False):
+        direction = g["better"].iloc[0]
+        vals = g["mean"].astype(float)
+        vals = vals[~np.isnan(vals)]
+        if direction not in ("lower", "higher") or len(g) < 2 or vals.empty:
+            continue
+        target = vals.min() if direction == "lower" else vals.max()
+        stats.loc[vals.index[vals == target], "best"] = True
+    return stats
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def fmt_num(v: Any) -> str:
+    """Compact number for tables: 3 decimals, or 3 significant digits when small."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(x):
+        return "–"
+    if math.isinf(x):
+        return "-inf" if x < 0 else "inf"
+    if x != 0 and abs(x) < 0.01:
+        return f"{x:.3g}"
+    if abs(x) >= 1000:
+        return f"{x:.0f}"
+    return f"{x:.3f}"
+
+
+def fmt_ci(mean: float, lo: float, hi: float) -> str:
+    """``mean [lo, hi]`` (just the mean without an interval)."""
+    if math.isnan(lo) or math.isnan(hi):
+        return fmt_num(mean)
+    return f"{fmt_num(mean)} [{fmt_num(lo)}, {fmt_num(hi)}]"
+
+
+def groups(stats: pd.DataFrame) -> list[tuple[dict[str, str], pd.DataFrame]]:
+    """Split the long table by (dataset, spec, degrade): ``[(group values, part)]``."""
+    out = []
+    for key, g in stats.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
+        out.append((dict(zip(GROUP_COLUMNS, key, strict=True)), g))
+    return out
+
+
+def group_title(group: Mapping[str, str]) -> str:
+    """``dataset: ..., spec: ..., degrade: ...`` (empty fields left out)."""
+    return ", ".join(f"{k}: {v}" for k, v in group.items() if v not in ("", "nan"))
+
+
+def wide(part: pd.DataFrame, *, mark: tuple[str, str] = ("", "")) -> pd.DataFrame:
+    """One group's cells as rows and metrics as columns of ``mean [lo, hi]`` text.
+
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        Rows of the long table for one group.
+    mark : (str, str)
+        Text put before and after the best value of each column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns inverter, phase, n, seeds, failed, then one column per metric
+        (named ``metric ↓`` / ``metric ↑`` by direction).
+    """
+    metrics = list(dict.fromkeys(part["metric"]))
+    cells = part.drop_duplicates(["inverter", "phase"])[["inverter", "phase"]]
+    rows = []
+    for inv, ph in cells.itertuples(index=False):
+        sub = part[(part["inverter"] == inv) & (part["phase"] == ph)].set_index("metric")
+        first = sub.iloc[0]
+        rec: dict[str, Any] = {"inverter": inv, "phase": ph, "n": int(sub["n"].max()),
+                               "seeds": int(first["n_seeds"]), "failed": int(first["n_failed"])}
+        for m in metrics:
+            if m not in sub.index:
+                rec[header(m, part)] = "–"
+                continue
+            r = sub.loc[m]
+            text = fmt_ci(r["mean"], r["ci_low"], r["ci_high"])
+            rec[header(m, part)] = f"{mark[0]}{text}{mark[1]}" if bool(r["best"]) else text
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def header(metric: str, part: pd.DataFrame) -> str:
+    """Column header with an arrow for the better direction."""
+    d = part.loc[part["metric"] == metric, "better"]
+    d = d.iloc[0] if len(d) else ""
+    return f"{metric} {'↓' if d == 'lower' else '↑' if d == 'higher' else ''}".rstrip()
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for rec in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in rec) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_markdown(stats: pd.DataFrame, *, title: str | None = "Results") -> str:
+    """Markdown: one table per (dataset, spec, degrade); best values in bold."""
+    parts = [f"# {title}\n"] if title else []
+    if stats.empty:
+        return "".join(parts) + "(no rows)\n"
+    level_note = ("Mean [95% bootstrap CI] over clips (seeds averaged per clip); "
+                  "**bold** = best in column; ↓ lower is better, ↑ higher is better.\n")
+    parts.append(level_note)
+    for group, part in groups(stats):
+        parts.append(f"\n## {group_title(group)}\n")
+        parts.append(_md_table(wide(part, mark=("**", "**"))))
+    return "\n".join(parts)
+
+
+def to_csv(stats: pd.DataFrame) -> str:
+    """The long table as CSV (the regression-baseline format)."""
+    return stats.to_csv(index=False)
+
+
+_LATEX_ESC = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "[": "{[}", "]": "{]}",
+}
+
+
+def latex_escape(text: str) -> str:
+    r"""Escape LaTeX specials (brackets braced so that ``\\ [`` is never an argument)."""
+    return "".join(_LATEX_ESC.get(ch, ch) for ch in str(text))
+
+
+def to_latex(stats: pd.DataFrame) -> str:
+    r"""LaTeX (booktabs) tables, one per group; best values in ``\textbf``."""
+    out = ["% melbench report: mean [95% bootstrap CI]; requires \\usepackage{booktabs}\n"]
+    if stats.empty:
+        return out[0]
+    for group, part in groups(stats):
+        w = wide(part, mark=("\0B", "\0E"))
+        cols = list(w.columns)
+        spec = "ll" + "r" * (len(cols) - 2)
+
+        def cell(v: Any) -> str:
+            s = latex_escape(str(v)).replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$")
+            return s.replace("\0B", r"\textbf{").replace("\0E", "}")
+
+        out.append("\\begin{table}[ht]\n\\centering\n\\small")
+        out.append(f"\\caption{{{latex_escape(group_title(group))}}}")
+        out.append(f"\\begin{{tabular}}{{{spec}}}\n\\toprule")
+        out.append(" & ".join(cell(c) for c in cols) + r" \\")
+        out.append("\\midrule")
+        for rec in w.itertuples(index=False):
+            out.append(" & ".join(cell(v) for v in rec) + r" \\")
+        out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- short labels
+
+
+def parse_label(label: str) -> tuple[str, dict[str, str]]:
+    """Split a canonical label ``name[k=v,...]`` into its name and parameter texts."""
+    label = str(label)
+    if not label.endswith("]") or "[" not in label:
+        return label, {}
+    name, body = label.split("[", 1)
+    body = body[:-1]
+    params: dict[str, str] = {}
+    depth, start = 0, 0
+    for i, ch in enumerate(body + ","):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            item = body[start:i]
+            start = i + 1
+            if "=" in item:
+                k, v = item.split("=", 1)
+                params[k] = v
+    return name, params
+
+
+def short_labels(labels: Sequence[str]) -> dict[str, str]:
+    """Shorter labels: keep only the parameters that differ between same-name plugins.
+
+    ``["fgla[alpha=0.99,n_iter=5]", "fgla[alpha=0.9,n_iter=5]", "gla[n_iter=5]"]`` becomes
+    ``fgla[alpha=0.99]``, ``fgla[alpha=0.9]``, ``gla``.
+    """
+    parsed = {lab: parse_label(lab) for lab in labels}
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for name, params in parsed.values():
+        by_name.setdefault(name, []).append(params)
+    out = {}
+    for lab, (name, params) in parsed.items():
+        peers = by_name[name]
+        keep = [k for k in sorted(params) if len({p.get(k) for p in peers}) > 1]
+        out[lab] = f"{name}[{','.join(f'{k}={params[k]}' for k in keep)}]" if keep else name
+    return out
+
+
+def cell_label(inverter: str, phase: str, short: Mapping[str, str] | None = None) -> str:
+    """``inverter / phase`` (with shortened labels if given)."""
+    short = short or {}
+    return f"{short.get(inverter, inverter)} / {short.get(phase, phase)}"
