@@ -153,3 +153,17 @@ def aggregate(sweep_dir: str | Path, *, echo: bool = True) -> pd.DataFrame:
     if echo:
         print(text)
     return df
+
+
+#: Folder of saved audio inside a run directory (``save_audio=N``).
+AUDIO_DIR = "audio"
+
+
+def _safe_name(clip_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(clip_id)) or "clip"
+
+
+def audio_paths(run_dir: str | Path, clip_id: str) -> tuple[Path, Path]:
+    """Where a run saves a clip's audio: ``(estimate, reference)`` wav paths."""
+    base = Path(run_dir) / AUDIO_DIR / _safe_name(clip_id)
+    return base.with_name(base.name + ".wav"), base.with_name(base.name + ".ref.wav")
