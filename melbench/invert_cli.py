@@ -145,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         clip = Clip(id=rel_id, mel=mel, sample_rate=spec.sample_rate, meta={"kind": "mel"})
         res = run_clip(clip, spec, inverter, phase, [], seed=args.seed, dataset="invert")
         if res.row["status"] != "ok" or res.audio is None:
-            failed.append((f, res.row["error"] or res.row["status"]))
+            why = res.row["error"] or res.row["status"]
+            if "looks transposed" in why and not args.transpose:
+                why += "; or run with --transpose"
+            failed.append((f, why))
             continue
         dst = _output_path(f, base, out, single)
         y = np.asarray(res.audio, dtype=np.float32)
