@@ -31,6 +31,8 @@ def cmd_run(argv: list[str]) -> int:
 
     registry.register_hydra_configs()
     app.FAILED.clear()
+    if "--force" in argv:  # issue 9: recompute rows already in the cache
+        argv = [a for a in argv if a != "--force"] + ["force=true"]
     sys.argv = ["melbench-run", *argv]
     main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
         app.task

@@ -1,0 +1,268 @@
+"""Content-keyed cache of result rows, so that rerunning a sweep computes only what is missing.
+
+A *cell key* hashes everything that decides a clip's numbers: the dataset label,
+the spec's numerical fields, the canonical labels (sorted parameters) of the
+inverter, the phase retriever and every metric, the seed, the degradation
+config, the trace flag, melbench's version and a fingerprint of the source of
+the modules that compute (the plugins' modules and the pipeline core). It does
+not depend on the order of the command line, on Hydra's job number or on the
+output directory. A *clip key* hashes the clip's id and its samples.
+
+Layout (one small file per (cell, clip), written atomically)::
+
+    <cache_dir>/<cell key>/cell.json          what the key stands for (for humans)
+    <cache_dir>/<cell key>/<clip key>.json    {"row": {...}}
+    <cache_dir>/<cell key>/<clip key>.wav     the estimate, when the run saved audio
+
+Only rows whose status is in :data:`CACHEABLE` are stored: a failed clip is
+recomputed on the next run. ``force=true`` ignores what is stored (and
+overwrites it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+
+log = logging.getLogger("melbench")
+
+#: Row statuses stored in the cache (failures are never cached).
+CACHEABLE = ("ok", "skipped")
+#: melbench modules whose source is part of every cell key (the numerical core).
+CORE_MODULES = ("melbench.pipeline", "melbench.spec", "melbench.stft", "melbench.plugin",
+                "melbench.validation")
+
+
+def _sha(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _module_digest(module: str) -> str:
+    mod = sys.modules.get(module)
+    if mod is None:
+        try:
+            mod = __import__(module, fromlist=["_"])
+        except Exception:  # noqa: BLE001 - an unimportable module just has no digest
+            return ""
+    try:
+        path = inspect.getsourcefile(mod)
+        return _sha(Path(path).read_bytes()) if path else ""
+    except (TypeError, OSError):
+        return ""
+
+
+def code_fingerprint(objects: Iterable[Any] = ()) -> str:
+    """Hash of melbench's version, its numerical core and the modules defining ``objects``.
+
+    Parameters
+    ----------
+    objects : iterable
+        Plugin instances (or classes); the source of each one's module (and of its
+        parent classes' modules) is hashed, so editing a plugin invalidates its cells.
+
+    Returns
+    -------
+    str
+        A hex digest.
+    """
+    modules = set(CORE_MODULES)
+    for obj in objects:
+        cls = obj if isinstance(obj, type) else type(obj)
+        for klass in cls.__mro__:
+            if klass.__module__ not in ("builtins", "abc"):
+                modules.add(klass.__module__)
+    parts = [__version__] + [f"{m}:{_module_digest(m)}" for m in sorted(modules)]
+    return _sha("\n".join(parts))
+
+
+def _canonical(obj: Any) -> Any:
+    """JSON-ready, order-independent form of a config value."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
+def cell_key(
+    *,
+    dataset: str,
+    spec_key: str,
+    inverter: str,
+    phase: str,
+    metrics: Iterable[str],
+    seed: int,
+    degrade: Any = None,
+    trace: bool = False,
+    code: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Content key of a cell and the description it was computed from.
+
+    Parameters
+    ----------
+    dataset, inverter, phase : str
+        Canonical labels (sorted parameters).
+    spec_key : str
+        :meth:`FeatureSpec.key` (numerical fields only).
+    metrics : iterable of str
+        Metric labels; their order does not matter.
+    seed : int
+        Seed of the cell.
+    degrade : any
+        The degradation config or label (None for none).
+    trace : bool
+        Whether convergence traces are recorded (they are part of the row).
+    code : str
+        :func:`code_fingerprint` of the plugins.
+    extra : mapping, optional
+        Anything else that changes the numbers.
+
+    Returns
+    -------
+    (key, description) : tuple
+        A 24-hex-digit key and the JSON-ready mapping hashed.
+    """
+    desc = {
+        "dataset": dataset, "spec_key": spec_key, "inverter": inverter, "phase": phase,
+        "metrics": sorted(set(metrics)), "seed": int(seed), "degrade": _canonical(degrade),
+        "trace": bool(trace), "melbench": __version__, "code": code,
+        "extra": _canonical(dict(extra or {})),
+    }
+    return _sha(json.dumps(desc, sort_keys=True, default=str))[:24], desc
+
+
+def clip_key(clip: Any) -> str:
+    """Content key of a clip: its id, rate, samples (and precomputed mel, or load error)."""
+    h = hashlib.sha256()
+    h.update(f"{clip.id}\0{clip.sample_rate}\0{clip.error or ''}\0".encode())
+    for arr in (clip.audio, clip.mel):
+        if arr is None:
+            h.update(b"-")
+            continue
+        a = np.ascontiguousarray(arr)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:24]
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RowCache:
+    """The rows of one cell, one file per clip (see the module doc).
+
+    Parameters
+    ----------
+    root : path or None
+        Cache directory; None (or "") disables caching.
+    key : str
+        Cell key (:func:`cell_key`).
+    description : mapping
+        Written once to ``cell.json``.
+    force : bool
+        Ignore stored rows (recompute and overwrite).
+    """
+
+    def __init__(self, root: str | Path | None, key: str, description: Mapping[str, Any],
+                 *, force: bool = False) -> None:
+        self.key = key
+        self.force = force
+        self.dir = Path(root) / key if root not in (None, "") else None
+        self.hits = 0
+        self.misses = 0
+        if self.dir is not None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            info = self.dir / "cell.json"
+            if not info.exists():
+                _atomic_bytes(info, json.dumps(dict(description), indent=1, sort_keys=True,
+                                               default=str).encode())
+
+    @property
+    def enabled(self) -> bool:
+        """True if rows are stored."""
+        return self.dir is not None
+
+    def get(self, clip: str) -> dict[str, Any] | None:
+        """The stored row of a clip key (None if absent, unreadable, forced or not cacheable)."""
+        if self.dir is None or self.force:
+            self.misses += 1
+            return None
+        path = self.dir / f"{clip}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            row = data["row"]
+            if row.get("status") not in CACHEABLE:
+                raise ValueError(f"status {row.get('status')!r} is not cacheable")
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return dict(row)
+
+    def audio(self, clip: str) -> Path | None:
+        """The stored estimate wav of a clip key, if any."""
+        if self.dir is None:
+            return None
+        p = self.dir / f"{clip}.wav"
+        return p if p.is_file() else None
+
+    def put(self, clip: str, row: Mapping[str, Any], audio_file: str | Path | None = None) -> bool:
+        """Store a final row (and optionally a wav file); returns False if not cacheable."""
+        if self.dir is None or row.get("status") not in CACHEABLE:
+            return False
+        if audio_file is not None and Path(audio_file).is_file():
+            tmp = self.dir / f".{clip}.wav.tmp"
+            shutil.copyfile(audio_file, tmp)
+            os.replace(tmp, self.dir / f"{clip}.wav")
+        text = json.dumps({"row": dict(row)}, default=_json_default, allow_nan=True)
+        _atomic_bytes(self.dir / f"{clip}.json", text.encode())
+        return True
+
+
+def plain_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row as stored and read back (numpy scalars become Python ones).
+
+    Fresh rows go through this too, so a cached row and a recomputed one are identical.
+    """
+    text = json.dumps(dict(row), default=_json_default, allow_nan=True)
+    return json.loads(text)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
