@@ -1,38 +1,258 @@
-"""Projection-family phase retrieval: Griffin-Lim (GLA) and fast Griffin-Lim (FGLA).
+"""Projection-family phase retrieval: GLA, FGLA, AGLA, RAAR and the difference map.
 
-Notation: ``P1(X) = STFT(ISTFT(X))`` projects on consistent spectrograms with the
-spec's own window and hop; ``P2(X) = A X / |X|`` imposes the target magnitude A.
+Notation (as in ``docs``/the design notes): ``A`` is the target magnitude,
+``P1(X) = STFT(ISTFT(X))`` projects on consistent spectrograms with the spec's own
+window, hop and padding, ``P2(X) = A X / |X|`` imposes the magnitude (a bin of
+modulus 0 gets phase 0), and ``R_i = 2 P_i - I`` are the reflections.
+
+Every method is a pure function ``f(magnitude, spec, *, n_iter, ..., init,
+init_method, rng, trace)`` plus a thin :class:`~melbench.plugin.PhaseRetriever`
+with a ``Params`` dataclass. All of them
+
+* run on a :class:`melbench.stft.Projector` (one ``irfft`` + two compiled passes +
+  one ``rfft`` per ``P1``, buffers reused) and fuse their elementwise work
+  (momentum, ``P2``, the convergence measure) into one compiled pass per
+  iteration, so an iteration costs little more than the FFT pair;
+* accept a warm start (a complex spectrogram, whose phase is used, or an array of
+  phases) or start from a seeded uniform random phase ("random") or zero phase;
+* return ``P2(x_N)``: the target magnitude with the retrieved phase, shape and
+  batch axes of the magnitude, complex64 for float32 input;
+* when ``trace`` is a list, append ``{"iter": k, "sc_db": s, "t": seconds}`` for
+  ``k = 0 .. n_iter``, where ``s`` is the spectral convergence
+  ``20 log10(|| |STFT(ISTFT(P2(x_k)))| - A ||_F / ||A||_F)`` of the output the
+  method would return after ``k`` iterations (``k = 0``: the initial phase) and
+  ``t`` the elapsed time to produce it (trace bookkeeping excluded). The value for
+  ``k`` comes for free from iteration ``k + 1`` (it already computes
+  ``P1(P2(x_k))`` or, for RAAR and DM, quantities it is a linear combination of);
+  only the last entry costs one extra ``P1``. With batch axes the SC is over the
+  whole batch. With ``trace=None`` nothing is measured.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever, initial_spectrogram
 from ..spec import FeatureSpec
+from ..stft import Projector
 
-_EPS = 1e-12
+INITS = ("random", "zero")
 
-
-def project_magnitude(x: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
-    """``P2``: keep the phase of ``x``, impose ``magnitude`` (phase of 0 is 0)."""
-    a = np.abs(x)
-    return x * (magnitude / np.maximum(a, _EPS))
-
-
-def project_consistent(x: np.ndarray, spec: FeatureSpec, length: int) -> np.ndarray:
-    """``P1``: STFT of the ISTFT of ``x`` (nearest consistent spectrogram)."""
-    return spec.stft(spec.istft(x, length=length), dtype=np.float64 if x.dtype == np.complex128 else np.float32)
+# --------------------------------------------------------------------------- kernels
+# All kernels take flat (1-D) contiguous views: complex spectrograms ``z`` and the real
+# target ``a``, so that batch axes cost nothing. ``acc`` (returned) is the squared SC
+# numerator sum(| |e| - a |^2) of the consistent estimate ``e``, computed only when
+# ``want`` is true.
 
 
-def _sc_db(magnitude: np.ndarray, x: np.ndarray) -> float:
-    num = np.linalg.norm(np.abs(x) - magnitude)
-    den = max(float(np.linalg.norm(magnitude)), _EPS)
-    return float(20 * np.log10(max(num / den, 1e-30)))
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _p2(re, im, a):  # pragma: no cover - compiled
+    m2 = re * re + im * im
+    if m2 > 0:
+        s = a / math.sqrt(m2)
+        return re * s, im * s
+    return a, 0.0 * a
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_p2(x, a, out):  # pragma: no cover - compiled
+    """``out = P2(x)``."""
+    for k in range(x.shape[0]):
+        r, i = _p2(x[k].real, x[k].imag, a[k])
+        out[k] = complex(r, i)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_sc(e, a):  # pragma: no cover - compiled
+    """``sum((|e| - a)^2)`` in float64."""
+    acc = 0.0
+    for k in range(e.shape[0]):
+        d = abs(e[k]) - a[k]
+        acc += d * d
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_fgla(t, tprev, a, alpha, xin, want):  # pragma: no cover - compiled
+    """``c = t + alpha (t - tprev)``; ``xin = P2(c)``; SC numerator of ``t``."""
+    acc = 0.0
+    for k in range(t.shape[0]):
+        tr, ti = t[k].real, t[k].imag
+        if want:
+            d = math.sqrt(tr * tr + ti * ti) - a[k]
+            acc += d * d
+        cr = tr + alpha * (tr - tprev[k].real)
+        ci = ti + alpha * (ti - tprev[k].imag)
+        r, i = _p2(cr, ci, a[k])
+        xin[k] = complex(r, i)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_agla(u, tprev, d, a, alpha, beta, gamma, xin, want):  # pragma: no cover - compiled
+    """AGLA step from ``u = P1(P2(c))``; updates ``tprev`` and ``d`` in place."""
+    acc = 0.0
+    g1 = 1.0 - gamma
+    for k in range(u.shape[0]):
+        ur, ui = u[k].real, u[k].imag
+        if want:
+            e = math.sqrt(ur * ur + ui * ui) - a[k]
+            acc += e * e
+        pr, pi = tprev[k].real, tprev[k].imag
+        tr = g1 * d[k].real + gamma * ur
+        ti = g1 * d[k].imag + gamma * ui
+        r, i = _p2(tr + alpha * (tr - pr), ti + alpha * (ti - pi), a[k])
+        xin[k] = complex(r, i)
+        d[k] = complex(tr + beta * (tr - pr), ti + beta * (ti - pi))
+        tprev[k] = complex(tr, ti)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_raar_start(x, a, p2, xin):  # pragma: no cover - compiled
+    """``p2 = P2(x)``; ``xin = R2(x) = 2 p2 - x``."""
+    for k in range(x.shape[0]):
+        r, i = _p2(x[k].real, x[k].imag, a[k])
+        p2[k] = complex(r, i)
+        xin[k] = complex(2 * r - x[k].real, 2 * i - x[k].imag)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_raar(p1, x, p2, a, beta, xin, q, want):  # pragma: no cover - compiled
+    """RAAR update from ``p1 = P1(R2(x))``, then the next ``p2``/``xin``.
+
+    ``x <- beta x + beta p1 + (1 - 2 beta) p2`` (the expanded form of
+    ``beta/2 (x + R1 R2 x) + (1 - beta) P2 x``). With ``want``, ``q`` holds
+    ``P1(x)``: then ``e = (p1 + q) / 2 = P1(P2(x))`` (P1 is linear) and, as
+    ``P1(x_new) = e``, ``q <- e``.
+    """
+    acc = 0.0
+    b2 = 1.0 - 2.0 * beta
+    for k in range(x.shape[0]):
+        if want:
+            e = 0.5 * (p1[k] + q[k])
+            dd = abs(e) - a[k]
+            acc += dd * dd
+            q[k] = e
+        nr = beta * (x[k].real + p1[k].real) + b2 * p2[k].real
+        ni = beta * (x[k].imag + p1[k].imag) + b2 * p2[k].imag
+        x[k] = complex(nr, ni)
+        r, i = _p2(nr, ni, a[k])
+        p2[k] = complex(r, i)
+        xin[k] = complex(2 * r - nr, 2 * i - ni)
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_dm_pre(x, a, beta, xin):  # pragma: no cover - compiled
+    """``xin = f2(x) = P2(x) + (P2(x) - x) / beta``."""
+    inv = 1.0 / beta
+    for k in range(x.shape[0]):
+        xr, xi = x[k].real, x[k].imag
+        r, i = _p2(xr, xi, a[k])
+        xin[k] = complex(r + (r - xr) * inv, i + (i - xi) * inv)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _k_dm_post(x, p1x, p1f2, a, beta, want):  # pragma: no cover - compiled
+    """``x <- x + beta (P1(f2(x)) - P2(f1(x)))``, ``f1 = P1 x - (P1 x - x) / beta``.
+
+    ``P1(P2(x)) = (P1(f2 x) + P1(x) / beta) / (1 + 1 / beta)`` gives the SC for free.
+    """
+    acc = 0.0
+    inv = 1.0 / beta
+    w = 1.0 / (1.0 + inv)
+    for k in range(x.shape[0]):
+        xr, xi = x[k].real, x[k].imag
+        ar, ai = p1x[k].real, p1x[k].imag
+        br, bi = p1f2[k].real, p1f2[k].imag
+        if want:
+            er = (br + ar * inv) * w
+            ei = (bi + ai * inv) * w
+            dd = math.sqrt(er * er + ei * ei) - a[k]
+            acc += dd * dd
+        r, i = _p2(ar - (ar - xr) * inv, ai - (ai - xi) * inv, a[k])
+        x[k] = complex(xr + beta * (br - r), xi + beta * (bi - i))
+    return acc
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _Tracer:
+    """Appends ``{"iter", "sc_db", "t"}`` records; measures nothing when ``trace`` is None."""
+
+    def __init__(self, trace: list | None, a: np.ndarray) -> None:
+        self.trace = trace
+        self.on = trace is not None
+        self.t0 = time.perf_counter()
+        self.paused = 0.0
+        self.norm2 = float(np.dot(a.astype(np.float64), a.astype(np.float64))) if self.on else 0.0
+        self.times: list[float] = []
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0 - self.paused
+
+    def mark(self) -> None:
+        """Record the time at which the output after the current iteration exists."""
+        if self.on:
+            self.times.append(self.now())
+
+    def add(self, it: int, num2: float) -> None:
+        if not self.on:
+            return
+        if self.norm2 > 0:
+            sc = 10.0 * math.log10(max(num2, 1e-300) / self.norm2)
+        else:
+            sc = math.nan
+        self.trace.append({"iter": int(it), "sc_db": float(sc), "t": float(self.times[it])})
+
+    def final(self, it: int, proj: Projector, x: np.ndarray, a: np.ndarray) -> None:
+        """Last entry: SC of ``P1(P2(x))`` (one extra projection, not timed)."""
+        if not self.on:
+            return
+        t = time.perf_counter()
+        p2 = np.empty_like(x)
+        _k_p2(x.reshape(-1), a.reshape(-1), p2.reshape(-1))
+        e = proj.project(p2, overwrite=True)
+        self.paused += time.perf_counter() - t
+        self.add(it, _k_sc(e.reshape(-1), a.reshape(-1)))
+
+
+def _check_common(n_iter: int, init_method: str) -> None:
+    if int(n_iter) != n_iter or n_iter < 0:
+        raise ParameterError(f"n_iter={n_iter!r}: must be an integer >= 0")
+    if init_method not in INITS:
+        raise ParameterError(f"init={init_method!r}: choose 'random' or 'zero'")
+
+
+def _setup(magnitude, spec: FeatureSpec, init, init_method: str, rng):
+    """Projector, internal target ``a`` and starting point ``x`` (frame-major, contiguous)."""
+    mag = np.asarray(magnitude)
+    if mag.dtype not in (np.float32, np.float64):
+        mag = mag.astype(np.float32)
+    rng = np.random.default_rng(rng)
+    proj = Projector.from_spec(spec, mag.shape[-1], batch_shape=mag.shape[:-2], dtype=mag.dtype)
+    c0 = initial_spectrogram(mag, init, rng, how=init_method)
+    a = proj.to_internal(mag, proj.dtype)
+    x = proj.to_internal(c0, proj.cdtype)
+    return proj, a, x
+
+
+def _finish(proj: Projector, x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    _k_p2(x.reshape(-1), a.reshape(-1), out.reshape(-1))
+    return proj.from_internal(out)
+
+
+# --------------------------------------------------------------------------- algorithms
 
 
 def fgla(
@@ -48,7 +268,10 @@ def fgla(
 ) -> np.ndarray:
     """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013); ``alpha=0`` is GLA.
 
-    ``t_n = P1(P2(c_{n-1}))``, ``c_n = t_n + alpha (t_n - t_{n-1})``.
+    Variant: the authors' (and librosa's) momentum on the *consistent* iterate,
+    ``t_n = P1(P2(c_{n-1}))``, ``c_n = t_n + alpha (t_n - t_{n-1})`` (no momentum
+    on the first step), output ``P2(c_N)``. Each iteration is one ``P1``; with the
+    same zero start this is ``librosa.griffinlim(momentum=alpha, init=None)``.
 
     Parameters
     ----------
@@ -57,34 +280,244 @@ def fgla(
     spec : FeatureSpec
         STFT contract.
     n_iter : int
-        Number of iterations (one ISTFT + STFT each).
+        Number of iterations (one ``P1`` each).
     alpha : float
         Momentum in [0, 1]; 0 gives Griffin-Lim.
     init : np.ndarray, optional
-        Warm start: complex spectrogram or phases.
+        Warm start: complex spectrogram (its phase is used) or phases in radians.
     init_method : {"random", "zero"}
         Initial phase when ``init`` is None.
     rng : Generator or int, optional
         Seed for the random initial phase.
     trace : list, optional
-        Receives ``{"iter", "sc_db"}`` per iteration (SC of the consistent iterate).
+        Receives ``{"iter", "sc_db", "t"}`` for ``iter = 0 .. n_iter`` (module docstring).
 
     Returns
     -------
     np.ndarray
-        Complex STFT ``c_N`` (shape of ``magnitude``).
+        ``P2(c_N)``, complex, shape of ``magnitude``.
     """
-    rng = np.random.default_rng(rng)
-    length = spec.n_samples(magnitude.shape[-1])
-    c = initial_spectrogram(magnitude, init, rng, how=init_method)
-    t_prev = None
-    for it in range(n_iter):
-        t = project_consistent(project_magnitude(c, magnitude), spec, length)
-        c = t if (t_prev is None or alpha == 0) else t + alpha * (t - t_prev)
-        t_prev = t
-        if trace is not None:
-            trace.append({"iter": it + 1, "sc_db": _sc_db(magnitude, t)})
-    return c
+    _check_common(n_iter, init_method)
+    if not 0 <= alpha <= 1:
+        raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
+    tr = _Tracer(trace, np.asarray(magnitude).reshape(-1))
+    proj, a, x = _setup(magnitude, spec, init, init_method, rng)
+    af = a.reshape(-1)
+    xin = np.empty_like(x)
+    _k_p2(x.reshape(-1), af, xin.reshape(-1))
+    tr.mark()
+    tprev = None
+    for it in range(int(n_iter)):
+        t = proj.project(xin, overwrite=True)
+        tf = t.reshape(-1)
+        num = _k_fgla(tf, tf if tprev is None else tprev, af, float(alpha), xin.reshape(-1),
+                      tr.on)
+        tprev = tf
+        tr.mark()
+        tr.add(it, num)
+    tr.final(int(n_iter), proj, xin, a)
+    return proj.from_internal(xin)
+
+
+def gla(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    n_iter: int = 100,
+    init: np.ndarray | None = None,
+    init_method: str = "random",
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+) -> np.ndarray:
+    """Griffin-Lim (Griffin & Lim 1984): ``c_n = P1(P2(c_{n-1}))``, output ``P2(c_N)``.
+
+    Its inconsistency ``|| P1(P2 c) - P2 c ||`` never increases (with constant
+    padding, where ``P1`` is an orthogonal projection). Parameters as :func:`fgla`.
+
+    Returns
+    -------
+    np.ndarray
+        ``P2(c_N)``, complex, shape of ``magnitude``.
+    """
+    return fgla(magnitude, spec, n_iter=n_iter, alpha=0.0, init=init,
+                init_method=init_method, rng=rng, trace=trace)
+
+
+def agla(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    n_iter: int = 100,
+    alpha: float = 0.99,
+    beta: float = 1.1,
+    gamma: float = 1.25,
+    init: np.ndarray | None = None,
+    init_method: str = "random",
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+) -> np.ndarray:
+    """Accelerated Griffin-Lim (Nenov et al. 2023, arXiv 2306.12504).
+
+    Variant: ``T = P1 o P2`` (consistent ``t``, Perraudin's order, as the DeepAGLA
+    port; another port uses ``P2 o P1`` — the paper's order is unverified here)::
+
+        t_n = (1 - gamma) d_{n-1} + gamma T(c_{n-1})
+        c_n = t_n + alpha (t_n - t_{n-1})
+        d_n = t_n + beta  (t_n - t_{n-1})
+
+    with ``t_1 = c_1 = d_1 = T(c_0)``; output ``P2(c_N)``. ``gamma = 1`` is
+    :func:`fgla` for any ``beta`` (``d`` drops out); ``gamma = 1, alpha = 0`` is GLA.
+    Defaults (alpha 0.99, beta 1.1, gamma 1.25) follow one published port and were
+    checked to beat FGLA on the bundled speech; the paper's own values are unverified.
+
+    Parameters
+    ----------
+    magnitude, spec, n_iter, init, init_method, rng, trace
+        As :func:`fgla`.
+    alpha, beta : float
+        Momenta of ``c`` and ``d`` (alpha in [0, 1], beta >= 0).
+    gamma : float
+        Mixing in (0, 2].
+
+    Returns
+    -------
+    np.ndarray
+        ``P2(c_N)``, complex, shape of ``magnitude``.
+    """
+    _check_common(n_iter, init_method)
+    if not 0 <= alpha <= 1:
+        raise ParameterError(f"alpha={alpha!r} outside [0, 1]")
+    if not beta >= 0:
+        raise ParameterError(f"beta={beta!r}: must be >= 0")
+    if not 0 < gamma <= 2:
+        raise ParameterError(f"gamma={gamma!r} outside (0, 2]")
+    tr = _Tracer(trace, np.asarray(magnitude).reshape(-1))
+    proj, a, x = _setup(magnitude, spec, init, init_method, rng)
+    af = a.reshape(-1)
+    xin = np.empty_like(x)
+    _k_p2(x.reshape(-1), af, xin.reshape(-1))
+    tr.mark()
+    tprev = d = None
+    for it in range(int(n_iter)):
+        u = proj.project(xin, overwrite=True).reshape(-1)
+        if tprev is None:  # first step: t_1 = d_1 = c_1 = T(c_0)
+            tprev, d = u.copy(), u.copy()
+        num = _k_agla(u, tprev, d, af, float(alpha), float(beta), float(gamma),
+                      xin.reshape(-1), tr.on)
+        tr.mark()
+        tr.add(it, num)
+    tr.final(int(n_iter), proj, xin, a)
+    return proj.from_internal(xin)
+
+
+def raar(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    n_iter: int = 100,
+    beta: float = 0.9,
+    init: np.ndarray | None = None,
+    init_method: str = "random",
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+) -> np.ndarray:
+    """Relaxed averaged alternating reflections (Luke 2005), as in Peer, Welker & Gerkmann 2022.
+
+    ``x_{n+1} = beta/2 (x_n + R1(R2(x_n))) + (1 - beta) P2(x_n)`` with ``C2`` the
+    magnitude set (reflected first) and ``C1`` the consistent set; ``beta = 1`` is
+    Douglas-Rachford. One ``P1`` per iteration; output ``P2(x_N)``. ``x`` itself is
+    neither consistent nor of the target magnitude.
+
+    Parameters
+    ----------
+    magnitude, spec, n_iter, init, init_method, rng, trace
+        As :func:`fgla` (tracing costs one extra ``P1`` at the start).
+    beta : float
+        Relaxation in (0, 1] (0.9 as in the reference ports).
+
+    Returns
+    -------
+    np.ndarray
+        ``P2(x_N)``, complex, shape of ``magnitude``.
+    """
+    _check_common(n_iter, init_method)
+    if not 0 < beta <= 1:
+        raise ParameterError(f"beta={beta!r} outside (0, 1]")
+    tr = _Tracer(trace, np.asarray(magnitude).reshape(-1))
+    proj, a, x = _setup(magnitude, spec, init, init_method, rng)
+    af, xf = a.reshape(-1), x.reshape(-1)
+    p2, xin = np.empty_like(x), np.empty_like(x)
+    q = None
+    if tr.on:
+        t = time.perf_counter()
+        q = proj.project(x).reshape(-1)
+        tr.paused += time.perf_counter() - t
+    _k_raar_start(xf, af, p2.reshape(-1), xin.reshape(-1))
+    tr.mark()
+    for it in range(int(n_iter)):
+        p1 = proj.project(xin, overwrite=True).reshape(-1)
+        num = _k_raar(p1, xf, p2.reshape(-1), af, float(beta), xin.reshape(-1),
+                      p1 if q is None else q, tr.on)
+        tr.mark()
+        tr.add(it, num)
+    tr.final(int(n_iter), proj, p2, a)
+    return proj.from_internal(p2)
+
+
+def dm(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    n_iter: int = 100,
+    beta: float = 0.7,
+    init: np.ndarray | None = None,
+    init_method: str = "random",
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+) -> np.ndarray:
+    """Difference map (Elser 2003), as in Peer, Welker & Gerkmann 2022.
+
+    ``x_{n+1} = x_n + beta [P1(f2(x_n)) - P2(f1(x_n))]`` with
+    ``f2(x) = P2(x) + (P2(x) - x)/beta`` and ``f1(x) = P1(x) - (P1(x) - x)/beta``.
+    Two ``P1`` per iteration (compare with the others at equal FFT counts); output
+    ``P2(x_N)`` as the reference ports.
+
+    Parameters
+    ----------
+    magnitude, spec, n_iter, init, init_method, rng, trace
+        As :func:`fgla`.
+    beta : float
+        Relaxation in (0, 1] (ports use 0.7-0.8; 0.7 did better on the bundled clips).
+
+    Returns
+    -------
+    np.ndarray
+        ``P2(x_N)``, complex, shape of ``magnitude``.
+    """
+    _check_common(n_iter, init_method)
+    if not 0 < beta <= 1:
+        raise ParameterError(f"beta={beta!r} outside (0, 1]")
+    tr = _Tracer(trace, np.asarray(magnitude).reshape(-1))
+    proj, a, x = _setup(magnitude, spec, init, init_method, rng)
+    af, xf = a.reshape(-1), x.reshape(-1)
+    xin = np.empty_like(x)
+    tr.mark()
+    for it in range(int(n_iter)):
+        p1x = proj.project(x).reshape(-1)
+        _k_dm_pre(xf, af, float(beta), xin.reshape(-1))
+        p1f2 = proj.project(xin, overwrite=True).reshape(-1)
+        num = _k_dm_post(xf, p1x, p1f2, af, float(beta), tr.on)
+        tr.mark()
+        tr.add(it, num)
+    tr.final(int(n_iter), proj, x, a)
+    return _finish(proj, x, a)
+
+
+# --------------------------------------------------------------------------- plugins
+
+
+def _check_params(p) -> None:
+    _check_common(p.n_iter, p.init)
 
 
 class GLA(PhaseRetriever):
@@ -99,9 +532,9 @@ class GLA(PhaseRetriever):
         Attributes
         ----------
         n_iter : int
-            Iterations.
+            Iterations (one STFT pair each).
         init : str
-            "random" (seeded) or "zero" initial phase.
+            "random" (seeded uniform phase) or "zero" initial phase (without warm start).
         """
 
         n_iter: int = 100
@@ -109,18 +542,15 @@ class GLA(PhaseRetriever):
 
     def validate(self) -> None:
         """Check ``n_iter >= 0`` and the init choice."""
-        if self.params.n_iter < 0:
-            raise ParameterError(f"n_iter={self.params.n_iter} < 0")
-        if self.params.init not in ("random", "zero"):
-            raise ParameterError(f"init={self.params.init!r}; choose 'random' or 'zero'")
+        _check_params(self.params)
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run GLA."""
-        return fgla(magnitude, spec, n_iter=self.params.n_iter, alpha=0.0, init=init,
-                    init_method=self.params.init, rng=rng, trace=trace)
+        """Run :func:`gla`."""
+        return gla(magnitude, spec, n_iter=self.params.n_iter, init=init,
+                   init_method=self.params.init, rng=rng, trace=trace)
 
 
-class FGLA(GLA):
+class FGLA(PhaseRetriever):
     """Fast Griffin-Lim: GLA with momentum ``alpha`` on the consistent iterate."""
 
     name: ClassVar[str] = "fgla"
@@ -132,11 +562,11 @@ class FGLA(GLA):
         Attributes
         ----------
         n_iter : int
-            Iterations.
+            Iterations (one STFT pair each).
         alpha : float
             Momentum, in [0, 1] (0.99 as in the paper and librosa).
         init : str
-            "random" (seeded) or "zero" initial phase.
+            "random" (seeded uniform phase) or "zero" initial phase (without warm start).
         """
 
         n_iter: int = 100
@@ -145,11 +575,130 @@ class FGLA(GLA):
 
     def validate(self) -> None:
         """Check parameters."""
-        super().validate()
+        _check_params(self.params)
         if not 0 <= self.params.alpha <= 1:
-            raise ParameterError(f"alpha={self.params.alpha} outside [0, 1] (unstable above 1)")
+            raise ParameterError(f"alpha={self.params.alpha!r} outside [0, 1] (unstable above 1)")
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run FGLA."""
+        """Run :func:`fgla`."""
         return fgla(magnitude, spec, n_iter=self.params.n_iter, alpha=self.params.alpha,
                     init=init, init_method=self.params.init, rng=rng, trace=trace)
+
+
+class AGLA(PhaseRetriever):
+    """Accelerated Griffin-Lim (Nenov et al. 2023); ``gamma = 1`` is FGLA."""
+
+    name: ClassVar[str] = "agla"
+
+    @dataclass
+    class Params:
+        """Parameters of AGLA.
+
+        Attributes
+        ----------
+        n_iter : int
+            Iterations (one STFT pair each).
+        alpha : float
+            Momentum of the output sequence, in [0, 1].
+        beta : float
+            Momentum of the auxiliary sequence, >= 0.
+        gamma : float
+            Mixing of the auxiliary sequence and the projection, in (0, 2].
+        init : str
+            "random" or "zero" initial phase (without warm start).
+        """
+
+        n_iter: int = 100
+        alpha: float = 0.99
+        beta: float = 1.1
+        gamma: float = 1.25
+        init: str = "random"
+
+    def validate(self) -> None:
+        """Check parameters."""
+        p = self.params
+        _check_params(p)
+        if not 0 <= p.alpha <= 1:
+            raise ParameterError(f"alpha={p.alpha!r} outside [0, 1]")
+        if not p.beta >= 0:
+            raise ParameterError(f"beta={p.beta!r}: must be >= 0")
+        if not 0 < p.gamma <= 2:
+            raise ParameterError(f"gamma={p.gamma!r} outside (0, 2]")
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        """Run :func:`agla`."""
+        p = self.params
+        return agla(magnitude, spec, n_iter=p.n_iter, alpha=p.alpha, beta=p.beta,
+                    gamma=p.gamma, init=init, init_method=p.init, rng=rng, trace=trace)
+
+
+class RAAR(PhaseRetriever):
+    """Relaxed averaged alternating reflections (Peer, Welker & Gerkmann 2022)."""
+
+    name: ClassVar[str] = "raar"
+
+    @dataclass
+    class Params:
+        """Parameters of RAAR.
+
+        Attributes
+        ----------
+        n_iter : int
+            Iterations (one STFT pair each).
+        beta : float
+            Relaxation in (0, 1]; 1 is Douglas-Rachford.
+        init : str
+            "random" or "zero" initial phase (without warm start).
+        """
+
+        n_iter: int = 100
+        beta: float = 0.9
+        init: str = "random"
+
+    def validate(self) -> None:
+        """Check parameters."""
+        _check_params(self.params)
+        if not 0 < self.params.beta <= 1:
+            raise ParameterError(f"beta={self.params.beta!r} outside (0, 1]")
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        """Run :func:`raar`."""
+        p = self.params
+        return raar(magnitude, spec, n_iter=p.n_iter, beta=p.beta, init=init,
+                    init_method=p.init, rng=rng, trace=trace)
+
+
+class DM(PhaseRetriever):
+    """Difference map (Elser 2003; Peer, Welker & Gerkmann 2022); two STFT pairs per iteration."""
+
+    name: ClassVar[str] = "dm"
+
+    @dataclass
+    class Params:
+        """Parameters of the difference map.
+
+        Attributes
+        ----------
+        n_iter : int
+            Iterations (two STFT pairs each).
+        beta : float
+            Relaxation in (0, 1].
+        init : str
+            "random" or "zero" initial phase (without warm start).
+        """
+
+        n_iter: int = 100
+        beta: float = 0.7
+        init: str = "random"
+
+    def validate(self) -> None:
+        """Check parameters."""
+        _check_params(self.params)
+        if not 0 < self.params.beta <= 1:
+            raise ParameterError(f"beta={self.params.beta!r} outside (0, 1]")
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        """Run :func:`dm`."""
+        p = self.params
+        return dm(magnitude, spec, n_iter=p.n_iter, beta=p.beta, init=init,
+                  init_method=p.init, rng=rng, trace=trace)
