@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
+
 import numpy as np
 
 from .errors import InputError
@@ -27,14 +30,93 @@ def _check_finite(x: np.ndarray, what: str) -> None:
         )
 
 
+class MelbenchWarning(UserWarning):
+    """Base class of melbench's warnings (legal but doubtful input)."""
+
+
+class EmptyMelBandWarning(MelbenchWarning):
+    """Some mel bands contain no FFT bin: the filterbank is rank-deficient."""
+
+
+class MelDomainWarning(MelbenchWarning):
+    """The mel's values look like another domain than the spec says."""
+
+
+@functools.lru_cache(maxsize=64)
+def empty_mel_bands(spec: FeatureSpec) -> tuple[int, ...]:
+    """Indices of mel bands whose triangle contains no FFT bin for this n_fft/fmin/fmax.
+
+    Such a band is all zero in the filterbank: its mel value carries no
+    information and the filterbank is rank-deficient (too many bands for the
+    frequency resolution, typically at low frequencies with a small ``n_fft``).
+    """
+    basis = spec.mel_basis(np.float64)
+    return tuple(int(i) for i in np.flatnonzero(~np.any(basis > 0, axis=1)))
+
+
+def _warn_empty_bands(spec: FeatureSpec) -> None:
+    empty = empty_mel_bands(spec)
+    if empty:
+        shown = ", ".join(str(i) for i in empty[:8]) + (", ..." if len(empty) > 8 else "")
+        warnings.warn(
+            f"{len(empty)} of {spec.n_mels} mel bands (index {shown}) contain no FFT bin for "
+            f"n_fft={spec.n_fft}, fmin={spec.fmin:g}, fmax={spec.f_max:g} Hz at "
+            f"{spec.sample_rate} Hz: the filterbank is rank-deficient and those bands carry no "
+            "information; use fewer mel bands or a larger n_fft",
+            EmptyMelBandWarning,
+            stacklevel=3,
+        )
+
+
+def _guess_log_domain(mel: np.ndarray) -> str:
+    """Name the compression a negative-valued 'linear' mel most likely has."""
+    lo, hi = float(mel.min()), float(mel.max())
+    if lo < -30 or hi > 30:
+        return f"it looks dB-scaled (values down to {lo:.3g}): set compression='db' (and ref)"
+    if lo >= -6:
+        return (
+            f"its range [{lo:.3g}, {hi:.3g}] looks like log10: set compression='log10' "
+            "(or 'ln' if it was made with the natural log)"
+        )
+    return (
+        f"its range [{lo:.3g}, {hi:.3g}] looks like a natural log (e.g. ln with floor 1e-5 "
+        "gives -11.5): set compression='ln' (or 'log10')"
+    )
+
+
 def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Validate a mel ``(..., n_mels, frames)`` in the domain ``spec`` describes.
+
+    Parameters
+    ----------
+    mel : np.ndarray
+        The mel exactly as ``spec`` describes it (linear or compressed), with any
+        leading batch axes.
+    spec : FeatureSpec
+        The contract the mel was made with.
+
+    Returns
+    -------
+    np.ndarray
+        The mel as float32 (or float64 if it was float64).
 
     Raises
     ------
     InputError
-        Wrong rank or band count (including a transposed array), NaN/Inf, or
-        negative values where the spec says the mel is linear (not compressed).
+        Wrong rank or band count (including a transposed array), no frames,
+        NaN/Inf, negative values where the spec says the mel is linear (the
+        message guesses the compression from the range), or compressed values so
+        large that undoing the compression overflows (a linear mel given with a
+        log spec).
+
+    Warns
+    -----
+    EmptyMelBandWarning
+        Bands with no FFT bin (rank-deficient filterbank).
+    MelDomainWarning
+        A mel declared log/dB-compressed whose every value is >= 0, i.e. every band
+        at or above 1 (or ``ref``) in linear terms: typical of a linear mel passed
+        with a log spec.
     """
     mel = _as_float(mel, "mel")
     if mel.ndim < 2:
@@ -55,14 +137,48 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         )
     if mel.shape[-1] == 0:
         raise InputError(f"mel has no frames (shape {mel.shape})")
-    _check_finite(mel, "mel")
-    if spec.compression == "none" and np.any(mel < 0):
-        raise InputError(
-            f"mel has negative values (min {float(mel.min()):.3g}) but spec {spec} says it is a "
-            f"linear {spec.domain} mel (compression='none'); it is probably log- or "
-            "dB-compressed: set spec.compression to 'ln', 'log10' or 'db' (with its floor) "
-            "to match how it was made"
+    if not np.all(np.isfinite(mel)):
+        n_nan = int(np.isnan(mel).sum())
+        n_inf = int(np.isinf(mel).sum())
+        hint = (
+            "a log of zero without a floor gives -Inf: clip to a floor before the log "
+            f"(spec.floor={spec.floor:g})"
+            if spec.compression != "none" or np.any(np.isneginf(mel))
+            else "fix the upstream model output"
         )
+        raise InputError(
+            f"mel contains {n_nan} NaN and {n_inf} Inf values; {hint}, or replace them "
+            "(np.nan_to_num) before inverting"
+        )
+    if spec.compression == "none":
+        if np.any(mel < 0):
+            raise InputError(
+                f"mel has negative values (min {float(mel.min()):.3g}) but spec {spec} says it "
+                f"is a linear {spec.domain} mel (compression='none'); it is probably log- or "
+                f"dB-compressed: {_guess_log_domain(mel)} (with its floor) in the spec, to "
+                "match how it was made"
+            )
+    else:
+        hi = float(mel.max())
+        with np.errstate(over="ignore"):
+            linear_max = float(spec.decompress(np.float64(hi)))
+        if not linear_max <= 1e30:
+            raise InputError(
+                f"mel has values up to {hi:.3g}, but spec {spec} says it is "
+                f"{spec.compression}-compressed: undoing that gives {linear_max:.3g}, far beyond "
+                "any spectrogram; it is probably a linear mel: set compression='none'"
+            )
+        if float(mel.min()) >= 0 and mel.size >= 2 * spec.n_mels:
+            warnings.warn(
+                f"mel is declared {spec.compression}-compressed but every value is >= 0 "
+                f"(range [{float(mel.min()):.3g}, {hi:.3g}]), i.e. every band of every frame is "
+                f"at or above {'ref' if spec.compression == 'db' else '1'} in linear terms, "
+                "which real log mels (with quiet bands) rarely are; if this is a linear mel, "
+                "set compression='none'",
+                MelDomainWarning,
+                stacklevel=3,
+            )
+    _warn_empty_bands(spec)
     return mel
 
 

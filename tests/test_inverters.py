@@ -1,0 +1,305 @@
+"""Mel -> magnitude inverters: every input domain, batch axes, bad-domain messages, NNLS.
+
+References are independent of the code under test: ``scipy.optimize.nnls``,
+``numpy.linalg.pinv`` and identities (KKT conditions, a flat spectrum).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.optimize
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from melbench import registry
+from melbench.errors import InputError, ParameterError
+from melbench.inverters.nnls import mel_nnls_inverse, nnls_projected_gradient, nnls_solve
+from melbench.metrics.spectral import spectral_convergence_db
+from melbench.spec import get_spec
+from melbench.validation import EmptyMelBandWarning, MelDomainWarning, check_mel, empty_mel_bands
+
+SPEC = get_spec("speech16k")
+#: a small spec so that exhaustive domain checks stay fast
+SMALL = get_spec("speech16k", n_fft=256, win_length=256, hop_length=64, n_mels=24)
+DOMAINS = [(p, c) for p in (1, 2) for c in ("none", "ln", "log10", "db")]
+INVERTERS = ["transpose", "pinv", "nnls"]
+
+
+@functools.lru_cache(maxsize=1)
+def _speech() -> tuple[np.ndarray, np.ndarray]:
+    """Bundled arctic speech at speech16k: (true magnitude, linear magnitude mel)."""
+    from melbench.datasets.bundled import Bundled
+
+    clip = next(Bundled(ids=["cmu_arctic_a0007"]).clips(SPEC))
+    mag = SPEC.magnitude(clip.audio).astype(np.float32)
+    return mag, SPEC.mel_from_magnitude(mag, compress=False)
+
+
+def _objective(basis: np.ndarray, x: np.ndarray, mel: np.ndarray) -> float:
+    r = basis.astype(np.float64) @ x.astype(np.float64) - mel.astype(np.float64)
+    return float(np.sum(r * r))
+
+
+# ------------------------------------------------------------------------ every domain
+
+
+@pytest.mark.parametrize("name", INVERTERS)
+@pytest.mark.parametrize(("power", "compression"), DOMAINS)
+def test_every_domain_gives_the_linear_domain_answer(name, power, compression, rng):
+    """Compressed input = the linear-domain solve, returned as magnitude, with batch axes."""
+    spec = SMALL.replace(power=power, compression=compression, floor=1e-8)
+    audio = rng.standard_normal((2, 3, 1600)).astype(np.float32)
+    mag = spec.magnitude(audio)
+    mel = spec.mel_from_magnitude(mag)  # compressed as the spec says
+    inv = registry.create("inverter", name)
+    out = inv(mel, spec)
+    assert out.shape == mag.shape and out.dtype == np.float32
+    assert np.all(out >= 0) and np.all(np.isfinite(out))
+    # independent route: the linear-domain mel, solved with the same operator by hand
+    basis = spec.mel_basis(np.float64)
+    lin = spec.mel_from_magnitude(mag.astype(np.float64), compress=False)
+    lin = np.maximum(lin, spec.floor) if compression != "none" else lin
+    if name == "pinv":
+        ref = np.maximum(np.linalg.pinv(basis) @ lin, 0)
+    elif name == "transpose":
+        gain = basis.T @ basis.sum(axis=1)
+        ref = (basis.T @ lin) / np.where(gain > 0, gain, 1)[:, None]
+    else:
+        ref = None
+    if ref is not None:
+        ref = np.sqrt(ref) if power == 2 else ref
+        np.testing.assert_allclose(out, ref, rtol=2e-3, atol=2e-4 * float(ref.max()))
+    # every inverter's output reproduces the mel better than the mel's own scale
+    domain_out = out.astype(np.float64) ** power
+    rel = np.linalg.norm(basis @ domain_out - lin) / np.linalg.norm(lin)
+    assert rel < (1.0 if name == "transpose" else 0.5)
+    # each batch item equals its own solve (leading axes are just a batch)
+    single = inv(mel[1, 2], spec)
+    np.testing.assert_allclose(out[1, 2], single, rtol=1e-3, atol=1e-4 * float(single.max()))
+
+
+@pytest.mark.parametrize("name", INVERTERS)
+def test_float64_in_float64_out_and_deterministic(name, rng):
+    mel = SMALL.mel(rng.standard_normal(1600)).astype(np.float64)
+    inv = registry.create("inverter", name)
+    a, b = inv(mel, SMALL), inv(mel, SMALL)
+    assert a.dtype == np.float64
+    np.testing.assert_array_equal(a, b)
+
+
+def test_flat_spectrum_comes_back_flat_from_transpose():
+    basis = SPEC.mel_basis(np.float64)
+    flat = np.ones((SPEC.n_freq, 3))
+    out = registry.create("inverter", "transpose")(basis @ flat, SPEC)
+    covered = basis.sum(axis=0) > 0
+    np.testing.assert_allclose(out[covered], 1.0, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------ bad domains
+
+
+@pytest.fixture
+def mel(noise):
+    return SPEC.mel(noise)
+
+
+@pytest.mark.parametrize(
+    ("transform", "expected"),
+    [
+        (lambda m: np.log(np.maximum(m, 1e-5)), "natural log"),
+        (lambda m: np.log10(np.maximum(m, 1e-5)), "log10"),
+        (lambda m: 20 * np.log10(np.maximum(m, 1e-5)), "dB"),
+    ],
+)
+def test_log_mel_given_as_linear_names_the_compression(mel, transform, expected):
+    with pytest.raises(InputError, match="negative values") as info:
+        registry.create("inverter", "nnls")(transform(mel), SPEC)
+    assert expected in str(info.value) and "compression=" in str(info.value)
+
+
+def test_transposed_and_wrong_band_count(mel):
+    inv = registry.create("inverter", "nnls")
+    with pytest.raises(InputError, match="transposed.*mel.T"):
+        inv(mel.T, SPEC)
+    with pytest.raises(InputError, match="n_mels=80"):
+        inv(mel[:64], SPEC)
+    with pytest.raises(InputError, match="n_mels=80"):
+        inv(mel[0], SPEC)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_inf_named(mel, bad):
+    m = np.log(np.maximum(mel, 1e-5))
+    m[3, 4] = bad
+    with pytest.raises(InputError, match="NaN and .* Inf") as info:
+        registry.create("inverter", "pinv")(m, SPEC.replace(compression="ln"))
+    if bad == -np.inf:
+        assert "floor" in str(info.value)
+
+
+def test_linear_mel_given_as_log_is_caught(mel):
+    inv = registry.create("inverter", "pinv")
+    # a linear mel at a large scale (e.g. int16 audio) cannot be a log mel: exp overflows
+    with pytest.raises(InputError, match="compression='none'"):
+        inv(mel * 1e4, SPEC.replace(compression="ln"))
+    # every band >= 1 after undoing the log: doubtful, warned
+    with pytest.warns(MelDomainWarning, match="compression='none'"):
+        inv(mel + 0.5, SPEC.replace(compression="ln"))
+    # a real ln mel (quiet bands below 1) raises no domain warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MelDomainWarning)
+        inv(np.log(np.maximum(mel, 1e-5)), SPEC.replace(compression="ln", floor=1e-5))
+
+
+def test_empty_bands_warned():
+    bad = get_spec("speech16k", n_fft=256, win_length=256, hop_length=64, n_mels=128)
+    empty = empty_mel_bands(bad)
+    basis = bad.mel_basis(np.float64)
+    assert empty and all(not basis[i].any() for i in empty)
+    mel = np.ones((bad.n_mels, 4), np.float32)
+    with pytest.warns(EmptyMelBandWarning, match="larger n_fft"):
+        check_mel(mel, bad)
+    assert empty_mel_bands(SPEC) == ()
+
+
+# ------------------------------------------------------------------------ nnls: exactness
+
+
+def _random_problem(rng, n_rows, n_cols, k, *, banded=False, exact=False):
+    if banded:
+        n_fft = 2 * (n_cols - 1)
+        spec = get_spec("speech16k", n_fft=n_fft, win_length=n_fft, hop_length=16, n_mels=n_rows)
+        basis = spec.mel_basis(np.float64)
+    else:
+        basis = np.abs(rng.standard_normal((n_rows, n_cols))) * (rng.random((n_rows, n_cols)) < 0.6)
+    if exact:
+        mel = basis @ np.abs(rng.standard_normal((basis.shape[1], k)))
+    else:
+        mel = rng.standard_normal((n_rows, k)) + 0.5
+    return basis, mel
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "n_cols", "banded", "exact"),
+    [(12, 8, False, False), (8, 20, False, False), (10, 33, True, True), (10, 33, True, False)],
+)
+def test_nnls_kkt_and_matches_scipy(n_rows, n_cols, banded, exact, rng):
+    basis, mel = _random_problem(rng, n_rows, n_cols, 6, banded=banded, exact=exact)
+    res = nnls_solve(mel, basis, max_iter=100_000, tol=1e-10)
+    x = res.x
+    assert x.dtype == np.float64 and np.all(x >= 0)
+    grad = basis.T @ (basis @ x - mel)
+    scale = np.linalg.norm(basis.T @ mel)
+    # KKT: x >= 0, grad >= 0, x * grad = 0 (to tolerance)
+    assert np.all(grad >= -1e-6 * scale)
+    assert np.max(np.abs(x * grad)) <= 1e-6 * scale * max(1.0, float(x.max()))
+    assert np.linalg.norm(nnls_projected_gradient(x, grad)) <= 1e-6 * scale
+    for j in range(mel.shape[1]):
+        xs, rnorm = scipy.optimize.nnls(basis, mel[:, j])
+        ours = _objective(basis, x[:, j], mel[:, j])
+        ref = rnorm**2
+        if ref > 1e-12:
+            assert ours <= ref * (1 + 1e-4)
+        else:
+            assert ours <= 1e-4 * max(1.0, float(np.sum(mel[:, j] ** 2))) * 1e-4
+
+
+def test_nnls_float32_matches_scipy_objective(rng):
+    basis, mel = _random_problem(rng, 16, 10, 5)
+    res = nnls_solve(mel.astype(np.float32), basis, max_iter=20_000, tol=1e-6)
+    assert res.x.dtype == np.float32 and np.all(res.x >= 0)
+    for j in range(mel.shape[1]):
+        ref = scipy.optimize.nnls(basis, mel[:, j])[1] ** 2
+        assert _objective(basis, res.x[:, j], mel[:, j]) <= ref * (1 + 1e-4) + 1e-6
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n_rows=st.integers(1, 12),
+    n_cols=st.integers(1, 12),
+    k=st.integers(1, 5),
+    log_scale=st.floats(-6, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_nnls_property_shapes_and_scales(n_rows, n_cols, k, log_scale, seed):
+    rng = np.random.default_rng(seed)
+    basis = np.abs(rng.standard_normal((n_rows, n_cols)))
+    mel = (rng.standard_normal((n_rows, k)) + 0.3) * 10.0**log_scale
+    res = nnls_solve(mel, basis, max_iter=50_000, tol=1e-10)
+    assert res.x.shape == (n_cols, k) and np.all(res.x >= 0)
+    for j in range(k):
+        ref = scipy.optimize.nnls(basis, mel[:, j])[1] ** 2
+        ours = _objective(basis, res.x[:, j], mel[:, j])
+        norm2 = float(np.sum(mel[:, j] ** 2))
+        assert ours <= ref + 1e-4 * max(ref, 1e-4 * norm2)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=0, max_size=2),
+    frames=st.integers(1, 7),
+    log_scale=st.floats(-8, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_nnls_inverter_property_batch_and_scale(lead, frames, log_scale, seed):
+    rng = np.random.default_rng(seed)
+    mag = np.abs(rng.standard_normal((*lead, SMALL.n_freq, frames))).astype(np.float32)
+    mag *= np.float32(10.0**log_scale)
+    mel = SMALL.mel_from_magnitude(mag, compress=False)
+    out = registry.create("inverter", "nnls")(mel, SMALL)
+    assert out.shape == mag.shape and out.dtype == np.float32 and np.all(out >= 0)
+    assert np.all(np.isfinite(out))
+    basis = SMALL.mel_basis(np.float64)
+    resid = np.linalg.norm(basis @ out.astype(np.float64) - mel) / np.linalg.norm(mel)
+    pinv = np.maximum(np.linalg.pinv(basis) @ mel.astype(np.float64), 0)
+    resid_pinv = np.linalg.norm(basis @ pinv - mel) / np.linalg.norm(mel)
+    assert resid <= max(1e-3, resid_pinv)
+
+
+def test_nnls_zero_and_degenerate_inputs():
+    out = registry.create("inverter", "nnls")(np.zeros((SPEC.n_mels, 3), np.float32), SPEC)
+    assert out.shape == (SPEC.n_freq, 3) and not out.any()
+    res = nnls_solve(np.ones((3, 2)), np.zeros((3, 4)))
+    assert not res.x.any()
+    with pytest.raises(ParameterError, match="max_iter"):
+        registry.create("inverter", "nnls", {"max_iter": -1})
+    with pytest.raises(ParameterError, match="start"):
+        registry.create("inverter", "nnls", {"start": "ones"})
+
+
+# ------------------------------------------------------------------------ nnls: real speech
+
+
+def test_nnls_on_bundled_speech_beats_clipped_pinv():
+    mag, mel = _speech()
+    basis = SPEC.mel_basis(np.float64)
+    pinv = registry.create("inverter", "pinv")(mel, SPEC)
+    out, info = mel_nnls_inverse(mel, SPEC, return_info=True)
+    assert info.converged
+    obj_pinv, obj_nnls = _objective(basis, pinv, mel), _objective(basis, out, mel)
+    assert obj_nnls * 100 <= obj_pinv
+    assert spectral_convergence_db(mag, out) < spectral_convergence_db(mag, pinv)
+    # the plugin returns the same as the function
+    np.testing.assert_allclose(registry.create("inverter", "nnls")(mel, SPEC), out, rtol=1e-6)
+
+
+def test_nnls_start_decides_which_exact_solution():
+    """Underdetermined: an exact active-set solver reaches another zero-residual solution,
+    a sparse vertex far from ours and worse against the true magnitude."""
+    mag, mel = _speech()
+    sl = slice(60, 120)
+    basis = SPEC.mel_basis(np.float64)
+    ours = mel_nnls_inverse(mel[:, sl], SPEC)
+    vertex = np.stack(
+        [scipy.optimize.nnls(basis, mel[:, j].astype(np.float64))[0] for j in range(60, 120)], 1
+    )
+    norm = float(np.sum(mel[:, sl].astype(np.float64) ** 2))
+    for x in (ours, vertex):
+        assert _objective(basis, x, mel[:, sl]) <= 1e-6 * norm
+    assert np.linalg.norm(ours - vertex) > 0.2 * np.linalg.norm(ours)
+    assert np.mean(vertex > 0) < np.mean(ours > 0)  # the vertex is sparser
+    assert spectral_convergence_db(mag[:, sl], ours) < spectral_convergence_db(mag[:, sl], vertex)
