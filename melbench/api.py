@@ -79,7 +79,8 @@ def load_spec_file(path: str | Path) -> FeatureSpec:
 def resolve_spec(spec: SpecLike = None, **overrides: Any) -> FeatureSpec:
     """A :class:`FeatureSpec` from a preset name, a YAML/JSON file, a mapping or a spec."""
     if isinstance(spec, Path) or (
-        isinstance(spec, str) and spec.lower().endswith((".yaml", ".yml", ".json"))
+        isinstance(spec, str)
+        and (spec.lower().endswith((".yaml", ".yml", ".json")) or Path(spec).expanduser().is_file())
     ):
         base = load_spec_file(spec)
         return get_spec(base, **overrides) if overrides else base

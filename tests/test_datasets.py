@@ -348,3 +348,24 @@ def test_cli_run_ljspeech_fixture(tmp_path, monkeypatch):
     code = cli.main(["run", "dataset=ljspeech", f"dataset.root={bad}", "hydra.run.dir=run2"])
     assert code == 1
     assert "metadata.csv" in read_rows(tmp_path / "run2" / "rows.csv")["error"].iloc[-1]
+
+
+def test_fixture_datasets_pass_the_conformance_check(tmp_path):
+    from melbench.testing import check_dataset
+
+    y = tone(0.5, 16000)
+    (tmp_path / "m").mkdir()
+    np.save(tmp_path / "m" / "a.npy", SPEC.mel(y))
+    write(tmp_path / "audio" / "a.wav", 0.3, 16000)
+    (tmp_path / "list.csv").write_text("path\naudio/a.wav\n")
+    made = {
+        "ljspeech": {"root": str(make_ljspeech(tmp_path / "lj", n=2))},
+        "vctk": {"root": str(make_vctk(tmp_path / "vctk"))},
+        "librispeech": {"root": str(make_librispeech(tmp_path / "ls"))},
+        "arctic": {"root": str(make_arctic(tmp_path / "arctic"))},
+        "manifest": {"path": str(tmp_path / "list.csv"), "max_duration": 0.2},
+        "mels": {"path": str(tmp_path / "m")},
+        "synthetic": {"duration": 0.2},
+    }
+    for name, params in made.items():
+        check_dataset(registry.create("dataset", name, params))

@@ -49,7 +49,7 @@ def test_invert_folder_sc_matches_run_of_same_cell(bundled_mels, tmp_path, monke
         mel = np.load(bundled_mels / f"{cid}.npy")
         target = mel_pinv_inverse(mel, SPEC)  # the magnitude the phase stage was given
         sc = spectral_convergence_db(target, SPEC.magnitude(y))
-        assert sc == pytest.approx(rows.loc[cid, "sc_db"], abs=0.05)
+        assert sc == pytest.approx(rows.loc[cid, "sc_db"], abs=0.01)
 
 
 def test_invert_single_file_to_named_wav(bundled_mels, tmp_path):
@@ -112,11 +112,14 @@ def test_invert_spec_file(tmp_path):
                         str(tmp_path / "bad.yaml")]) == 2
 
 
-def test_cli_dispatch_and_help():
-    proc = subprocess.run([sys.executable, "-m", "melbench.cli", "invert", "--help"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0
-    assert "--inverter" in proc.stdout and "nnls" in proc.stdout and "--transpose" in proc.stdout
+def test_cli_dispatch_and_help(capsys):
+    from melbench import cli
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["invert", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--inverter" in out and "nnls" in out and "--transpose" in out
 
 
 # --------------------------------------------------------------------------- Python API
