@@ -42,6 +42,10 @@ PESQ_MIN_SECONDS = 0.25
 #: STOI's analysis: 30 frames of 256 samples, hop 128, at 10 kHz (after silence removal).
 STOI_MIN_FRAMES = 30
 STOI_SENTINEL = 1e-5
+#: pystoi's ESTOI adds Gaussian dither of size 2.2e-16 from numpy's *global* RNG, so it
+#: varies in the last digits between calls; the global RNG is seeded with this around
+#: each call (and restored after) to make scores reproducible.
+STOI_DITHER_SEED = 0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -203,6 +207,13 @@ def stoi_score(
     extended : bool
         Extended STOI (Jensen & Taal 2016) instead of classic STOI (Taal et al. 2011).
 
+    Notes
+    -----
+    pystoi's ESTOI dithers its normalisation with ``2.2e-16 * np.random.standard_normal``
+    from numpy's global RNG; this function seeds that RNG with :data:`STOI_DITHER_SEED`
+    around the call (restoring its state afterwards), so the value equals
+    ``np.random.seed(0); pystoi.stoi(...)`` and is the same in every process.
+
     Returns
     -------
     float
@@ -219,9 +230,15 @@ def stoi_score(
     from pystoi import stoi
 
     ref, est = _check_pair(reference, estimate)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = stoi(ref, est, int(sample_rate), extended=extended)
+    # pystoi's ESTOI dithers with numpy's *global* RNG: seed it, then restore it
+    state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(STOI_DITHER_SEED)  # noqa: NPY002
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = stoi(ref, est, int(sample_rate), extended=extended)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
     too_short = any("Not enough STFT frames" in str(w.message) for w in caught)
     if too_short:
         raise SkipCell(

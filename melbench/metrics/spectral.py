@@ -58,6 +58,7 @@ class SpectralConvergence(Metric):
 
     def compute(self, ctx: Mapping[str, Any]) -> dict[str, float]:
         """Return both SC values (``sc_true_db`` NaN without reference audio)."""
+        _check_estimate(ctx)
         est = ctx["estimate_magnitude"]
         out = {"sc_db": _or_reason(spectral_convergence_db(ctx["target_magnitude"], est),
                                    "the target magnitude is all zero")}
@@ -77,6 +78,7 @@ class MelSpectralConvergence(Metric):
 
     def compute(self, ctx: Mapping[str, Any]) -> dict[str, float]:
         """Return ``mel_sc_db``."""
+        _check_estimate(ctx)
         spec = ctx["spec"]
         target = ctx["mel_linear"]
         if target is None:
@@ -246,6 +248,7 @@ class LogSpectralDistance(Metric):
 
     def compute(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``lsd_db`` (Missing without reference audio) and ``mel_lsd_db``."""
+        _check_estimate(ctx)
         spec = ctx["spec"]
         est = ctx["estimate_magnitude"]
         fl = self.params.floor_db
@@ -309,6 +312,7 @@ class MelCepstralDistortion(Metric):
 
     def compute(self, ctx: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``mcd_db`` (Missing without reference audio) and ``mel_mcd_db``."""
+        _check_estimate(ctx)
         spec = ctx["spec"]
         power = spec.power == 2
         est_mel = _linear_mel(spec, ctx["estimate_magnitude"])
@@ -332,3 +336,11 @@ class MelCepstralDistortion(Metric):
 
 def _or_reason(value: float, reason: str) -> float:
     return Missing(reason) if value != value else value
+
+
+def _check_estimate(ctx: Mapping[str, Any]) -> None:
+    """Raise :class:`SkipCell` if the output audio has NaN or Inf samples."""
+    y = ctx.get("estimate")
+    if y is not None and not np.all(np.isfinite(y)):
+        raise SkipCell(f"estimate contains {int(np.isnan(y).sum())} NaN and "
+                       f"{int(np.isinf(y).sum())} Inf samples")
