@@ -20,7 +20,7 @@ CELL_COLUMNS = ("dataset", "spec", "degrade", "inverter", "phase")
 #: Columns shown first in summaries, in this order, when present.
 PREFERRED_METRICS = (
     "sc_db", "sc_true_db", "mel_sc_db", "pesq_wb", "pesq_nb", "stoi", "estoi",
-    "lsd_db", "mcd_db", "t_invert", "t_phase", "t_synth", "rtf",
+    "lsd_db", "mcd_db", "mel_lsd_db", "mel_mcd_db", "t_invert", "t_phase", "t_synth", "rtf",
 )
 
 
