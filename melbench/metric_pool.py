@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import pickle
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from .errors import ParameterError
 from .pipeline import ClipResult, join_notes, score_metric
 from .plugin import Metric
 
@@ -36,14 +39,35 @@ def _start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def parse_jobs(n_jobs: Any) -> int:
+    """Worker count from the ``metric_jobs`` setting (joblib style: -1 = every core).
+
+    Raises
+    ------
+    ParameterError
+        If it is not a whole number.
+    """
+    try:
+        n = int(n_jobs if n_jobs is not None else 1)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"metric_jobs={n_jobs!r}: give a whole number of worker processes "
+            "(1 = score in the clip loop, -1 = one per core)"
+        ) from None
+    if n < 0:
+        n = max(1, (os.cpu_count() or 1) + 1 + n)
+    return n
+
+
 class MetricPool:
     """Score deferred metrics of finished clips in ``n_jobs`` worker processes.
 
     Parameters
     ----------
     n_jobs : int
-        Worker processes; 1 or less means no pool (metrics are scored in the
-        clip loop, see :attr:`active`).
+        Worker processes; 0 or 1 means no pool (metrics are scored in the clip
+        loop, see :attr:`active`); negative counts from the number of cores
+        (-1 = one per core).
     metrics : sequence of Metric
         The metrics given to :func:`~melbench.pipeline.run_clip` (same order).
 
@@ -60,7 +84,7 @@ class MetricPool:
     """
 
     def __init__(self, n_jobs: Any, metrics: Sequence[Metric]) -> None:
-        self.n_jobs = int(n_jobs or 0)
+        self.n_jobs = parse_jobs(n_jobs)
         self.metrics = list(metrics)
         self._executor: ProcessPoolExecutor | None = None
         self._pending: list[tuple[ClipResult, int, Future | None]] = []
@@ -88,17 +112,31 @@ class MetricPool:
             if not self._can_send(i):
                 self._pending.append((result, i, None))
                 continue
-            if self._executor is None:
-                ctx = multiprocessing.get_context(_start_method())
-                self._executor = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=ctx)
-            self._pending.append((result, i, self._executor.submit(
-                score_metric, self.metrics[i], result.context)))
+            self._pending.append((result, i, self._send(i, result.context)))
         self.collect(block=False)
         limit = MAX_IN_FLIGHT_PER_JOB * max(self.n_jobs, 1)
         while sum(1 for *_, f in self._pending if f is not None and not f.done()) > limit:
             wait([f for *_, f in self._pending if f is not None and not f.done()],
                  return_when=FIRST_COMPLETED)
             self.collect(block=False)
+
+    def _send(self, i: int, ctx: Any) -> Future:
+        """Submit one job; a pool broken by a crashed worker is replaced once."""
+        for attempt in (0, 1):
+            if self._executor is None:
+                mp = multiprocessing.get_context(_start_method())
+                self._executor = ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=mp)
+            try:
+                return self._executor.submit(score_metric, self.metrics[i], ctx)
+            except (BrokenProcessPool, RuntimeError) as exc:
+                log.warning("metric worker pool broken (%s); starting a new one", exc)
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+                if attempt:
+                    failed: Future = Future()
+                    failed.set_exception(exc)
+                    return failed
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def collect(self, block: bool = True) -> int:
         """Fill the rows of finished jobs (all jobs if ``block``); returns how many were filled."""
@@ -120,8 +158,10 @@ class MetricPool:
             try:
                 values, notes = fut.result()
             except Exception as exc:  # noqa: BLE001 - a dead worker, a pickling failure...
-                values, notes = {}, [f"{m.name}: not scored: worker failed "
-                                     f"({type(exc).__name__}: {exc})"]
+                why = (f"a metric worker process died ({type(exc).__name__}), perhaps while "
+                       "scoring another clip" if isinstance(exc, BrokenProcessPool)
+                       else f"the worker failed ({type(exc).__name__}: {exc})")
+                values, notes = {}, [f"{m.name}: not scored: {why}"]
         result.row.update(values)
         result.metric_notes[i] = notes
         result.row["notes"] = join_notes(result.metric_notes)

@@ -4,6 +4,7 @@ provenance, and deferred metrics scored in parallel with the same numbers."""
 from __future__ import annotations
 
 import math
+import os
 from importlib import metadata
 
 import numpy as np
@@ -14,6 +15,7 @@ import soxr
 
 from melbench import registry
 from melbench.datasets.base import Clip, load_audio
+from melbench.metric_pool import MetricPool, parse_jobs
 from melbench.metrics.base import Missing
 from melbench.metrics.perceptual import Estoi, Pesq, Stoi, pesq_modes, pesq_mos_lqo, stoi_score
 from melbench.metrics.spectral import (
@@ -24,7 +26,7 @@ from melbench.metrics.spectral import (
     mel_cepstral_distortion_db,
 )
 from melbench.pipeline import run_clip, score_metric
-from melbench.plugin import PhaseRetriever
+from melbench.plugin import Metric, PhaseRetriever
 from melbench.resources import bundled_dir
 from melbench.spec import get_spec
 
@@ -327,3 +329,54 @@ def test_parallel_and_serial_runs_give_identical_rows(tmp_path):
     assert np.isfinite(parallel["pesq_nb"]).all() and np.isfinite(parallel["stoi"]).all()
     assert "pending" not in " ".join(parallel["notes"])
     assert (tmp_path / "parallel" / "rows.csv").read_text().count("pending") == 0
+
+
+class CrashInWorker(Metric):
+    """Kills the worker process that scores it (as a segfault in C code would)."""
+
+    name = "crash_in_worker"
+    columns = ("crash",)
+    needs_reference = False
+    deferred = True
+    parent = os.getpid()
+
+    def compute(self, ctx):
+        if os.getpid() != self.parent:
+            os._exit(3)
+        return {"crash": 1.0}
+
+
+def test_a_dead_worker_gives_reasons_and_the_run_goes_on(speech):
+    metrics = [CrashInWorker(), Stoi()]
+    pool = MetricPool(2, metrics)
+    assert pool.active
+    rows = []
+    for k in range(3):
+        clip = Clip(id=f"c{k}", audio=speech[: 16000 * (k + 1)], sample_rate=16000)
+        res = run_clip(clip, SPEC, registry.create("inverter", "pinv"),
+                       registry.create("phase", "zero"), metrics, defer=True)
+        assert res.deferred == [0, 1] and "pending" in res.row["notes"]
+        rows.append(res.row)
+        pool.submit(res)  # must not raise, even once the pool is broken
+    pool.finish()
+    for row in rows:
+        assert math.isnan(row["crash"]) and "pending" not in row["notes"]
+        assert "crash_in_worker: not scored" in row["notes"]
+        assert np.isfinite(row["stoi"]) or "stoi: not scored" in row["notes"]
+
+
+def test_metric_jobs_setting():
+    assert parse_jobs(1) == 1 and parse_jobs("3") == 3 and parse_jobs(None) == 1
+    assert parse_jobs(-1) == (os.cpu_count() or 1)
+    assert not MetricPool(1, []).active and MetricPool(2, []).active
+    with pytest.raises(ValueError, match="metric_jobs='many'"):
+        parse_jobs("many")
+
+
+def test_timing_adds_up(speech):
+    clip = Clip(id="t", audio=speech, sample_rate=16000)
+    row = run_clip(clip, SPEC, registry.create("inverter", "pinv"), registry.create("phase", "zero"),
+                   [registry.create("metric", "timing"), Pesq()]).row
+    total = row["t_invert"] + row["t_phase"] + row["t_synth"]
+    assert row["rtf"] == pytest.approx(total / row["duration"])
+    assert all(row[c] >= 0 for c in ("t_invert", "t_phase", "t_synth"))
