@@ -334,8 +334,12 @@ class Projector:
     dtype : dtype
         Real working precision (float32 default; complex64 spectrograms).
     length : int, optional
-        Signal length; default the natural length for ``n_frames`` (what
-        ``istft`` returns without ``length``).
+        Signal length. Default with ``center``: the *longest* signal that has
+        ``n_frames`` frames (``istft``'s natural length + ``hop_length - 1``), so
+        that the STFT of every clip giving these frames is a fixed point (with the
+        natural length, a clip whose length is not a multiple of the hop would
+        lose its last samples at every projection). Without ``center``: the
+        natural length.
     workers : int, optional
         scipy.fft worker threads.
     """
@@ -375,7 +379,9 @@ class Projector:
         self.n_covered = self.n_fft + self.hop_length * (self.n_frames - 1)
         self.pad = self.n_fft // 2 if self.center else 0
         natural = self.n_covered - 2 * self.pad
-        self.length = natural if length is None else int(length)
+        if length is None:  # the longest signal with n_frames frames (see the class notes)
+            length = natural + (self.hop_length - 1 if self.center else 0)
+        self.length = int(length)
         if self.length <= 0:
             raise InputError(f"length={self.length}: the signal would be empty")
         lo, hi = self.pad, min(self.pad + self.length, self.n_covered)

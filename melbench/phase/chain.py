@@ -1,0 +1,236 @@
+"""``chain``: run phase retrievers one after another, each warm-started by the previous one.
+
+Step syntax (one string per step, or one string with steps separated by ``>``)::
+
+    NAME[:N_ITER][:KEY=VALUE]...
+
+``NAME`` is any registered phase plugin (``melbench list``), ``N_ITER`` sets its
+``n_iter`` and ``KEY=VALUE`` any other parameter (numbers, true/false and words
+are parsed). From the command line::
+
+    melbench run phase=chain 'phase.steps=[raar:300,fgla:100]'
+    melbench run phase=chain 'phase.steps="pghi>fgla:200"'
+    melbench run phase=chain "phase.steps=['dm:50:beta=0.7','fgla:100:alpha=0.95']"
+
+The first step gets the chain's warm start (if any) and every later step the
+previous step's output as its warm start; all steps share the seeded generator.
+The label lists the steps, e.g. ``chain[raar:300>fgla:100]``.
+
+Convergence traces continue across steps: iteration numbers are cumulative,
+times are measured from the start of the chain, and each record names its
+``step``. An iterative step's own ``iter = 0`` record (the SC of its warm start)
+repeats the previous step's last one and is dropped; a step that records no
+trace (e.g. a non-iterative initialiser) gets one record, the SC of its output,
+at the current iteration count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import MelbenchError, ParameterError
+from ..plugin import PhaseRetriever
+from ..spec import FeatureSpec
+from ..stft import Projector
+
+
+def _parse_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def split_steps(steps: str | list | tuple) -> list[str]:
+    """Flatten ``steps`` (a list of step strings, or strings joined by ``>``) into step strings.
+
+    Parameters
+    ----------
+    steps : str or list of str
+        E.g. ``["raar:300", "fgla:100"]`` or ``"pghi>fgla:200"``.
+
+    Returns
+    -------
+    list of str
+        One stripped string per step.
+    """
+    if isinstance(steps, str):
+        items = [steps]
+    else:
+        try:
+            items = [str(s) for s in steps]
+        except TypeError:
+            raise ParameterError(f"steps={steps!r}: give a list of steps or 'a>b' text") from None
+    out = []
+    for item in items:
+        out.extend(s.strip() for s in item.split(">") if s.strip())
+    if not out:
+        raise ParameterError(f"steps={steps!r}: no steps given; e.g. steps=[raar:300,fgla:100]")
+    return out
+
+
+def parse_step(text: str) -> tuple[str, dict[str, Any]]:
+    """Parse ``NAME[:N_ITER][:KEY=VALUE]...`` into ``(name, params)``.
+
+    Parameters
+    ----------
+    text : str
+        One step, e.g. ``"fgla:100:alpha=0.95"``.
+
+    Returns
+    -------
+    tuple
+        Plugin name and its parameter mapping.
+    """
+    parts = [p.strip() for p in text.split(":")]
+    name, rest = parts[0], parts[1:]
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ParameterError(
+            f"chain step {text!r}: expected NAME[:N_ITER][:KEY=VALUE]..., e.g. 'fgla:100'"
+        )
+    params: dict[str, Any] = {}
+    for i, part in enumerate(rest):
+        if "=" in part:
+            key, _, value = part.partition("=")
+            key = key.strip()
+            if not key:
+                raise ParameterError(f"chain step {text!r}: empty parameter name in {part!r}")
+            params[key] = _parse_value(value.strip())
+        elif i == 0:
+            try:
+                n = int(part)
+            except ValueError:
+                raise ParameterError(
+                    f"chain step {text!r}: {part!r} is not an iteration count; "
+                    "use NAME:N_ITER or NAME:KEY=VALUE"
+                ) from None
+            params["n_iter"] = n
+        else:
+            raise ParameterError(
+                f"chain step {text!r}: {part!r} should be KEY=VALUE (only the first field "
+                "after the name may be a bare iteration count)"
+            )
+    return name, params
+
+
+def _step_text(name: str, params: dict[str, Any]) -> str:
+    parts = [name]
+    if "n_iter" in params:
+        parts.append(str(params["n_iter"]))
+    parts += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+              for k, v in sorted(params.items()) if k != "n_iter"]
+    return ":".join(parts)
+
+
+def _sc_db(proj: Projector, x: np.ndarray, a: np.ndarray) -> float:
+    """SC of ``P1(x)`` (x already of the target magnitude) against ``a``, in dB."""
+    e = proj(x.astype(proj.cdtype, copy=False))
+    num = np.linalg.norm((np.abs(e) - a).ravel())
+    den = np.linalg.norm(a.ravel())
+    if den == 0:
+        return float("nan")
+    return float(20 * np.log10(max(num / den, 1e-300)))
+
+
+class Chain(PhaseRetriever):
+    """Phase retrievers run in sequence, each initialised by the previous one's output."""
+
+    name: ClassVar[str] = "chain"
+
+    @dataclass
+    class Params:
+        """Parameters of the chain.
+
+        Attributes
+        ----------
+        steps : list of str, or str
+            Steps ``NAME[:N_ITER][:KEY=VALUE]...`` in order, as a list
+            (``[raar:300,fgla:100]``) or one string joined by ``>`` (``"pghi>fgla:200"``).
+        """
+
+        steps: str | list[str] = field(default_factory=lambda: ["raar:100", "fgla:100"])
+
+    def validate(self) -> None:
+        """Parse every step and build its plugin (unknown names and bad values raise)."""
+        from .. import registry
+
+        self._steps: list[tuple[str, PhaseRetriever]] = []
+        for text in split_steps(self.params.steps):
+            name, params = parse_step(text)
+            if name == self.name:
+                raise ParameterError(f"chain step {text!r}: a chain cannot contain a chain")
+            try:
+                plugin = registry.create("phase", name, params)
+            except MelbenchError as exc:
+                raise ParameterError(f"chain step {text!r}: {exc}") from exc
+            except TypeError as exc:  # a Params dataclass rejecting a value's type
+                raise ParameterError(f"chain step {text!r}: {exc}") from exc
+            self._steps.append((_step_text(name, params), plugin))
+
+    @property
+    def steps(self) -> list[tuple[str, PhaseRetriever]]:
+        """``(step text, plugin)`` pairs in order."""
+        return list(self._steps)
+
+    @property
+    def label(self) -> str:
+        """``chain[step>step...]`` with each step as written (normalised)."""
+        return f"{self.name}[{'>'.join(t for t, _ in self._steps)}]"
+
+    def skip(self, spec: FeatureSpec) -> str | None:
+        """Decline the spec if any step does."""
+        for text, plugin in self._steps:
+            reason = plugin.skip(spec)
+            if reason:
+                return f"step {text}: {reason}"
+        return None
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        """Run the steps in order; the trace continues across them (module docstring)."""
+        t0 = time.perf_counter()
+        paused = 0.0
+        x = init
+        offset = 0
+        proj = None
+        for i, (text, plugin) in enumerate(self._steps):
+            start = time.perf_counter() - t0 - paused
+            sub: list | None = [] if trace is not None else None
+            x = plugin(magnitude, spec, init=x, rng=rng, trace=sub)
+            if trace is None:
+                continue
+            if sub:
+                last = offset
+                for rec in sub:
+                    it = int(rec.get("iter", 0))
+                    if i > 0 and it == 0:
+                        continue  # the SC of the warm start: the previous step's last record
+                    rec = dict(rec)
+                    rec["iter"] = offset + it
+                    rec["t"] = start + float(rec.get("t", 0.0))
+                    rec["step"] = text
+                    trace.append(rec)
+                    last = max(last, offset + it)
+                offset = last
+            else:
+                elapsed = time.perf_counter() - t0 - paused
+                tp = time.perf_counter()
+                if proj is None:
+                    proj = Projector.from_spec(spec, magnitude.shape[-1],
+                                               batch_shape=magnitude.shape[:-2],
+                                               dtype=np.float64 if magnitude.dtype == np.float64
+                                               else np.float32)
+                sc = _sc_db(proj, x, magnitude)
+                paused += time.perf_counter() - tp
+                trace.append({"iter": offset, "sc_db": sc, "t": elapsed, "step": text})
+        return x
