@@ -4,7 +4,8 @@ A *cell key* hashes everything that decides a clip's numbers: the dataset label,
 the spec's numerical fields, the canonical labels (sorted parameters) of the
 inverter, the phase retriever and every metric, the seed, the degradation
 config, the trace flag, melbench's version and a fingerprint of the source of
-the modules that compute (the plugins' modules and the pipeline core). It does
+the modules that compute (the plugins' modules and the pipeline core: editing a
+plugin invalidates its cells; ``MELBENCH_CODE_VERSION=<tag>`` pins this part). It does
 not depend on the order of the command line, on Hydra's job number or on the
 output directory. A *clip key* hashes the clip's id and its samples.
 
@@ -42,6 +43,9 @@ log = logging.getLogger("melbench")
 
 #: Row statuses stored in the cache (failures are never cached).
 CACHEABLE = ("ok", "skipped")
+#: Environment variable that, when set, replaces the source fingerprint in cell keys
+#: (e.g. after a reformatting that changes no number; tests pin it against concurrent edits).
+CODE_VERSION_ENV = "MELBENCH_CODE_VERSION"
 #: melbench modules whose source is part of every cell key (the numerical core).
 CORE_MODULES = ("melbench.pipeline", "melbench.spec", "melbench.stft", "melbench.plugin",
                 "melbench.validation")
@@ -80,8 +84,12 @@ def code_fingerprint(objects: Iterable[Any] = ()) -> str:
     Returns
     -------
     str
-        A hex digest.
+        A hex digest. If the environment variable ``MELBENCH_CODE_VERSION`` is set,
+        its value replaces the source hashes (melbench's version is still included).
     """
+    pinned = os.environ.get(CODE_VERSION_ENV, "").strip()
+    if pinned:
+        return _sha(f"{__version__}\npinned:{pinned}")
     modules = set(CORE_MODULES)
     for obj in objects:
         cls = obj if isinstance(obj, type) else type(obj)
