@@ -1,0 +1,376 @@
+"""Phase gradient heap integration (PGHI; Prusa, Balazs & Sondergaard, IEEE/ACM TASLP 2017).
+
+For a Gaussian window ``g(l) = exp(-pi l^2 / gamma)`` (``l`` in samples) the phase of
+the STFT is determined by its log-magnitude ``ls``. In the window-centred phase
+convention, per hop ``a`` in time and per bin in frequency (``N`` = n_fft)::
+
+    dphi_t[n, m] = (a N / gamma) (ls[n+1, m] - ls[n-1, m]) / 2 + 2 pi a n / N
+    dphi_w[n, m] = -(gamma / (a N)) (ls[n, m+1] - ls[n, m-1]) / 2
+
+(derivation: a stationary sinusoid has ``d phi/d tau = omega0`` and a log-magnitude
+parabola in frequency of curvature ``-gamma / (4 pi)``; an impulse has
+``d phi / d omega = -(t0 - tau)`` and a log-magnitude parabola in time). Other windows
+use the ``gamma`` of the Gaussian that fits them best, ``gamma = C_g * win_length^2``
+(table :data:`CG`, fitted by :func:`fit_cg` for windows not in it).
+
+The phase is then integrated from the largest coefficients outwards with a max-heap
+(trapezoidal rule along the four neighbours), in passes of decreasing relative tolerance;
+coefficients below the last tolerance get a seeded random phase. Finally the phase is
+converted to melbench's convention (phase relative to the frame start, window centred
+in the frame): ``phi_start[k] = phi_centred[k] - 2 pi k c / N`` with ``c`` the window
+centre, i.e. a factor ``(-1)^k`` for full-length windows and even ``n_fft``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+
+from .. import stft as _stft
+from ..errors import ParameterError
+from ..plugin import PhaseRetriever
+from ..spec import FeatureSpec
+from ._local import centred_to_frame_start, over_batch
+
+#: ``C_g`` of PGHI's ``gamma = C_g * win_length^2`` (LTFAT/phaseret ``pghi_findgamma``);
+#: melbench's "gaussian" window is ``exp(-pi l^2 / (C_g W^2))`` by construction.
+CG: dict[str, float] = {
+    "hann": 0.25645,
+    "sqrt_hann": 0.41532,
+    "hamming": 0.29794,
+    "blackman": 0.17954,
+    "gaussian": _stft.GAUSS_CG,
+}
+
+
+def fit_cg(window: np.ndarray) -> float:
+    """Fit ``C_g`` of a window: the Gaussian of best shape, as LTFAT's ``pghi_findgamma``.
+
+    Procedure: ``gl`` = the window's width at relative height ``1e-10`` (its support);
+    for each height ``h`` in ``0.01, 0.011, ..., 0.8``, the Gaussian with the window's
+    width ``w_h`` at height ``h`` (``gamma_h = -pi w_h^2 / (4 ln h)``) is compared with
+    the normalised window, zero-extended to ten times its length (so the Gaussian's tails
+    beyond the support count as error); the best ``h`` gives
+    ``C_g = -(pi / 4) (w_h / (gl - 1))^2 / ln h``.
+
+    Parameters
+    ----------
+    window : np.ndarray
+        Samples of a unimodal, symmetric window (zero padding is ignored).
+
+    Returns
+    -------
+    float
+        The window constant ``C_g``.
+    """
+    g = np.asarray(window, dtype=np.float64)
+    nz = np.flatnonzero(g > 0)
+    if nz.size < 3:
+        raise ParameterError("cannot fit a Gaussian to a window with fewer than 3 non-zero samples")
+    g = g[nz[0] : nz[-1] + 1]
+    g = g / g.max()
+    peak = int(np.argmax(g))
+    centre = (g.size - 1) / 2.0 if np.allclose(g, g[::-1]) else float(peak)
+    ext = 10 * g.size
+    off = (ext - g.size) // 2
+    g_ext = np.zeros(ext)
+    g_ext[off : off + g.size] = g
+    t = np.arange(ext) - off - centre
+
+    def width(h: float) -> float:
+        # linear interpolation of the crossings of level h on each side of the peak
+        left = g[: peak + 1]
+        right = g[peak:]
+        i = np.flatnonzero(left < h)
+        if i.size:
+            j = i[-1]
+            xl = j + (h - left[j]) / (left[j + 1] - left[j])
+        else:
+            xl = -0.5
+        i = np.flatnonzero(right < h)
+        if i.size:
+            j = i[0]
+            xr = peak + j - 1 + (right[j - 1] - h) / (right[j - 1] - right[j])
+        else:
+            xr = g.size - 0.5
+        return float(xr - xl)
+
+    gl = width(1e-10)
+    best = (np.inf, 0.5, 1.0)
+    for h in np.arange(0.01, 0.8 + 1e-9, 0.001):
+        w = width(h)
+        gamma_h = -np.pi * w * w / (4.0 * np.log(h))
+        err = float(np.linalg.norm(g_ext - np.exp(-np.pi * t * t / gamma_h)))
+        if err < best[0]:
+            best = (err, h, w)
+    _, h, w = best
+    return float(-(np.pi / 4.0) * (w / (gl - 1.0)) ** 2 / np.log(h))
+
+
+def window_gamma(spec: FeatureSpec, cg: float | None = None) -> float:
+    """PGHI's ``gamma`` (samples^2) for the spec's window: ``C_g * win_length^2``."""
+    if cg is None:
+        cg = CG.get(spec.window)
+        if cg is None:
+            w = _stft.get_window(spec.window, spec.win_length)
+            cg = fit_cg(w)
+    return float(cg) * spec.win_length**2
+
+
+def phase_gradients(
+    magnitude: np.ndarray, gamma: float, hop_length: int, n_fft: int, floor: float = 1e-14
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window-centred phase derivatives from the log-magnitude (module docstring).
+
+    Parameters
+    ----------
+    magnitude : np.ndarray, shape (n_freq, frames)
+        Linear magnitude.
+    gamma : float
+        Gaussian parameter of the window (samples^2).
+    hop_length, n_fft : int
+        Hop ``a`` and FFT size ``N``.
+    floor : float
+        Relative floor of the magnitude before the log.
+
+    Returns
+    -------
+    dphi_t : np.ndarray
+        Phase advance per hop (radians), same shape.
+    dphi_w : np.ndarray
+        Phase change per bin (radians), same shape.
+    """
+    s = np.asarray(magnitude, dtype=np.float64)
+    ls = np.log(np.maximum(s, floor * max(float(s.max()), 1e-300)))
+    a, n = float(hop_length), float(n_fft)
+    nfreq, frames = s.shape
+    dls_w = np.zeros_like(ls)
+    if nfreq > 2:
+        dls_w[1:-1] = (ls[2:] - ls[:-2]) / 2.0  # zero at DC and Nyquist
+    dls_t = np.zeros_like(ls)
+    if frames > 1:
+        dls_t[:, 1:-1] = (ls[:, 2:] - ls[:, :-2]) / 2.0
+        dls_t[:, 0] = ls[:, 1] - ls[:, 0]
+        dls_t[:, -1] = ls[:, -1] - ls[:, -2]
+    k = np.arange(nfreq, dtype=np.float64)[:, None]
+    dphi_t = (a * n / gamma) * dls_w + 2.0 * np.pi * a * k / n
+    dphi_w = -(gamma / (a * n)) * dls_t
+    return dphi_t, dphi_w
+
+
+# --------------------------------------------------------------------------- heap (numba)
+
+
+@njit(cache=True, inline="always")
+def _push(heap, size, key, idx):
+    i = size
+    heap[i] = idx
+    while i > 0:
+        parent = (i - 1) >> 1
+        if key[heap[parent]] >= key[heap[i]]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _pop(heap, size, key):
+    top = heap[0]
+    size -= 1
+    heap[0] = heap[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        best = left
+        right = left + 1
+        if right < size and key[heap[right]] > key[heap[left]]:
+            best = right
+        if key[heap[i]] >= key[heap[best]]:
+            break
+        heap[best], heap[i] = heap[i], heap[best]
+        i = best
+    return top, size
+
+
+@njit(cache=True)
+def _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order):
+    """Integrate the phase over the significant bins, largest first.
+
+    ``key``, ``mask``, ``done``, ``phase``, ``dphi_t``, ``dphi_w`` are flat arrays over a
+    (n_freq, frames) grid (C order: index = n * frames + m); ``order`` lists the flat
+    indices by decreasing ``key`` (restart points). Bins already ``done`` are known
+    phases: those bordering unknown significant bins seed the heap.
+    """
+    total = key.size
+    heap = np.empty(total, dtype=np.int64)
+    size = 0
+    frames = dphi_t.shape[1]
+    nfreq = dphi_t.shape[0]
+    tf = dphi_t.ravel()
+    wf = dphi_w.ravel()
+    for idx in range(total):  # seeds from earlier passes
+        if done[idx]:
+            n = idx // frames
+            m = idx - n * frames
+            border = False
+            if m + 1 < frames and mask[idx + 1] and not done[idx + 1]:
+                border = True
+            if m > 0 and mask[idx - 1] and not done[idx - 1]:
+                border = True
+            if n + 1 < nfreq and mask[idx + frames] and not done[idx + frames]:
+                border = True
+            if n > 0 and mask[idx - frames] and not done[idx - frames]:
+                border = True
+            if border:
+                size = _push(heap, size, key, idx)
+    ptr = 0
+    while True:
+        if size == 0:
+            while ptr < total and (done[order[ptr]] or not mask[order[ptr]]):
+                ptr += 1
+            if ptr >= total:
+                break
+            start = order[ptr]
+            done[start] = True
+            phase[start] = 0.0
+            size = _push(heap, size, key, start)
+        idx, size = _pop(heap, size, key)
+        n = idx // frames
+        m = idx - n * frames
+        # time neighbours: trapezoid of the per-hop advance
+        if m + 1 < frames:
+            j = idx + 1
+            if mask[j] and not done[j]:
+                phase[j] = phase[idx] + 0.5 * (tf[idx] + tf[j])
+                done[j] = True
+                size = _push(heap, size, key, j)
+        if m > 0:
+            j = idx - 1
+            if mask[j] and not done[j]:
+                phase[j] = phase[idx] - 0.5 * (tf[idx] + tf[j])
+                done[j] = True
+                size = _push(heap, size, key, j)
+        # frequency neighbours: trapezoid of the per-bin change
+        if n + 1 < nfreq:
+            j = idx + frames
+            if mask[j] and not done[j]:
+                phase[j] = phase[idx] + 0.5 * (wf[idx] + wf[j])
+                done[j] = True
+                size = _push(heap, size, key, j)
+        if n > 0:
+            j = idx - frames
+            if mask[j] and not done[j]:
+                phase[j] = phase[idx] - 0.5 * (wf[idx] + wf[j])
+                done[j] = True
+                size = _push(heap, size, key, j)
+
+
+def pghi_phase(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    gamma: float | None = None,
+    tol: tuple[float, ...] = (0.1, 1e-10),
+    rng: np.random.Generator | None = None,
+    centred: bool = False,
+) -> np.ndarray:
+    """PGHI phase of one ``(n_freq, frames)`` magnitude.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray, shape (n_freq, frames)
+        Linear magnitude.
+    spec : FeatureSpec
+        STFT contract (window, hop, n_fft).
+    gamma : float, optional
+        Window's Gaussian parameter (samples^2); default :func:`window_gamma`.
+    tol : sequence of float
+        Decreasing relative tolerances: pass ``i`` integrates bins with
+        ``magnitude > tol[i] * max(magnitude)``, starting from the bins already known.
+    rng : np.random.Generator, optional
+        Random phase for the bins below the last tolerance (zero phase if None).
+    centred : bool
+        Return the window-centred phase instead of melbench's frame-start phase.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n_freq, frames)
+        Phase in radians.
+    """
+    s = np.asarray(magnitude, dtype=np.float64)
+    gamma = window_gamma(spec) if gamma is None else float(gamma)
+    dphi_t, dphi_w = phase_gradients(s, gamma, spec.hop_length, spec.n_fft)
+    key = np.log(np.maximum(s, 1e-300)).ravel()
+    order = np.argsort(-key, kind="stable").astype(np.int64)
+    done = np.zeros(s.size, dtype=np.bool_)
+    phase = np.zeros(s.size)
+    smax = float(s.max()) if s.size else 0.0
+    if smax > 0:
+        for t in tol:
+            mask = (s > t * smax).ravel()
+            _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order)
+    if rng is not None:
+        rand = rng.uniform(-np.pi, np.pi, size=s.size)
+        phase = np.where(done, phase, rand)
+    phase = phase.reshape(s.shape)
+    if not centred:
+        phase = phase + centred_to_frame_start(spec)[:, None]
+    return phase
+
+
+class PGHI(PhaseRetriever):
+    """Phase gradient heap integration: non-iterative, from the magnitude alone.
+
+    A warm start is ignored (PGHI needs none); use ``phase=chain`` to refine PGHI's
+    output with an iterative method. Leading batch axes are processed item by item.
+    """
+
+    name: ClassVar[str] = "pghi"
+
+    @dataclass
+    class Params:
+        """Parameters of PGHI.
+
+        Attributes
+        ----------
+        tol : list of float
+            Decreasing relative tolerances of the integration passes: pass ``i``
+            integrates coefficients above ``tol[i] * max``; the first (coarse) pass keeps
+            the integration paths on strong components, later passes fill in from them
+            (LTFAT's default ``[0.1, 1e-10]``). Coefficients below the last one get a
+            seeded random phase.
+        cg : float, optional
+            Override the window constant ``C_g`` (``gamma = C_g * win_length^2``); by
+            default the table value for the spec's window, or a fit for other windows.
+        """
+
+        tol: list[float] = field(default_factory=lambda: [0.1, 1e-10])
+        cg: float | None = None
+
+    def validate(self) -> None:
+        """Check that the tolerances are in (0, 1) and ``cg > 0``."""
+        tol = list(self.params.tol)
+        if not tol:
+            raise ParameterError("pghi tol is empty; give at least one relative tolerance")
+        for t in tol:
+            if not 0 < float(t) < 1:
+                raise ParameterError(f"pghi tol={tol}: each tolerance must be in (0, 1)")
+        if self.params.cg is not None and not self.params.cg > 0:
+            raise ParameterError(f"pghi cg={self.params.cg}: must be > 0")
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        """Return ``magnitude * exp(i phi_PGHI)``."""
+        gamma = window_gamma(spec, self.params.cg)
+        tol = tuple(float(t) for t in self.params.tol)
+
+        def one(mag, _init, rng_):
+            ph = pghi_phase(mag, spec, gamma=gamma, tol=tol, rng=rng_)
+            return mag * np.exp(1j * ph)
+
+        return over_batch(one, magnitude, None, rng)
