@@ -351,7 +351,7 @@ def mel_nnls_inverse(
     *,
     max_iter: int = 500,
     tol: float = 1e-5,
-    start: str = "pinv",
+    start: str | np.ndarray = "pinv",
     return_info: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, NNLSResult]:
     """Non-negative least-squares inverse of a linear mel ``(..., n_mels, frames)``.
@@ -367,9 +367,10 @@ def mel_nnls_inverse(
     tol : float
         Per-frame stopping tolerance on the gradient mapping, relative to ``||M^T m||``
         (see :func:`nnls_solve`).
-    start : {"pinv", "zeros"}
+    start : {"pinv", "zeros"} or np.ndarray
         Warm start: the clipped pseudo-inverse (default; decides which of the many
-        exact solutions is returned) or zeros.
+        exact solutions is returned), zeros, or a spectrogram ``(..., n_freq, frames)``
+        in ``spec.domain`` (the result is then an exact solution near it).
     return_info : bool
         Also return the :class:`NNLSResult` (on the flattened problem).
 
@@ -383,12 +384,17 @@ def mel_nnls_inverse(
     dtype = np.float64 if mel.dtype == np.float64 else np.float32
     mel = mel.astype(dtype, copy=False)
     flat, lead = _flatten_frames(mel)
-    if start == "pinv":
+    if isinstance(start, np.ndarray):
+        want = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
+        if start.shape != want:
+            raise ParameterError(f"start has shape {start.shape}; expected {want}")
+        x0, _ = _flatten_frames(start.astype(dtype, copy=False))
+    elif start == "pinv":
         x0 = mel_pinv_inverse(flat, spec)
     elif start == "zeros":
         x0 = None
     else:
-        raise ParameterError(f"start={start!r}; choose 'pinv' or 'zeros'")
+        raise ParameterError(f"start={start!r}; choose 'pinv', 'zeros' or an array")
     ops = _spec_operators(spec, np.dtype(dtype).str)
     res = nnls_solve(
         flat, None, x0=x0, max_iter=max_iter, tol=tol, facts=return_info, _ops=ops
