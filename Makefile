@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow lint venv install install-test bench clean
+.PHONY: run test test-slow lint venv install install-test bench clean ci-gate ci-baseline browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,31 @@ install-test: $(TEST_STAMP)
 run: $(STAMP)
 	$(VENV)/bin/melbench run -m +experiment=main
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) browser
 	$(VENV)/bin/ruff check melbench tests plugins
 	$(PY) -m pytest -q -n 2 tests plugins
+	$(MAKE) --no-print-directory ci-gate
+
+# issue 9: the CI regression gate: a small fixed sweep compared with the committed baseline
+# (exit 1 on a regression). After an intended change: `make ci-baseline`, commit the CSV.
+CI_SWEEP := outputs/ci_regression
+CI_BASELINE := results/baselines/ci_regression.csv
+CI_COMPARE_OPTS := --time-reference pinv/fgla --time-tol 3
+ci-gate: $(STAMP)
+	rm -rf $(CI_SWEEP) && mkdir -p $(dir $(CI_SWEEP))
+	$(VENV)/bin/melbench run -m +experiment=ci_regression hydra.sweep.dir=$(CI_SWEEP) > $(CI_SWEEP).log 2>&1 || { tail -40 $(CI_SWEEP).log; exit 1; }
+	$(VENV)/bin/melbench compare $(CI_BASELINE) $(CI_SWEEP) $(CI_COMPARE_OPTS)
+
+ci-baseline: $(STAMP)
+	rm -rf $(CI_SWEEP) && mkdir -p $(dir $(CI_SWEEP))
+	$(VENV)/bin/melbench run -m +experiment=ci_regression hydra.sweep.dir=$(CI_SWEEP)
+	$(VENV)/bin/melbench compare --update $(CI_BASELINE) $(CI_SWEEP)
+
+# issue 9: Debian's chromium for the HTML report's browser test (skipped when not installable)
+browser:
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	  || echo "chromium not installed (needs root and apt-get): the HTML browser test will be skipped"
 
 test-slow: $(TEST_STAMP)
 	$(PY) -m pytest -q -m slow tests plugins

@@ -8,10 +8,13 @@ Compares a run (or sweep) with a committed baseline table, cell by cell
   ``stoi``/``estoi`` 0.02; ``--tol METRIC=VALUE``, globs allowed); the better
   direction comes from the metric plugins' ``better`` (see
   :func:`melbench.report.tables.metric_directions`);
-- **time**: absolute times are noisy across machines, so each cell's seconds
-  per clip (``t_invert + t_phase + t_synth``) is divided by a reference cell's
-  measured *in the same run* and that ratio is compared with the baseline's
-  ratio (regression when more than ``--time-tol`` times larger, default 2);
+- **time**: absolute times are noisy across machines, so each cell's time
+  (its smallest real-time factor over clips, ``rtf``: one-time warm-up costs
+  such as JIT compilation land on a first clip only) is divided by a reference
+  cell's measured *in the same run* (``--time-reference``; default the
+  baseline's median-time cell) and that ratio is compared with the
+  baseline's ratio (regression when more than ``--time-tol`` times larger,
+  default 2; cells under ``--time-min-rtf`` are not gated);
 - **coverage**: a baseline cell missing from the run, or fewer clips scored,
   is a regression.
 
@@ -84,7 +87,7 @@ class Options:
     metrics: list[str] | None = None
     time_tol: float | None = 2.0
     time_reference: str | None = None
-    time_min_seconds: float = 0.05
+    time_min_rtf: float = 0.01
     allow_missing: bool = False
 
 
@@ -159,11 +162,19 @@ def _fmt_cell(cell: Sequence[str], labels: Mapping[str, str]) -> str:
 
 
 def _seconds(stats: pd.DataFrame) -> dict[tuple[str, ...], float]:
-    """Mean seconds per clip per cell (sum of the stage-time means)."""
-    t = stats[stats["metric"].isin(TIME_COLUMNS)]
-    if t.empty:
-        return {}
+    """Time per cell: the smallest real-time factor over clips (``rtf`` ``min``).
+
+    The minimum over clips ignores one-time costs (JIT compilation, caches) that
+    land on a cell's first clip. Without ``rtf``, the sum of the stage-time means.
+    """
     out: dict[tuple[str, ...], float] = {}
+    r = stats[stats["metric"] == "rtf"]
+    col = "min" if "min" in stats.columns else "mean"
+    if not r.empty:
+        for rec in r.to_dict("records"):
+            out[tuple(str(rec[c]) for c in CELL_COLUMNS)] = float(rec[col])
+        return out
+    t = stats[stats["metric"].isin(TIME_COLUMNS)]
     for cell, g in t.groupby(list(CELL_COLUMNS), sort=False):
         vals = pd.to_numeric(g["mean"], errors="coerce")
         out[tuple(map(str, cell))] = float(vals.sum(min_count=1))
@@ -311,18 +322,19 @@ def _check_time(baseline, run, common, opt, res, add) -> None:  # noqa: ANN001
                     f"{', '.join(c[3] + '/' + c[4] for c in refs)}; give full labels")
             ref = refs[0]
         else:
-            ref = min(timed, key=lambda c: bsec[c])
+            ordered = sorted(timed, key=lambda c: (bsec[c], c))
+            ref = ordered[(len(ordered) - 1) // 2]  # the median cell: neither tiny nor huge
         res.time_reference[group] = f"{ref[3]} / {ref[4]}"
         for cell in timed:
             if cell == ref:
                 continue
             res.n_checks += 1
-            if rsec[cell] < opt.time_min_seconds and bsec[cell] < opt.time_min_seconds:
+            if rsec[cell] < opt.time_min_rtf and bsec[cell] < opt.time_min_rtf:
                 continue
             rb, rr = bsec[cell] / bsec[ref], rsec[cell] / rsec[ref]
             if rr > rb * opt.time_tol:
                 add("regression", cell, "time",
-                    f"{rr:.2f}x the reference's seconds per clip (baseline {rb:.2f}x; "
+                    f"{rr:.2f}x the reference's time (baseline {rb:.2f}x; "
                     f"tolerance x{opt.time_tol:g})")
 
 
@@ -367,9 +379,11 @@ def parser() -> argparse.ArgumentParser:
                    help="allowed growth factor of the time ratio to the reference (default 2)")
     p.add_argument("--no-time", action="store_true", help="skip the time check")
     p.add_argument("--time-reference", default=None, metavar="INVERTER/PHASE",
-                   help="reference cell of the time ratio (default: the baseline's fastest cell)")
-    p.add_argument("--time-min-seconds", type=float, default=0.05,
-                   help="cells faster than this (run and baseline) are not time-gated (0.05)")
+                   help="reference cell of the time ratio (default: the baseline's median-time "
+                        "cell of each group)")
+    p.add_argument("--time-min-rtf", type=float, default=0.01,
+                   help="cells whose time (real-time factor: seconds per second of audio) is "
+                        "below this in run and baseline are not time-gated (default 0.01)")
     p.add_argument("--allow-missing", action="store_true",
                    help="baseline cells absent from the run are notes, not regressions")
     p.add_argument("--allow-incomplete", action="store_true",
@@ -426,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         opt = Options(
             tolerances=_parse_tolerances(args.tol), metrics=metrics,
             time_tol=None if args.no_time else args.time_tol,
-            time_reference=args.time_reference, time_min_seconds=args.time_min_seconds,
+            time_reference=args.time_reference, time_min_rtf=args.time_min_rtf,
             allow_missing=args.allow_missing,
         )
         res = compare(baseline, run_stats, opt)

@@ -28,7 +28,7 @@ CELL_COLUMNS = (*GROUP_COLUMNS, "inverter", "phase")
 #: Columns of the long statistics table, in order.
 STATS_COLUMNS = (
     *CELL_COLUMNS, "metric", "better", "n", "n_seeds", "n_ok", "n_failed",
-    "mean", "ci_low", "ci_high", "best",
+    "mean", "ci_low", "ci_high", "min", "best",
 )
 #: Columns that are numbers in rows but not metrics (identification, bookkeeping).
 NOT_METRICS = frozenset({"seed", "duration", "cell_key", "job", "n_iter_done"})
@@ -158,8 +158,9 @@ def cell_stats(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`STATS_COLUMNS`, sorted by cell then metric order; ``best`` marks the
-        best mean per (dataset, spec, degrade) group and metric.
+        Columns :data:`STATS_COLUMNS`, sorted by cell then metric order; ``min`` is the
+        smallest unit value (robust timing: one-time warm-up costs hit only the first
+        clip); ``best`` marks the best mean per (dataset, spec, degrade) group and metric.
     """
     if df.empty:
         return pd.DataFrame(columns=list(STATS_COLUMNS))
@@ -190,7 +191,7 @@ def cell_stats(
                 **base, "metric": m, "better": directions.get(m) or "",
                 "n": int(arr.size), "n_seeds": n_seeds, "n_ok": len(ok),
                 "n_failed": len(g) - len(ok), "mean": mean, "ci_low": lo, "ci_high": hi,
-                "best": False,
+                "min": float(arr.min()) if arr.size else math.nan, "best": False,
             })
     stats = pd.DataFrame(records, columns=list(STATS_COLUMNS))
     return mark_best(stats)
