@@ -99,14 +99,16 @@ def fit_cg(window: np.ndarray) -> float:
         return float(xr - xl)
 
     gl = width(1e-10)
-    best = (np.inf, 0.5, 1.0)
-    for h in np.arange(0.01, 0.8 + 1e-9, 0.001):
-        w = width(h)
-        gamma_h = -np.pi * w * w / (4.0 * np.log(h))
-        err = float(np.linalg.norm(g_ext - np.exp(-np.pi * t * t / gamma_h)))
-        if err < best[0]:
-            best = (err, h, w)
-    _, h, w = best
+    heights = np.arange(0.01, 0.8 + 1e-9, 0.001)
+    widths = np.array([width(h) for h in heights])
+    gammas = -np.pi * widths**2 / (4.0 * np.log(heights))
+    errs = np.empty(heights.size)
+    t2 = -np.pi * t * t
+    for i in range(0, heights.size, 64):  # vectorised in chunks of heights
+        gs = np.exp(t2[None, :] / gammas[i : i + 64, None])
+        errs[i : i + 64] = np.linalg.norm(g_ext[None, :] - gs, axis=1)
+    best = int(np.argmin(errs))
+    h, w = float(heights[best]), float(widths[best])
     return float(-(np.pi / 4.0) * (w / (gl - 1.0)) ** 2 / np.log(h))
 
 
