@@ -206,6 +206,17 @@ def test_killed_parallel_sweep_resumes_to_the_uninterrupted_rows(tmp_path):
     assert "cells [" in out
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+SUBMITIT = pytest.mark.skipif(not _has("hydra_plugins.hydra_submitit_launcher"),
+                              reason="hydra-submitit-launcher not installed (melbench[slurm])")
+
+
+@SUBMITIT
 def test_slurm_launcher_config_composes(tmp_path):
     p = melbench_run(["hydra/launcher=slurm", "--cfg", "hydra", "-p", "hydra.launcher"], tmp_path)
     out, _ = p.communicate(timeout=120)
@@ -213,6 +224,7 @@ def test_slurm_launcher_config_composes(tmp_path):
     assert "SlurmLauncher" in out and "max_num_timeout: 2" in out
 
 
+@SUBMITIT
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_a_sweep(tmp_path):
     p = melbench_run(["-m", "hydra/launcher=slurm_local", "dataset.ids=[cmu_arctic_a0007]",

@@ -123,13 +123,29 @@ def read_rows_file(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise RunInputError(
             f"{path}: cannot be parsed as a rows table ({type(exc).__name__}: {exc}); "
-            "the file is corrupt or half-written: rerun the run (cached cells are reused)"
+            "the file is corrupt or half-written: rerun the run (cached clips are reused)"
         ) from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise RunInputError(
             f"{path}: not a melbench rows file (missing column(s) {missing}; "
             f"columns found: {list(df.columns)[:12]})"
+        )
+    blank = df[list(REQUIRED_COLUMNS)].isna().any(axis=1) | (
+        df[list(REQUIRED_COLUMNS)].astype(str).apply(lambda c: c.str.strip()) == "").any(axis=1)
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-1, 2)
+            truncated = fh.read(1) != b"\n"
+    except OSError:
+        truncated = False
+    if blank.any() or truncated:
+        where = f"row {int(blank.to_numpy().argmax()) + 1} lacks {list(REQUIRED_COLUMNS)}" \
+            if blank.any() else "the last line is cut"
+        raise RunInputError(
+            f"{path}: half-written or corrupt rows file ({where}); melbench writes rows "
+            "atomically, so the file was cut or edited by something else: rerun the run "
+            "(cached clips are reused)"
         )
     return df
 
@@ -179,7 +195,7 @@ def load_runs(paths: Iterable[str | Path]) -> Runs:
     for c, v in CELL_DEFAULTS.items():
         if c not in rows.columns:
             rows[c] = v
-        rows[c] = rows[c].fillna(v).astype(str)
+        rows[c] = rows[c].astype(object).where(rows[c].notna(), v).astype(str)
     for c in ("error", "notes"):
         if c in rows.columns:
             rows[c] = rows[c].fillna("").astype(str)

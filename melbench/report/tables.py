@@ -208,7 +208,9 @@ def mark_best(stats: pd.DataFrame) -> pd.DataFrame:
         if direction not in ("lower", "higher") or len(g) < 2 or vals.empty:
             continue
         target = vals.min() if direction == "lower" else vals.max()
-        stats.loc[vals.index[vals == target], "best"] = True
+        winners = vals.index[vals == target]
+        if len(winners) < len(g):  # a column where every cell ties has no best
+            stats.loc[winners, "best"] = True
     return stats
 
 
