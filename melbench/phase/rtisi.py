@@ -27,11 +27,40 @@ from typing import ClassVar
 
 import numpy as np
 import scipy.fft
+from numba import njit
 
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
 from ._local import init_phase, over_batch
+
+
+@njit(cache=True)
+def _windowed_estimate(num, den, start, w, floor, out):
+    """``out = w * num / max(den, floor)`` over the frame starting at ``start``."""
+    for t in range(w.size):
+        d = den[start + t]
+        out[t] = w[t] * num[start + t] / (d if d > floor else floor)
+
+
+@njit(cache=True)
+def _impose(spectrum, mag):
+    """In place: keep the phase of ``spectrum``, set its magnitude to ``mag`` (0 -> phase 0)."""
+    for k in range(spectrum.size):
+        z = spectrum[k]
+        a = abs(z)
+        spectrum[k] = z * (mag[k] / a) if a > 0 else mag[k]
+
+
+@njit(cache=True)
+def _replace(num, den, start, w, frame, contrib, had):
+    """Swap the frame's old contribution ``contrib`` in ``num`` for ``w * frame``."""
+    for t in range(w.size):
+        v = w[t] * frame[t]
+        num[start + t] += v - contrib[t]
+        contrib[t] = v
+        if not had:
+            den[start + t] += w[t] * w[t]
 
 
 def rtisi_la(
@@ -69,7 +98,6 @@ def rtisi_la(
     mag = np.asarray(magnitude, dtype=np.float64)
     n_fft, a = spec.n_fft, spec.hop_length
     w = np.asarray(spec.window_array, dtype=np.float64)
-    w2 = w * w
     frames = mag.shape[1]
     q = -(-n_fft // a)
     la = q - 1 if look_ahead is None else int(look_ahead)
@@ -77,29 +105,25 @@ def rtisi_la(
     num = np.zeros(total)  # sum_i awin * f_i over frames with an estimate
     den = np.zeros(total)  # sum_i awin^2 over the same frames
     full = np.zeros(q * a)
-    full[:n_fft] = w2
+    full[:n_fft] = w * w
     floor = coverage_floor * float(full.reshape(q, a).sum(axis=0).max())
     contrib = np.zeros((frames, n_fft))  # awin * f_i currently in `num`
     has = np.zeros(frames, dtype=bool)
     out = np.zeros(mag.shape, dtype=np.complex128)
 
+    buf = np.empty(n_fft)
+
     def set_frame(j: int, spectrum: np.ndarray) -> None:
-        sl = slice(j * a, j * a + n_fft)
-        new = w * scipy.fft.irfft(spectrum, n=n_fft)
-        num[sl] += new - contrib[j]
-        contrib[j] = new
-        if not has[j]:
-            den[sl] += w2
-            has[j] = True
+        frame = scipy.fft.irfft(spectrum, n=n_fft)
+        _replace(num, den, j * a, w, frame, contrib[j], bool(has[j]))
+        has[j] = True
         out[:, j] = spectrum
 
     def update(j: int) -> None:
-        sl = slice(j * a, j * a + n_fft)
-        x = num[sl] / np.maximum(den[sl], floor)
-        spec_j = scipy.fft.rfft(w * x)
-        amp = np.abs(spec_j)
-        unit = np.where(amp > 0, spec_j / np.where(amp > 0, amp, 1.0), 1.0)
-        set_frame(j, mag[:, j] * unit)
+        _windowed_estimate(num, den, j * a, w, floor, buf)
+        spectrum = scipy.fft.rfft(buf)
+        _impose(spectrum, mag[:, j])
+        set_frame(j, spectrum)
 
     for m in range(frames + la):
         newest = min(m, frames - 1)
