@@ -319,7 +319,7 @@ def test_parallel_and_serial_runs_give_identical_rows(tmp_path):
     cfg = {"spec": "speech16k",
            "dataset": {"name": "bundled", "ids": ["cmu_arctic_a0007", "allison_tt-allbusy"]},
            "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 5},
-           "metrics": ["pesq", "sc", "stoi", "estoi", "timing"], "seed": 0}
+           "metrics": ["pesq", "sc", "stoi", "estoi", "timing"], "seed": 0, "cache_dir": None}
     serial = runner.run({**cfg, "metric_jobs": 1}, tmp_path / "serial", echo=False)
     parallel = runner.run({**cfg, "metric_jobs": 2}, tmp_path / "parallel", echo=False)
     cols = ["pesq_wb", "pesq_nb", "stoi", "estoi", "sc_db", "sc_true_db", "notes",
@@ -380,3 +380,24 @@ def test_timing_adds_up(speech):
     total = row["t_invert"] + row["t_phase"] + row["t_synth"]
     assert row["rtf"] == pytest.approx(total / row["duration"])
     assert all(row[c] >= 0 for c in ("t_invert", "t_phase", "t_synth"))
+
+
+@pytest.mark.slow
+def test_all_metrics_on_the_bundled_set_fill_every_column_or_give_a_reason(tmp_path):
+    """The acceptance run (`melbench run metrics=all`), as a test."""
+    from melbench import runner
+
+    cfg = {"spec": "speech16k", "dataset": "bundled", "inverter": "pinv",
+           "phase": {"name": "fgla", "n_iter": 20}, "metrics": "all", "seed": 0,
+           "cache_dir": None, "metric_jobs": 2}
+    df = runner.run(cfg, tmp_path, echo=False)
+    metrics = all_metrics()
+    assert (df["status"] == "ok").all()
+    for row in df.to_dict("records"):
+        for m in metrics:
+            for c in m.columns:
+                assert np.isfinite(row[c]) or has_reason(row, m, c), (row["clip"], c, row["notes"])
+        assert "pending" not in row["notes"]
+    eight = df["clip"].str.startswith("allison")
+    assert df.loc[eight, "pesq_wb"].isna().all() and df.loc[~eight, "pesq_wb"].notna().all()
+    assert df["pesq_nb"].notna().all() and df["stoi"].notna().all()
