@@ -46,141 +46,152 @@ from ..stft import Projector
 INITS = ("random", "zero")
 
 # --------------------------------------------------------------------------- kernels
-# All kernels take flat (1-D) contiguous views: complex spectrograms ``z`` and the real
-# target ``a``, so that batch axes cost nothing. ``acc`` (returned) is the squared SC
-# numerator sum(| |e| - a |^2) of the consistent estimate ``e``, computed only when
-# ``want`` is true.
+# Kernels take flat float views of the complex arrays (``re, im`` interleaved: element k
+# is ``z[2k] + i z[2k+1]``) and the flat real target ``a``, so batch axes cost nothing
+# and LLVM vectorises the loops. Arithmetic stays in the arrays' precision: scalars are
+# passed in that dtype and constants are float32 (exact, and promoted for float64).
+# ``error_model="numpy"`` matters: numba's default checks every float division for zero
+# and that branch alone keeps LLVM from vectorising (about 5x slower).
+# ``want`` asks for the squared SC numerator sum((|e| - a)^2) of the consistent estimate
+# ``e`` (returned, float64); the loops are duplicated so the common no-trace path has no
+# reduction in it.
+
+_ONE = np.float32(1.0)
+_TWO = np.float32(2.0)
+_HALF = np.float32(0.5)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
 def _p2(re, im, a):  # pragma: no cover - compiled
+    """``P2`` of one value: ``a (re, im) / |(re, im)|``; modulus 0 -> ``(a, 0)``."""
     m2 = re * re + im * im
-    if m2 > 0:
-        s = a / math.sqrt(m2)
-        return re * s, im * s
-    return a, 0.0 * a
+    ok = m2 > 0
+    s = a / np.sqrt(m2 if ok else m2 + _ONE)
+    return (re * s if ok else a), (im * s if ok else a - a)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _k_p2(x, a, out):  # pragma: no cover - compiled
     """``out = P2(x)``."""
-    for k in range(x.shape[0]):
-        r, i = _p2(x[k].real, x[k].imag, a[k])
-        out[k] = complex(r, i)
+    for k in range(a.shape[0]):
+        out[2 * k], out[2 * k + 1] = _p2(x[2 * k], x[2 * k + 1], a[k])
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _k_sc(e, a):  # pragma: no cover - compiled
     """``sum((|e| - a)^2)`` in float64."""
     acc = 0.0
-    for k in range(e.shape[0]):
-        d = abs(e[k]) - a[k]
+    for k in range(a.shape[0]):
+        d = np.float64(np.sqrt(e[2 * k] * e[2 * k] + e[2 * k + 1] * e[2 * k + 1]) - a[k])
         acc += d * d
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _k_fgla(t, tprev, a, alpha, xin, want):  # pragma: no cover - compiled
-    """``c = t + alpha (t - tprev)``; ``xin = P2(c)``; SC numerator of ``t``."""
+    """``c = t + alpha (t - tprev)``; ``xin = P2(c)`` (``xin`` may be ``tprev``)."""
     acc = 0.0
-    for k in range(t.shape[0]):
-        tr, ti = t[k].real, t[k].imag
-        if want:
-            d = math.sqrt(tr * tr + ti * ti) - a[k]
-            acc += d * d
-        cr = tr + alpha * (tr - tprev[k].real)
-        ci = ti + alpha * (ti - tprev[k].imag)
-        r, i = _p2(cr, ci, a[k])
-        xin[k] = complex(r, i)
+    if want:
+        acc = _k_sc(t, a)
+    for k in range(a.shape[0]):
+        tr, ti = t[2 * k], t[2 * k + 1]
+        cr = tr + alpha * (tr - tprev[2 * k])
+        ci = ti + alpha * (ti - tprev[2 * k + 1])
+        xin[2 * k], xin[2 * k + 1] = _p2(cr, ci, a[k])
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _k_agla(u, tprev, d, a, alpha, beta, gamma, xin, want):  # pragma: no cover - compiled
     """AGLA step from ``u = P1(P2(c))``; updates ``tprev`` and ``d`` in place."""
     acc = 0.0
-    g1 = 1.0 - gamma
-    for k in range(u.shape[0]):
-        ur, ui = u[k].real, u[k].imag
-        if want:
-            e = math.sqrt(ur * ur + ui * ui) - a[k]
-            acc += e * e
-        pr, pi = tprev[k].real, tprev[k].imag
-        tr = g1 * d[k].real + gamma * ur
-        ti = g1 * d[k].imag + gamma * ui
-        r, i = _p2(tr + alpha * (tr - pr), ti + alpha * (ti - pi), a[k])
-        xin[k] = complex(r, i)
-        d[k] = complex(tr + beta * (tr - pr), ti + beta * (ti - pi))
-        tprev[k] = complex(tr, ti)
+    if want:
+        acc = _k_sc(u, a)
+    g1 = _ONE - gamma
+    for k in range(a.shape[0]):
+        pr, pi = tprev[2 * k], tprev[2 * k + 1]
+        tr = g1 * d[2 * k] + gamma * u[2 * k]
+        ti = g1 * d[2 * k + 1] + gamma * u[2 * k + 1]
+        xin[2 * k], xin[2 * k + 1] = _p2(tr + alpha * (tr - pr), ti + alpha * (ti - pi), a[k])
+        d[2 * k] = tr + beta * (tr - pr)
+        d[2 * k + 1] = ti + beta * (ti - pi)
+        tprev[2 * k] = tr
+        tprev[2 * k + 1] = ti
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _k_raar_start(x, a, p2, xin):  # pragma: no cover - compiled
     """``p2 = P2(x)``; ``xin = R2(x) = 2 p2 - x``."""
-    for k in range(x.shape[0]):
-        r, i = _p2(x[k].real, x[k].imag, a[k])
-        p2[k] = complex(r, i)
-        xin[k] = complex(2 * r - x[k].real, 2 * i - x[k].imag)
+    for k in range(a.shape[0]):
+        r, i = _p2(x[2 * k], x[2 * k + 1], a[k])
+        p2[2 * k], p2[2 * k + 1] = r, i
+        xin[2 * k] = _TWO * r - x[2 * k]
+        xin[2 * k + 1] = _TWO * i - x[2 * k + 1]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _k_raar(p1, x, p2, a, beta, xin, q, want):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _k_raar_q(p1, q, a):  # pragma: no cover - compiled
+    """``q <- (p1 + q) / 2 = P1(P2(x))``; returns its SC numerator (see :func:`_k_raar`)."""
+    for j in range(q.shape[0]):
+        q[j] = _HALF * (p1[j] + q[j])
+    return _k_sc(q, a)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _k_raar(p1, x, p2, a, beta, xin):  # pragma: no cover - compiled
     """RAAR update from ``p1 = P1(R2(x))``, then the next ``p2``/``xin``.
 
     ``x <- beta x + beta p1 + (1 - 2 beta) p2`` (the expanded form of
-    ``beta/2 (x + R1 R2 x) + (1 - beta) P2 x``). With ``want``, ``q`` holds
-    ``P1(x)``: then ``e = (p1 + q) / 2 = P1(P2(x))`` (P1 is linear) and, as
-    ``P1(x_new) = e``, ``q <- e``.
+    ``beta/2 (x + R1 R2 x) + (1 - beta) P2 x``).
     """
-    acc = 0.0
-    b2 = 1.0 - 2.0 * beta
-    for k in range(x.shape[0]):
-        if want:
-            e = 0.5 * (p1[k] + q[k])
-            dd = abs(e) - a[k]
-            acc += dd * dd
-            q[k] = e
-        nr = beta * (x[k].real + p1[k].real) + b2 * p2[k].real
-        ni = beta * (x[k].imag + p1[k].imag) + b2 * p2[k].imag
-        x[k] = complex(nr, ni)
+    b2 = _ONE - _TWO * beta
+    for k in range(a.shape[0]):
+        nr = beta * (x[2 * k] + p1[2 * k]) + b2 * p2[2 * k]
+        ni = beta * (x[2 * k + 1] + p1[2 * k + 1]) + b2 * p2[2 * k + 1]
+        x[2 * k], x[2 * k + 1] = nr, ni
         r, i = _p2(nr, ni, a[k])
-        p2[k] = complex(r, i)
-        xin[k] = complex(2 * r - nr, 2 * i - ni)
-    return acc
+        p2[2 * k], p2[2 * k + 1] = r, i
+        xin[2 * k] = _TWO * r - nr
+        xin[2 * k + 1] = _TWO * i - ni
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _k_dm_pre(x, a, beta, xin):  # pragma: no cover - compiled
-    """``xin = f2(x) = P2(x) + (P2(x) - x) / beta``."""
-    inv = 1.0 / beta
-    for k in range(x.shape[0]):
-        xr, xi = x[k].real, x[k].imag
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _k_dm_pre(x, a, inv, xin):  # pragma: no cover - compiled
+    """``xin = f2(x) = P2(x) + (P2(x) - x) / beta`` (``inv = 1 / beta``)."""
+    for k in range(a.shape[0]):
+        xr, xi = x[2 * k], x[2 * k + 1]
         r, i = _p2(xr, xi, a[k])
-        xin[k] = complex(r + (r - xr) * inv, i + (i - xi) * inv)
+        xin[2 * k] = r + (r - xr) * inv
+        xin[2 * k + 1] = i + (i - xi) * inv
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _k_dm_post(x, p1x, p1f2, a, beta, want):  # pragma: no cover - compiled
+@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _k_dm_post(x, p1x, p1f2, a, beta, inv, w, want):  # pragma: no cover - compiled
     """``x <- x + beta (P1(f2(x)) - P2(f1(x)))``, ``f1 = P1 x - (P1 x - x) / beta``.
 
-    ``P1(P2(x)) = (P1(f2 x) + P1(x) / beta) / (1 + 1 / beta)`` gives the SC for free.
+    ``P1(P2(x)) = w (P1(f2 x) + P1(x) / beta)`` with ``w = 1 / (1 + 1 / beta)`` gives
+    the SC for free.
     """
     acc = 0.0
-    inv = 1.0 / beta
-    w = 1.0 / (1.0 + inv)
-    for k in range(x.shape[0]):
-        xr, xi = x[k].real, x[k].imag
-        ar, ai = p1x[k].real, p1x[k].imag
-        br, bi = p1f2[k].real, p1f2[k].imag
-        if want:
-            er = (br + ar * inv) * w
-            ei = (bi + ai * inv) * w
-            dd = math.sqrt(er * er + ei * ei) - a[k]
+    if want:
+        for k in range(a.shape[0]):
+            er = (p1f2[2 * k] + p1x[2 * k] * inv) * w
+            ei = (p1f2[2 * k + 1] + p1x[2 * k + 1] * inv) * w
+            dd = np.float64(np.sqrt(er * er + ei * ei) - a[k])
             acc += dd * dd
+    for k in range(a.shape[0]):
+        xr, xi = x[2 * k], x[2 * k + 1]
+        ar, ai = p1x[2 * k], p1x[2 * k + 1]
         r, i = _p2(ar - (ar - xr) * inv, ai - (ai - xi) * inv, a[k])
-        x[k] = complex(xr + beta * (br - r), xi + beta * (bi - i))
+        x[2 * k] = xr + beta * (p1f2[2 * k] - r)
+        x[2 * k + 1] = xi + beta * (p1f2[2 * k + 1] - i)
     return acc
+
+
+def _v(z: np.ndarray) -> np.ndarray:
+    """Flat real view of a contiguous complex array."""
+    return z.reshape(-1).view(z.real.dtype)
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -220,10 +231,10 @@ class _Tracer:
             return
         t = time.perf_counter()
         p2 = np.empty_like(x)
-        _k_p2(x.reshape(-1), a.reshape(-1), p2.reshape(-1))
+        _k_p2(_v(x), a.reshape(-1), _v(p2))
         e = proj.project(p2, overwrite=True)
         self.paused += time.perf_counter() - t
-        self.add(it, _k_sc(e.reshape(-1), a.reshape(-1)))
+        self.add(it, _k_sc(_v(e), a.reshape(-1)))
 
 
 def _check_common(n_iter: int, init_method: str) -> None:
@@ -245,15 +256,16 @@ def _warm(dtype: np.dtype) -> None:
     if dtype in _WARM:
         return
     c = np.complex64 if dtype == np.float32 else np.complex128
-    z, a = np.ones(2, c), np.ones(2, dtype)
+    z, a, h = _v(np.ones(2, c)), np.ones(2, dtype), dtype.type(0.5)
     _k_p2(z, a, z.copy())
     _k_sc(z, a)
-    _k_fgla(z, z, a, 0.5, z.copy(), True)
-    _k_agla(z, z.copy(), z.copy(), a, 0.5, 0.5, 1.0, z.copy(), True)
+    _k_fgla(z, z, a, h, z.copy(), True)
+    _k_agla(z, z.copy(), z.copy(), a, h, h, h, z.copy(), True)
     _k_raar_start(z, a, z.copy(), z.copy())
-    _k_raar(z, z.copy(), z.copy(), a, 0.5, z.copy(), z.copy(), True)
-    _k_dm_pre(z, a, 0.5, z.copy())
-    _k_dm_post(z.copy(), z, z, a, 0.5, True)
+    _k_raar_q(z, z.copy(), a)
+    _k_raar(z, z.copy(), z.copy(), a, h, z.copy())
+    _k_dm_pre(z, a, h, z.copy())
+    _k_dm_post(z.copy(), z, z, a, h, h, h, True)
     for mode in ("constant", "reflect"):
         Projector(n_fft=4, hop_length=2, window=np.ones(4), n_frames=3, pad_mode=mode,
                   dtype=dtype).project(np.ones((1, 3, 3), c))
@@ -277,7 +289,7 @@ def _setup(magnitude, spec: FeatureSpec, init, init_method: str, rng, length=Non
 
 def _finish(proj: Projector, x: np.ndarray, a: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
-    _k_p2(x.reshape(-1), a.reshape(-1), out.reshape(-1))
+    _k_p2(_v(x), a.reshape(-1), _v(out))
     return proj.from_internal(out)
 
 
@@ -336,17 +348,16 @@ def fgla(
         raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
     tr = _Tracer(trace, a.reshape(-1))
-    af = a.reshape(-1)
+    af, al = a.reshape(-1), proj.dtype.type(alpha)
     xin = np.empty_like(x)
-    _k_p2(x.reshape(-1), af, xin.reshape(-1))
+    _k_p2(_v(x), af, _v(xin))
     tr.mark()
     tprev = None
     for it in range(int(n_iter)):
-        t = proj.project(xin, overwrite=True)
-        tf = t.reshape(-1)
-        num = _k_fgla(tf, tf if tprev is None else tprev, af, float(alpha), xin.reshape(-1),
-                      tr.on)
-        tprev = tf
+        t = proj.project(xin, overwrite=True)  # the FFT may use xin as scratch: it is spent
+        # (xin must not be tprev: with aliased arguments LLVM's vectorised loop is skipped)
+        num = _k_fgla(_v(t), _v(t if tprev is None else tprev), af, al, _v(xin), tr.on)
+        tprev = t
         tr.mark()
         tr.add(it, num)
     tr.final(int(n_iter), proj, xin, a)
@@ -431,16 +442,16 @@ def agla(
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
     tr = _Tracer(trace, a.reshape(-1))
     af = a.reshape(-1)
+    al, be, ga = (proj.dtype.type(v) for v in (alpha, beta, gamma))
     xin = np.empty_like(x)
-    _k_p2(x.reshape(-1), af, xin.reshape(-1))
+    _k_p2(_v(x), af, _v(xin))
     tr.mark()
     tprev = d = None
     for it in range(int(n_iter)):
-        u = proj.project(xin, overwrite=True).reshape(-1)
+        u = _v(proj.project(xin, overwrite=True))
         if tprev is None:  # first step: t_1 = d_1 = c_1 = T(c_0)
             tprev, d = u.copy(), u.copy()
-        num = _k_agla(u, tprev, d, af, float(alpha), float(beta), float(gamma),
-                      xin.reshape(-1), tr.on)
+        num = _k_agla(u, tprev, d, af, al, be, ga, _v(xin), tr.on)
         tr.mark()
         tr.add(it, num)
     tr.final(int(n_iter), proj, xin, a)
@@ -483,19 +494,19 @@ def raar(
         raise ParameterError(f"beta={beta!r} outside (0, 1]")
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
     tr = _Tracer(trace, a.reshape(-1))
-    af, xf = a.reshape(-1), x.reshape(-1)
+    af, xf, be = a.reshape(-1), _v(x), proj.dtype.type(beta)
     p2, xin = np.empty_like(x), np.empty_like(x)
     q = None
-    if tr.on:
+    if tr.on:  # q = P1(x), kept up to date: P1(x_{n+1}) = (P1(R2 x_n) + P1(x_n)) / 2
         t = time.perf_counter()
-        q = proj.project(x).reshape(-1)
+        q = _v(proj.project(x))
         tr.paused += time.perf_counter() - t
-    _k_raar_start(xf, af, p2.reshape(-1), xin.reshape(-1))
+    _k_raar_start(xf, af, _v(p2), _v(xin))
     tr.mark()
     for it in range(int(n_iter)):
-        p1 = proj.project(xin, overwrite=True).reshape(-1)
-        num = _k_raar(p1, xf, p2.reshape(-1), af, float(beta), xin.reshape(-1),
-                      p1 if q is None else q, tr.on)
+        p1 = _v(proj.project(xin, overwrite=True))
+        num = _k_raar_q(p1, q, af) if q is not None else 0.0
+        _k_raar(p1, xf, _v(p2), af, be, _v(xin))
         tr.mark()
         tr.add(it, num)
     tr.final(int(n_iter), proj, p2, a)
@@ -538,14 +549,16 @@ def dm(
         raise ParameterError(f"beta={beta!r} outside (0, 1]")
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
     tr = _Tracer(trace, a.reshape(-1))
-    af, xf = a.reshape(-1), x.reshape(-1)
+    af, xf = a.reshape(-1), _v(x)
+    be, inv = proj.dtype.type(beta), proj.dtype.type(1.0 / beta)
+    w = proj.dtype.type(1.0 / (1.0 + 1.0 / beta))
     xin = np.empty_like(x)
     tr.mark()
     for it in range(int(n_iter)):
-        p1x = proj.project(x).reshape(-1)
-        _k_dm_pre(xf, af, float(beta), xin.reshape(-1))
-        p1f2 = proj.project(xin, overwrite=True).reshape(-1)
-        num = _k_dm_post(xf, p1x, p1f2, af, float(beta), tr.on)
+        p1x = _v(proj.project(x))
+        _k_dm_pre(xf, af, inv, _v(xin))
+        p1f2 = _v(proj.project(xin, overwrite=True))
+        num = _k_dm_post(xf, p1x, p1f2, af, be, inv, w, tr.on)
         tr.mark()
         tr.add(it, num)
     tr.final(int(n_iter), proj, x, a)
