@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import sys
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,8 +36,15 @@ MAX_IN_FLIGHT_PER_JOB = 4
 
 
 def _start_method() -> str:
-    # fork starts workers instantly and needs no re-import; elsewhere spawn.
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    """Start method: fork (instant) up to Python 3.11, then forkserver (or spawn).
+
+    Python 3.12 warns when a multi-threaded process forks (a progress bar's monitor
+    thread is enough), so newer interpreters start workers from a clean server.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if sys.version_info < (3, 12) and "fork" in methods:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def parse_jobs(n_jobs: Any) -> int:
