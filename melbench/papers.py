@@ -317,8 +317,8 @@ def _failures(rows: pd.DataFrame) -> str:
 
 
 def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = None,
-           source: str = "") -> str:
-    """The Markdown report of one reproduction from its rows."""
+           source: str = "", extras: Sequence[str] = ()) -> str:
+    """The Markdown report of one reproduction from its rows (``extras``: files beside it)."""
     parts = [f"# {exp.title}\n", exp.summary.strip() + "\n"]
     parts.append("Sources: " + " ".join(f"[{i + 1}] {c}" for i, c in enumerate(exp.citations)) + "\n")
     parts.append("## Command\n")
@@ -330,6 +330,9 @@ def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = No
                  f"with `python -m melbench.papers {exp.name} results/papers/{exp.name}/rows.csv "
                  f"-o results/papers/{exp.name}`, or make the generic tables, plots and HTML page "
                  f"with `melbench report results/papers/{exp.name}/rows.csv -o <folder>`.\n")
+    if extras:
+        parts.append("Also here, made by `melbench report` from the same rows: "
+                     + ", ".join(f"[`{e}`]({e})" for e in extras) + ".\n")
     for sec in exp.build(rows):
         parts.append(f"## {sec.title}\n")
         parts.append(sec.body.rstrip() + "\n")
@@ -347,7 +350,7 @@ def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = No
 
 
 def write_report(name: str, paths: Sequence[str | Path], out_dir: str | Path, *,
-                 command: str | None = None) -> Path:
+                 command: str | None = None, melbench_report: bool = False) -> Path:
     """Read a run's rows, write ``README.md`` and ``rows.csv`` into ``out_dir``.
 
     Parameters
@@ -360,6 +363,9 @@ def write_report(name: str, paths: Sequence[str | Path], out_dir: str | Path, *,
         Output folder (created).
     command : str, optional
         The command that produced the run, if not the documented one.
+    melbench_report : bool
+        Also run ``melbench report`` on the rows into ``out_dir/report`` (Markdown, CSV and
+        LaTeX tables with bootstrap intervals, and the figures; no HTML page).
 
     Returns
     -------
@@ -378,7 +384,19 @@ def write_report(name: str, paths: Sequence[str | Path], out_dir: str | Path, *,
     same = len(paths) == 1 and Path(paths[0]).resolve() == (out / ROWS_FILE).resolve()
     if not same:
         write_rows(out / ROWS_FILE, rows)
-    text = render(exp, rows, command=command, source="" if same else src)
+    extras: list[str] = []
+    if melbench_report:
+        from .report import cli as report_cli
+
+        code = report_cli.main([str(out / ROWS_FILE), "-o", str(out / "report"), "--no-html",
+                                "--title", exp.title])
+        if code == 0:
+            extras = sorted(f"report/{f.name}" for f in (out / "report").iterdir()
+                            if f.suffix in (".md", ".png"))
+    elif (out / "report").is_dir():
+        extras = sorted(f"report/{f.name}" for f in (out / "report").iterdir()
+                        if f.suffix in (".md", ".png"))
+    text = render(exp, rows, command=command, source="" if same else src, extras=extras)
     atomic_write_text(out / README_FILE, text)
     return out / README_FILE
 
@@ -652,8 +670,14 @@ def trace_sc(trace_json: str, iters: Sequence[int] = CONVERGENCE_ITERS) -> dict[
     return out
 
 
-def _claim(ok: bool | None) -> str:
-    return "holds" if ok else "–" if ok is None else "**does not hold**"
+def _claim(ok: bool | None, margin: float | None = None, unit: str = "dB") -> str:
+    """``holds`` / ``does not hold`` with the margin in favour of the claim, if given."""
+    if ok is None:
+        return "–"
+    text = "holds" if ok else "**does not hold**"
+    if margin is not None and margin == margin:
+        text += f" ({margin:+.2f} {unit})"
+    return text
 
 
 def _thread_build(rows: pd.DataFrame) -> list[Section]:
@@ -684,19 +708,18 @@ def _thread_build(rows: pd.DataFrame) -> list[Section]:
                     body.append([spec, deg, kind, k, mags[k], _mean(gk, "sc_true_db"),
                                  _mean(gk, "pesq_wb"), _mean(gk, "t_invert")])
                 v = {}
-                if "pinv" in mags and "transpose" in mags:
-                    v["pinv beats transpose"] = mags["pinv"] < mags["transpose"]
-                if "nnls" in mags and "pinv" in mags:
-                    v["nnls beats pinv"] = mags["nnls"] < mags["pinv"]
-                for k in new:
-                    if k in mags and "nnls" in mags and mags[k] == mags[k]:
-                        v[f"{k} beats nnls"] = mags[k] < mags["nnls"]
+                for better, worse in [("pinv", "transpose"), ("nnls", "pinv"),
+                                      *[(k, "nnls") for k in new]]:
+                    if better in mags and worse in mags and mags[better] == mags[better]:
+                        gain = mags[worse] - mags[better]
+                        v[f"{better} beats {worse}"] = (gain > 0, gain)
                 verdicts.append((spec, deg, kind, v))
     table = md_table(["spec", "degrade", "clips", "inverter", "magnitude SC (dB)",
                       "SC vs true after FGLA (dB)", "PESQ-wb after FGLA", "seconds (invert)"], body)
     claim_names = list(dict.fromkeys(c for *_, v in verdicts for c in v))
     vt = md_table(["spec", "degrade", "clips", *claim_names],
-                  [[s, d, k, *[_claim(v.get(c)) for c in claim_names]] for s, d, k, v in verdicts])
+                  [[s, d, k, *[_claim(*v[c]) if c in v else "–" for c in claim_names]]
+                   for s, d, k, v in verdicts])
     ref = "\n".join(f"- {k}: {THREAD_REFERENCE[k]}" for k in ("transpose", "pinv", "nnls"))
     secs.append(Section(
         "Claims 1-2: pinv beats transpose; NNLS beats pinv (and the inverter that beats NNLS)",
@@ -721,18 +744,20 @@ def _thread_build(rows: pd.DataFrame) -> list[Section]:
                           _mean(gk, "t_phase"))
                 body.append([spec, display(inv), display(k), n_iter_of(gk["phase"].iloc[0]), *res[k]])
             if "gla" in res and "lws" in res:
-                checks.append([spec, display(inv), _claim(res["lws"][0] < res["gla"][0]),
-                               _claim(res["lws"][2] > res["gla"][2]) if res["lws"][2] == res["lws"][2]
-                               else "–", _claim(res["lws"][3] < res["gla"][3]),
-                               res["gla"][3] / res["lws"][3] if res["lws"][3] else math.nan])
+                lw, gl = res["lws"], res["gla"]
+                checks.append([
+                    spec, display(inv), _claim(lw[0] < gl[0], gl[0] - lw[0]),
+                    _claim(lw[2] > gl[2], lw[2] - gl[2], "PESQ") if lw[2] == lw[2] else "–",
+                    _claim(lw[3] < gl[3]), gl[3] / lw[3] if lw[3] else math.nan])
     table = md_table(["spec", "magnitude", "phase", "iterations", "SC vs given (dB)",
                       "SC vs true (dB)", "PESQ-wb", "seconds (phase)"], body)
     ct = md_table(["spec", "magnitude", "LWS better SC", "LWS better PESQ", "LWS faster",
                    "GLA seconds / LWS seconds"], checks)
     ref = "\n".join(f"- {k}: {THREAD_REFERENCE[k]}" for k in ("gla", "fgla", "lws"))
     secs.append(Section("Claim 3: LWS beats Griffin-Lim on speech, and is faster",
-                        table + "\nSpeech clips, clean mels. GLA: 100 iterations, as librosa's "
-                        "default era of the thread (32 in `mel_to_audio` today).\n\n" + ct
+                        table + "\nSpeech clips, clean mels; GLA and FGLA run 100 iterations "
+                        "(librosa's `griffinlim` defaults to 32), LWS its `speech` schedule. "
+                        "Margins in brackets are in favour of LWS (dB of SC, PESQ points).\n\n" + ct
                         + "\nEarlier measurements for this project (ALGORITHMS.md):\n\n" + ref + "\n"))
 
     # --- (4) convergence
@@ -954,6 +979,8 @@ def parser() -> argparse.ArgumentParser:
                    help="output folder (default results/papers/<experiment>)")
     p.add_argument("--command", default=None, help="the command that produced the run, if not "
                                                    "the documented one")
+    p.add_argument("--melbench-report", action="store_true",
+                   help="also write `melbench report`'s tables and figures into OUT/report")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     return p
 
@@ -978,7 +1005,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or Path("results/papers") / args.experiment
     try:
-        path = write_report(args.experiment, args.runs, out, command=args.command)
+        path = write_report(args.experiment, args.runs, out, command=args.command,
+                            melbench_report=args.melbench_report)
     except Exception as exc:  # noqa: BLE001 - reported with the exit code of bad input
         print(f"melbench.papers: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
