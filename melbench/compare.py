@@ -240,7 +240,8 @@ def compare(baseline: pd.DataFrame, run: pd.DataFrame, options: Options | None =
                 fnmatch.fnmatchcase(m, pattern) for m in base_metrics):
             raise CompareInputError(f"--tol {pattern}: unknown metric; metrics in the baseline: "
                                     f"{', '.join(base_metrics)}")
-    absent = [m for m in base_metrics if m not in run_metrics]
+    absent = [m for m in base_metrics if m not in run_metrics
+              and not (opt.time_tol is None and is_time_metric(m))]
     if absent:
         raise CompareInputError(
             f"metric(s) {absent} are in the baseline but not in the run (was the metric set "

@@ -17,7 +17,15 @@ from pathlib import Path
 import pandas as pd
 
 from .runs import RUN_DIR_COLUMN
-from .tables import cell_label, group_title, groups, short_labels, wide
+from .tables import (
+    cell_label,
+    display_labels,
+    group_title,
+    groups,
+    label_notes,
+    short_labels,
+    wide,
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -91,8 +99,8 @@ def find_audio(rows: pd.DataFrame, *, max_clips: int = 3) -> list[AudioClip]:
     return out
 
 
-def _table_html(part: pd.DataFrame, group: str) -> str:
-    w = wide(part, mark=("\0B", "\0E"))
+def _table_html(part: pd.DataFrame, group: str, labels: dict[str, str]) -> str:
+    w = wide(part, mark=("\0B", "\0E"), labels=labels)
     cols = list(w.columns)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
     body = []
@@ -167,10 +175,17 @@ def write_html(
                  "↓ lower is better, ↑ higher is better.</p>")
     if stats.empty:
         parts.append("<p>(no rows)</p>")
+    labels = display_labels(stats)
     for group, part in groups(stats):
         t = group_title(group)
         parts.append(f"<h3>{esc(t)}</h3>")
-        parts.append(_table_html(part, t))
+        parts.append(_table_html(part, t, labels))
+    notes = label_notes(labels)
+    if notes:
+        parts.append('<p class="note">Parameters shared by every cell of a method are left out '
+                     "of the tables:</p><ul class=\"note\">" + "".join(
+                         f"<li><code>{esc(a)}</code> = <code>{esc(b)}</code></li>"
+                         for a, b in notes) + "</ul>")
     if figures:
         parts.append('<h2 id="figures">Figures</h2>')
         for f in figures:

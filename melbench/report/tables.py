@@ -254,7 +254,12 @@ def group_title(group: Mapping[str, str]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in group.items() if v not in ("", "nan"))
 
 
-def wide(part: pd.DataFrame, *, mark: tuple[str, str] = ("", "")) -> pd.DataFrame:
+def wide(
+    part: pd.DataFrame,
+    *,
+    mark: tuple[str, str] = ("", ""),
+    labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One group's cells as rows and metrics as columns of ``mean [lo, hi]`` text.
 
     Parameters
@@ -263,6 +268,8 @@ def wide(part: pd.DataFrame, *, mark: tuple[str, str] = ("", "")) -> pd.DataFram
         Rows of the long table for one group.
     mark : (str, str)
         Text put before and after the best value of each column.
+    labels : mapping, optional
+        Display names of plugin labels (see :func:`display_labels`).
 
     Returns
     -------
@@ -276,7 +283,9 @@ def wide(part: pd.DataFrame, *, mark: tuple[str, str] = ("", "")) -> pd.DataFram
     for inv, ph in cells.itertuples(index=False):
         sub = part[(part["inverter"] == inv) & (part["phase"] == ph)].set_index("metric")
         first = sub.iloc[0]
-        rec: dict[str, Any] = {"inverter": inv, "phase": ph, "n": int(sub["n"].max()),
+        labels = labels or {}
+        rec: dict[str, Any] = {"inverter": labels.get(inv, inv), "phase": labels.get(ph, ph),
+                               "n": int(sub["n"].max()),
                                "seeds": int(first["n_seeds"]), "failed": int(first["n_failed"])}
         for m in metrics:
             if m not in sub.index:
@@ -312,10 +321,15 @@ def to_markdown(stats: pd.DataFrame, *, title: str | None = "Results") -> str:
     level_note = ("Mean [95% bootstrap CI] over clips (seeds averaged per clip); "
                   "**bold** = best in column; ↓ lower is better, ↑ higher is better.\n")
     parts.append(level_note)
+    labels = display_labels(stats)
     for group, part in groups(stats):
         parts.append(f"\n## {group_title(group)}\n")
-        parts.append(_md_table(wide(part, mark=("**", "**"))))
-    return "\n".join(parts)
+        parts.append(_md_table(wide(part, mark=("**", "**"), labels=labels)))
+    notes = label_notes(labels)
+    if notes:
+        parts.append("\nParameters shared by every cell of a method are left out of the table:\n")
+        parts.extend(f"- `{short}` = `{full}`" for short, full in notes)
+    return "\n".join(parts) + "\n"
 
 
 def to_csv(stats: pd.DataFrame) -> str:
@@ -340,8 +354,9 @@ def to_latex(stats: pd.DataFrame) -> str:
     out = ["% melbench report: mean [95% bootstrap CI]; requires \\usepackage{booktabs}\n"]
     if stats.empty:
         return out[0]
+    labels = display_labels(stats)
     for group, part in groups(stats):
-        w = wide(part, mark=("\0B", "\0E"))
+        w = wide(part, mark=("\0B", "\0E"), labels=labels)
         cols = list(w.columns)
         spec = "ll" + "r" * (len(cols) - 2)
 
@@ -357,7 +372,9 @@ def to_latex(stats: pd.DataFrame) -> str:
         for rec in w.itertuples(index=False):
             out.append(" & ".join(cell(v) for v in rec) + r" \\")
         out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
-    return "\n".join(out)
+    for short, full in label_notes(labels):
+        out.append(f"% {short} = {full}")
+    return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- short labels
@@ -408,3 +425,15 @@ def cell_label(inverter: str, phase: str, short: Mapping[str, str] | None = None
     """``inverter / phase`` (with shortened labels if given)."""
     short = short or {}
     return f"{short.get(inverter, inverter)} / {short.get(phase, phase)}"
+
+
+def display_labels(stats: pd.DataFrame) -> dict[str, str]:
+    """Short display names for every inverter/phase label of a long table."""
+    if stats.empty:
+        return {}
+    return short_labels(sorted(set(stats["inverter"].astype(str)) | set(stats["phase"].astype(str))))
+
+
+def label_notes(labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(short, full)`` pairs for the labels that were shortened."""
+    return [(v, k) for k, v in sorted(labels.items()) if v != k]
