@@ -17,8 +17,9 @@ previous step's output as its warm start; all steps share the seeded generator.
 The label lists the steps, e.g. ``chain[raar:300>fgla:100]``.
 
 Convergence traces continue across steps: iteration numbers are cumulative,
-times are measured from the start of the chain, and each record names its
-``step``. An iterative step's own ``iter = 0`` record (the SC of its warm start)
+times add up the steps' own clocks (a step that traces reports its time without its
+trace bookkeeping or one-off JIT warm-up; one that does not is timed whole), and
+each record names its ``step``. An iterative step's own ``iter = 0`` record (the SC of its warm start)
 repeats the previous step's last one and is dropped; a step that records no
 trace (e.g. a non-iterative initialiser) gets one record, the SC of its output,
 at the current iteration count.
@@ -198,15 +199,15 @@ class Chain(PhaseRetriever):
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
         """Run the steps in order; the trace continues across them (module docstring)."""
-        t0 = time.perf_counter()
-        paused = 0.0
         x = init
         offset = 0
+        start = 0.0  # time of the previous steps, each by its own account
         proj = None
         for i, (text, plugin) in enumerate(self._steps):
-            start = time.perf_counter() - t0 - paused
             sub: list | None = [] if trace is not None else None
+            t_step = time.perf_counter()
             x = plugin(magnitude, spec, init=x, rng=rng, trace=sub)
+            t_step = time.perf_counter() - t_step
             if trace is None:
                 continue
             if sub:
@@ -222,15 +223,14 @@ class Chain(PhaseRetriever):
                     trace.append(rec)
                     last = max(last, offset + it)
                 offset = last
+                start += float(sub[-1].get("t", t_step))
             else:
-                elapsed = time.perf_counter() - t0 - paused
-                tp = time.perf_counter()
+                start += t_step
                 if proj is None:
                     proj = Projector.from_spec(spec, magnitude.shape[-1],
                                                batch_shape=magnitude.shape[:-2],
                                                dtype=np.float64 if magnitude.dtype == np.float64
                                                else np.float32)
                 sc = _sc_db(proj, x, magnitude)
-                paused += time.perf_counter() - tp
-                trace.append({"iter": offset, "sc_db": sc, "t": elapsed, "step": text})
+                trace.append({"iter": offset, "sc_db": sc, "t": start, "step": text})
         return x

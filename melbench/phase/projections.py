@@ -200,12 +200,17 @@ def _v(z: np.ndarray) -> np.ndarray:
 class _Tracer:
     """Appends ``{"iter", "sc_db", "t"}`` records; measures nothing when ``trace`` is None."""
 
-    def __init__(self, trace: list | None, a: np.ndarray) -> None:
+    def __init__(self, trace: list | None, magnitude: np.ndarray) -> None:
+        _warm(np.dtype(np.float64 if np.asarray(magnitude).dtype == np.float64 else np.float32))
         self.trace = trace
         self.on = trace is not None
         self.t0 = time.perf_counter()
         self.paused = 0.0
-        self.norm2 = float(np.dot(a.astype(np.float64), a.astype(np.float64))) if self.on else 0.0
+        self.norm2 = 0.0
+        if self.on:
+            a = np.asarray(magnitude, dtype=np.float64).reshape(-1)
+            self.norm2 = float(np.dot(a, a))
+            self.paused += time.perf_counter() - self.t0
         self.times: list[float] = []
 
     def now(self) -> float:
@@ -278,7 +283,6 @@ def _setup(magnitude, spec: FeatureSpec, init, init_method: str, rng, length=Non
     if mag.dtype not in (np.float32, np.float64):
         mag = mag.astype(np.float32)
     rng = np.random.default_rng(rng)
-    _warm(mag.dtype)
     proj = Projector.from_spec(spec, mag.shape[-1], batch_shape=mag.shape[:-2], dtype=mag.dtype,
                                length=length)
     c0 = initial_spectrogram(mag, init, rng, how=init_method)
@@ -346,8 +350,8 @@ def fgla(
     _check_common(n_iter, init_method)
     if not 0 <= alpha <= 1:
         raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
+    tr = _Tracer(trace, magnitude)  # the clock starts here (after numba's warm-up)
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
-    tr = _Tracer(trace, a.reshape(-1))
     af, al = a.reshape(-1), proj.dtype.type(alpha)
     xin = np.empty_like(x)
     _k_p2(_v(x), af, _v(xin))
@@ -439,8 +443,8 @@ def agla(
         raise ParameterError(f"beta={beta!r}: must be >= 0")
     if not 0 < gamma <= 2:
         raise ParameterError(f"gamma={gamma!r} outside (0, 2]")
+    tr = _Tracer(trace, magnitude)  # the clock starts here (after numba's warm-up)
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
-    tr = _Tracer(trace, a.reshape(-1))
     af = a.reshape(-1)
     al, be, ga = (proj.dtype.type(v) for v in (alpha, beta, gamma))
     xin = np.empty_like(x)
@@ -492,8 +496,8 @@ def raar(
     _check_common(n_iter, init_method)
     if not 0 < beta <= 1:
         raise ParameterError(f"beta={beta!r} outside (0, 1]")
+    tr = _Tracer(trace, magnitude)  # the clock starts here (after numba's warm-up)
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
-    tr = _Tracer(trace, a.reshape(-1))
     af, xf, be = a.reshape(-1), _v(x), proj.dtype.type(beta)
     p2, xin = np.empty_like(x), np.empty_like(x)
     q = None
@@ -547,8 +551,8 @@ def dm(
     _check_common(n_iter, init_method)
     if not 0 < beta <= 1:
         raise ParameterError(f"beta={beta!r} outside (0, 1]")
+    tr = _Tracer(trace, magnitude)  # the clock starts here (after numba's warm-up)
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
-    tr = _Tracer(trace, a.reshape(-1))
     af, xf = a.reshape(-1), _v(x)
     be, inv = proj.dtype.type(beta), proj.dtype.type(1.0 / beta)
     w = proj.dtype.type(1.0 / (1.0 + 1.0 / beta))
