@@ -241,7 +241,9 @@ class Metric(Plugin):
     (of the reference), ``estimate_stft`` and ``times`` (seconds per stage),
     and returns ``{column: value}``. A metric that cannot score a clip raises
     :class:`~melbench.errors.SkipCell` (or any error): the pipeline records
-    NaN with the reason and goes on.
+    NaN with the reason and goes on. To explain one missing column while
+    scoring the others, return :class:`melbench.metrics.base.Missing` ("reason")
+    for it: NaN in the row, the reason in ``notes``. Never return sentinels.
     """
 
     kind: ClassVar[str] = "metric"
@@ -251,6 +253,9 @@ class Metric(Plugin):
     better: ClassVar[dict[str, str]] = {}
     #: True if the metric needs reference audio.
     needs_reference: ClassVar[bool] = True
+    #: True for slow metrics (PESQ, STOI): scored after the clip loop in worker processes
+    #: (``metric_jobs``), with identical results; timing is unaffected.
+    deferred: ClassVar[bool] = False
 
     def compute(self, ctx: Mapping[str, Any]) -> dict[str, float]:
         """Return ``{column: value}`` for one clip."""
