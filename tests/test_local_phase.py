@@ -13,7 +13,7 @@ import pytest
 
 from melbench.errors import InputError, ParameterError
 from melbench.phase import _local
-from melbench.phase.lws import LWS, consistency_weights, spec_weights
+from melbench.phase.lws import LWS, causal_weights, consistency_weights, spec_weights
 from melbench.phase.pghi import CG, PGHI, fit_cg, pghi_phase
 from melbench.phase.rtisi import RTISILA
 from melbench.phase.spsi import SPSI
@@ -107,6 +107,32 @@ def test_weights_table_shape_and_self_weight():
     assert w.shape == (4, 7, 11)
     # self weight alpha_n(0, 0) = sum(awin * swin) / N = hop / N for an exact dual
     np.testing.assert_allclose(w[:, 3, 5], 128 / 512, atol=1e-12)
+
+
+@pytest.mark.parametrize("window", ["hann", "sqrt_hann", "blackman"])
+def test_causal_weights_recover_a_frame_from_past_and_current_frames(window):
+    """Online estimate: past + current frames, coverage-normalised, give the frame exactly."""
+    n_fft, hop = 32, 8
+    spec = FeatureSpec(sample_rate=SR, n_fft=n_fft, hop_length=hop, window=window, n_mels=4,
+                       center=False)
+    x = spec.stft(np.random.default_rng(0).normal(size=400), dtype=np.float64)
+    nf, frames = x.shape
+    _, w_af = causal_weights(spec, n_fft // 2, floor=1e-9)
+    w_af[:, :, 0] = 0  # k = -N/2 duplicates k = +N/2
+    period, q_all, _ = w_af.shape
+    q_off = (q_all - 1) // 2
+    full = np.zeros((n_fft, frames), dtype=complex)
+    full[:nf] = x
+    for k in range(nf, n_fft):
+        full[k] = np.conj(x[n_fft - k])
+    ks = np.arange(-(n_fft // 2), n_fft // 2 + 1)
+    for m in range(q_off, frames - q_off):
+        est = np.array([
+            sum(w_af[n % period, qi] @ full[(n + ks) % n_fft, m + qi - q_off]
+                for qi in range(q_off + 1))
+            for n in range(nf)
+        ])
+        assert np.linalg.norm(est - x[:, m]) < 1e-10 * np.linalg.norm(x[:, m])
 
 
 # --------------------------------------------------------------------------- LWS behaviour

@@ -99,6 +99,38 @@ def spec_weights(spec: FeatureSpec, L: int) -> np.ndarray:
     return consistency_weights(spec.window_array, synthesis_window(spec), spec.hop_length, L)
 
 
+#: Floor of the coverage normaliser of the causal weights (fraction of full coverage).
+CAUSAL_FLOOR = 0.1
+
+
+def causal_weights(spec: FeatureSpec, L: int, floor: float = CAUSAL_FLOOR):
+    """Weights for estimating a frame while the frames after it are unseen.
+
+    With only the frames up to ``m - 1`` (``ai``) or up to ``m`` (``af``) overlap-added, the
+    signal under frame ``m`` is the true one times the coverage
+    ``c(t) = sum_q awin[t + q a] swin[t + q a]`` over those frames (``c = 1`` with all
+    frames). Dividing by the coverage (floored at ``floor``) before re-analysis undoes the
+    taper that the missing frames leave, i.e. the analysis window becomes ``awin / c``.
+
+    Returns
+    -------
+    W_ai, W_af : np.ndarray
+        Same layout as :func:`consistency_weights`; only the rows of past frames (``ai``)
+        or of past and current frames (``af``) are meant to be used.
+    """
+    awin = np.asarray(spec.window_array, dtype=np.float64)
+    swin = synthesis_window(spec)
+    n, a = awin.size, spec.hop_length
+    w = awin * swin
+    past = np.zeros(n)
+    for q in range(1, -(-n // a)):
+        past[: n - q * a] += w[q * a :]
+    cov_ai = np.maximum(past, floor)
+    cov_af = np.maximum(past + w, floor)
+    return (consistency_weights(awin / cov_ai, swin, a, L),
+            consistency_weights(awin / cov_af, swin, a, L))
+
+
 def thresholds(iterations: int, alpha: float, beta: float, gamma: float) -> np.ndarray:
     """Relative magnitude thresholds ``alpha * exp(-beta * i**gamma)``, ``i = 0..iterations-1``."""
     i = np.arange(iterations, dtype=np.float64)
@@ -271,14 +303,15 @@ def _nofuture_sweeps(sr, si, width, amp, wr, wi, lo, hi, thr_abs, n_fft, L, peri
 
 
 @njit(cache=True)
-def _online(sr, si, init_r, init_i, width, amp, wr, wi, lo, hi, thr_abs, n_fft, L, period,
-            q_off, look_ahead):
+def _online(sr, si, init_r, init_i, width, amp, wr, wi, lo, hi, wr_ai, wi_ai, lo_ai, hi_ai,
+            wr_af, wi_af, lo_af, hi_af, thr_abs, n_fft, L, period, q_off, look_ahead):
     """Online LWS (frame-by-frame, future unseen); ``sr``/``si`` start as zeros.
 
     For each new frame ``m``: start from the initial values, estimate its phase from the
-    past frames (no threshold), then ``thr_abs.size`` times update frames
-    ``m - look_ahead .. m - 1`` (frames after ``m`` are still zero, i.e. unseen) and
-    frame ``m`` itself (past and current frames).
+    past frames with the causal weights ``*_ai`` (no threshold), then ``thr_abs.size``
+    times update frames ``m - look_ahead .. m - 1`` with the normal weights (frames after
+    ``m`` are still zero, i.e. unseen) and frame ``m`` itself from the past and current
+    frames with the weights ``*_af``.
     """
     frames = amp.shape[0]
     q_all = 2 * q_off + 1
@@ -287,8 +320,8 @@ def _online(sr, si, init_r, init_i, width, amp, wr, wi, lo, hi, thr_abs, n_fft, 
         for c in range(width):
             sr[base + c] = init_r[base + c]
             si[base + c] = init_i[base + c]
-        _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, -1.0, q_off, n_fft, L, period,
-                      q_off)
+        _update_frame(sr, si, width, amp, wr_ai, wi_ai, lo_ai, hi_ai, m, -1.0, q_off, n_fft, L,
+                      period, q_off)
         for it in range(thr_abs.size):
             j0 = m - look_ahead
             if j0 < 0:
@@ -296,8 +329,8 @@ def _online(sr, si, init_r, init_i, width, amp, wr, wi, lo, hi, thr_abs, n_fft, 
             for j in range(j0, m):
                 _update_frame(sr, si, width, amp, wr, wi, lo, hi, j, thr_abs[it], q_all, n_fft,
                               L, period, q_off)
-            _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr_abs[it], q_off + 1, n_fft,
-                          L, period, q_off)
+            _update_frame(sr, si, width, amp, wr_af, wi_af, lo_af, hi_af, m, thr_abs[it],
+                          q_off + 1, n_fft, L, period, q_off)
 
 
 # --------------------------------------------------------------------------- driver
@@ -384,6 +417,11 @@ def lws(
         si[q_off : q_off + frames, L + nfreq - 1] = 0.0
     _fill_mirrors(sr, si, n_fft, L)
     common = (amp, wr, wi, lo, hi)
+    if nofuture_iterations > 0 or online_iterations > 0:
+        W_ai, W_af = causal_weights(spec, L)
+        W_af[:, q_off, L] = 0.0
+        causal_ai = _compress_weights(W_ai)
+        causal_af = _compress_weights(W_af)
     sizes = (n_fft, L, period, q_off)
 
     def record(stage: str, it: int) -> None:
@@ -395,14 +433,14 @@ def lws(
 
     if nofuture_iterations > 0:
         thr = thresholds(nofuture_iterations, nofuture_alpha, nofuture_beta, nofuture_gamma)
-        _nofuture_sweeps(sr.ravel(), si.ravel(), width, *common, thr * mean_amp, *sizes)
+        _nofuture_sweeps(sr.ravel(), si.ravel(), width, amp, *causal_ai, thr * mean_amp, *sizes)
         record("nofuture", nofuture_iterations)
     if online_iterations > 0:
         thr = thresholds(online_iterations, online_alpha, online_beta, online_gamma)
         osr = np.zeros(shape)
         osi = np.zeros(shape)
-        _online(osr.ravel(), osi.ravel(), sr.ravel(), si.ravel(), width, *common,
-                thr * mean_amp, *sizes, int(look_ahead))
+        _online(osr.ravel(), osi.ravel(), sr.ravel(), si.ravel(), width, *common, *causal_ai,
+                *causal_af, thr * mean_amp, *sizes, int(look_ahead))
         sr, si = osr, osi
         record("online", nofuture_iterations + online_iterations)
     if batch_iterations > 0:
