@@ -155,6 +155,31 @@ def _ola_kernel(frames, window, hop, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
+def _ola_scale_kernel(frames, window, hop, scale, out):  # pragma: no cover - compiled
+    """:func:`_ola_kernel` then ``out *= scale``.
+
+    Each hop-block is scaled as soon as no later frame touches it, while in cache.
+    """
+    nb, nt, nf = frames.shape
+    n = out.shape[1]
+    for b in range(nb):
+        out[b, :] = 0
+        for i in range(nt):
+            f = frames[b, i]
+            o = out[b, i * hop : i * hop + nf]
+            for j in range(nf):
+                o[j] += f[j] * window[j]
+            done = out[b, i * hop : (i + 1) * hop]  # complete: frame i+1 starts after it
+            sc = scale[i * hop : (i + 1) * hop]
+            for j in range(hop):
+                done[j] *= sc[j]
+        tail = out[b, nt * hop : n]
+        sc = scale[nt * hop : n]
+        for j in range(n - nt * hop):
+            tail[j] *= sc[j]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _frame_kernel(y, scale, window, hop, frames):  # pragma: no cover - compiled
     """``y *= scale`` then ``frames[b, i, j] = window[j] * y[b, i*hop + j]``."""
     nb, nt, nf = frames.shape
@@ -456,13 +481,12 @@ class Projector:
         np.ndarray
             ``STFT(ISTFT(z))`` in the internal layout.
         """
-        frames = self._signal(z, overwrite)
+        frames = scipy.fft.irfft(z, n=self.n_fft, axis=-1, workers=self.workers,
+                                 overwrite_x=overwrite)
+        _ola_scale_kernel(frames, self.window, self.hop_length, self._scale, self._ybuf)
         if self._refill:
-            self._ybuf *= self._scale
             self._fill_padding()
-            _frame_only_kernel(self._ybuf, self.window, self.hop_length, frames)
-        else:
-            _frame_kernel(self._ybuf, self._scale, self.window, self.hop_length, frames)
+        _frame_only_kernel(self._ybuf, self.window, self.hop_length, frames)
         return scipy.fft.rfft(frames, axis=-1, workers=self.workers, overwrite_x=True)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
