@@ -231,15 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", nargs="*", default=[], help="bundled clip ids (default: all)")
     p.add_argument("--repeat", type=int, default=3, help="timing repetitions")
     p.add_argument("--no-pesq", action="store_true", help="skip PESQ after fgla")
+    p.add_argument("--no-librosa", action="store_true", help="leave out librosa_nnls")
     p.add_argument("--out", default="results/bench_inverters.md", help="Markdown output")
     args = p.parse_args(argv)
     try:
-        inverters = _available(list(args.inverters) + [REFERENCE])
+        wanted = list(dict.fromkeys(list(args.inverters) + ([] if args.no_librosa else [REFERENCE])))
+        inverters = _available(wanted)
         missing = sorted(set(args.inverters) - set(inverters))
         if missing:
             print(f"melbench bench inverters: not installed: {missing}", file=sys.stderr)
             return 2
-        if REFERENCE not in inverters:
+        if REFERENCE not in inverters and not args.no_librosa:
             print("note: librosa_nnls not installed (pip install -e plugins/melbench-librosa); "
                   "no librosa comparison", file=sys.stderr)
         rows = run(args.specs, inverters, repeat=max(1, args.repeat),
