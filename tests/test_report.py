@@ -106,6 +106,9 @@ def test_short_labels_keep_only_varying_parameters():
     assert short["fgla[alpha=0.99,n_iter=5]"] == "fgla[alpha=0.99]"
     assert short["gla[n_iter=5]"] == "gla"
     assert short["lws[ids=[a,b],x=1]"] == "lws"
+    # custom labels (not k=v) are kept whole; two labels never share a short name
+    custom = tables.short_labels(["chain[pghi>fgla:200:alpha=0.99]", "chain[pghi>gla:200]"])
+    assert set(custom.values()) == set(custom)
 
 
 # --------------------------------------------------------------------------- the command

@@ -397,9 +397,10 @@ def parse_label(label: str) -> tuple[str, dict[str, str]]:
         elif ch == "," and depth == 0:
             item = body[start:i]
             start = i + 1
-            if "=" in item:
-                k, v = item.split("=", 1)
-                params[k] = v
+            k, _, v = item.partition("=")
+            if not _ or not k.isidentifier():
+                return label, {}  # not ``k=v`` pairs: a custom label, kept whole
+            params[k] = v
     return name, params
 
 
@@ -418,7 +419,8 @@ def short_labels(labels: Sequence[str]) -> dict[str, str]:
         peers = by_name[name]
         keep = [k for k in sorted(params) if len({p.get(k) for p in peers}) > 1]
         out[lab] = f"{name}[{','.join(f'{k}={params[k]}' for k in keep)}]" if keep else name
-    return out
+    clashes = {v for v in out.values() if list(out.values()).count(v) > 1}
+    return {lab: (lab if short in clashes else short) for lab, short in out.items()}
 
 
 def cell_label(inverter: str, phase: str, short: Mapping[str, str] | None = None) -> str:
