@@ -382,3 +382,16 @@ def test_bench_inverters_writes_its_table(tmp_path):
     assert bench.mel_objective(SPEC, pinv, mel) == pytest.approx(
         _objective(SPEC.mel_basis(np.float64), pinv, mel), rel=1e-9
     )
+
+
+@pytest.mark.slow
+def test_nnls_matches_scipy_on_every_speech_frame():
+    """Exhaustive: per frame of the bundled speech, objective within 1e-4 of scipy's."""
+    _, mel = _speech()
+    basis = SPEC.mel_basis(np.float64)
+    mel64 = mel.astype(np.float64)
+    res = nnls_solve(mel64, basis, max_iter=20_000, tol=1e-9)
+    for j in range(mel.shape[1]):
+        ref = scipy.optimize.nnls(basis, mel64[:, j])[1] ** 2
+        ours = _objective(basis, res.x[:, j], mel64[:, j])
+        assert ours <= ref + 1e-4 * max(ref, 1e-4 * float(np.sum(mel64[:, j] ** 2))), j

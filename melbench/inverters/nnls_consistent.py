@@ -28,10 +28,15 @@ are wider than one FFT bin, i.e. above a few hundred Hz for 80 bands. Measured
 on the bundled clips it beats ``nnls`` by 2-4 dB of true-magnitude spectral
 convergence (``results/bench_inverters.md``). It costs one FFT pair per
 iteration (~100x ``nnls``'s time), and it cannot invent what no band covers
-(bins above ``fmax`` stay zero, as with every mel inverter here). For a mel
-that no signal can have (e.g. a model's prediction), the consistency step still
-acts as a regulariser and the polish still returns the NNLS solution nearest
-the consistent estimate.
+(bins above ``fmax`` stay zero, as with every mel inverter here).
+
+For a mel that no signal has exactly (a model's prediction, a noisy mel), the
+exact polish fits the errors too. Measured on the bundled arctic / vibe clips
+at speech16k with 3 dB of log-normal noise on every mel value: ``nnls`` -5.3 /
+-5.9 dB SC, this inverter with defaults -5.5 / -6.1, with ``polish_iter=0``
+-6.6 / -6.7 and with ``polish_iter=0, ratio_steps=1`` -7.4 / -7.2 dB (on the
+clean mels the polish changes nothing measurable: -14.4 / -13.8 either way).
+So for predicted mels use ``polish_iter=0`` and few ratio steps.
 """
 
 from __future__ import annotations
