@@ -65,9 +65,9 @@ class NNLSResult:
     pg_norm : float
         Frobenius norm of the projected gradient at the solution.
     n_iter : int
-        Iterations run.
+        Largest number of iterations any column used.
     converged : bool
-        The stopping rule was met before ``max_iter``.
+        Every column met the stopping rule before ``max_iter``.
     """
 
     x: np.ndarray
