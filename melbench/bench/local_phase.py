@@ -171,7 +171,10 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
         "melbench's own `lws` (numba; consistency weights from the spec's actual windows), "
         "`pghi` (heap integration, phase converted to melbench's frame-start convention), "
         "`spsi` and `rtisi_la`, measured by `melbench bench local_phase` on the bundled clips "
-        "from the true magnitude (SC in dB, lower is better; seconds on a shared 2-core machine):"
+        "from the true magnitude (SC in dB, lower is better; seconds on a shared 2-core machine). "
+        "`lws_ref` is the reference package lws 1.2.8 (plugin `plugins/melbench-lws-ref`) "
+        "given the spec's window; \"own window\" is lws called as usual, with its default "
+        "sqrt-Hann window:"
     )
     head += ["", "| clip, spec | lws speech | lws music | pghi | spsi | rtisi_la | fgla 100 "
              "| pghi > fgla 100 |" + (" lws_ref speech |" if with_ref else ""),
@@ -192,9 +195,10 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
                 bullets.append(
                     f"{kind}, sqrt-Hann (lws's own window): melbench `lws` takes "
                     f"x{_f(_ratio(times, 'lws (speech)', 'lws_ref (speech)'))} the reference's "
-                    f"time at SC {scs['lws (speech)'] - scs['lws_ref (speech)']:+.2f} dB "
-                    f"(music preset: x{_f(_ratio(times, 'lws (music)', 'lws_ref (music)'))}, "
-                    f"{scs['lws (music)'] - scs['lws_ref (music)']:+.2f} dB)")
+                    f"time, SC {scs['lws (speech)'] - scs['lws_ref (speech)']:+.2f} dB relative "
+                    f"to it (music preset: x{_f(_ratio(times, 'lws (music)', 'lws_ref (music)'))}"
+                    f", {scs['lws (music)'] - scs['lws_ref (music)']:+.2f} dB; negative = "
+                    "melbench better)")
             c = by.get((kind, "speech16k"))
             if c and "lws_ref (speech, own window)" in c[4]:
                 scs = c[4]

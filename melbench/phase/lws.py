@@ -173,11 +173,12 @@ def _set_bin(sr, si, base, n, av, zr, zi, n_fft, L, nfreq):
         nr = av if zr > 0 else -av
         ni = 0.0
     else:
-        mag = math.sqrt(zr * zr + zi * zi)
-        if mag == 0.0:
+        mag2 = zr * zr + zi * zi
+        if mag2 == 0.0:
             return 0
-        nr = av * zr / mag
-        ni = av * zi / mag
+        scale = av / math.sqrt(mag2)
+        nr = zr * scale
+        ni = zi * scale
     sr[base + n + L] = nr
     si[base + n + L] = ni
     if 1 <= n <= L:
@@ -243,11 +244,14 @@ def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, peri
     nkf = 2 * L + 1
     row0 = (m + q_off) * width
     count = 0
+    r = period - 1
     for n in range(nfreq):
+        r += 1  # r = n % period without a division
+        if r == period:
+            r = 0
         av = amp[m, n]
         if av <= thr:
             continue
-        r = n % period
         zr = 0.0
         zi = 0.0
         sb = row0 + n
