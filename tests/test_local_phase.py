@@ -327,3 +327,13 @@ def test_batch_axes_match_items(cls):
     assert out.shape == (1, 2, *a.shape) and out.dtype == np.complex64
     if cls is not PGHI:  # PGHI's random fill of tiny bins depends on the item's rng draws
         np.testing.assert_allclose(out[0, 0], p(a, spec, rng=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("win_length", [384, 383])
+def test_short_windows_centred_in_the_frame(win_length):
+    """win_length < n_fft: the window centre (not n_fft/2 for odd padding) sets the phase offsets."""
+    spec = small_spec("hann", win_length=win_length)
+    y = chirp().astype(np.float32)
+    mag = np.abs(spec.stft(y))
+    assert sc(mag, PGHI()(mag, spec, rng=0), spec) < -25.0
+    assert sc(mag, LWS()(mag, spec, rng=0), spec) < -20.0
