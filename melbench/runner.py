@@ -126,7 +126,8 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
         for item in list(waiting):
             ckey, res, wav = item
             if not res.deferred:  # final once every deferred metric is filled
-                cache.put(ckey, plain_row(res.row), wav)
+                res.row.update(plain_row(res.row))  # same values as a row read from the cache
+                cache.put(ckey, res.row, wav)
                 waiting.remove(item)
 
     bar = tqdm(clips, desc=desc, unit="clip", leave=False, file=sys.stderr,
