@@ -86,6 +86,7 @@ class _Ops(NamedTuple):
     lo: np.ndarray  # first column of each row's support
     offsets: np.ndarray  # row i's weights are weights[offsets[i]:offsets[i+1]]
     weights: np.ndarray
+    tri: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # Thomas factors of M M^T
 
 
 @functools.lru_cache(maxsize=32)
@@ -104,7 +105,64 @@ def _operators(basis: Any, dtype_str: str) -> _Ops:
     m = sp.csr_matrix(dense.astype(dtype_str))
     mt = sp.csr_matrix(dense.T.astype(dtype_str))
     lo, offsets, weights = _row_ranges(dense, np.dtype(dtype_str))
-    return _Ops(m, mt, lipschitz, lo, offsets, weights)
+    return _Ops(m, mt, lipschitz, lo, offsets, weights, _thomas_factors(dense))
+
+
+def _thomas_factors(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Factors to solve ``(M M^T) u = m`` by the Thomas algorithm, if ``M M^T`` is tridiagonal.
+
+    Triangular filters only overlap their neighbours, so a mel filterbank's Gram
+    matrix is tridiagonal (and, with ``cond(M)`` about 5, well conditioned): the
+    pseudo-inverse ``M^T (M M^T)^{-1} m`` then costs O(n_freq) per frame instead
+    of a dense ``n_freq x n_mels`` product. An all-zero row (an empty band) gets a
+    unit pivot, which reproduces the pseudo-inverse (that band contributes nothing).
+    Returns ``(sub, c_prime, pivots)`` or None (not tridiagonal, or singular).
+    """
+    gram = dense @ dense.T
+    n = gram.shape[0]
+    if n == 0 or np.any(np.triu(gram, 2)) or dense.shape[0] > dense.shape[1]:
+        return None
+    diag = np.diag(gram).copy()
+    off = np.diag(gram, 1).copy()  # gram[i, i+1] = gram[i+1, i]
+    diag[diag == 0] = 1.0
+    sub = np.concatenate([[0.0], off])  # sub[i] = gram[i, i-1]
+    sup = np.concatenate([off, [0.0]])
+    piv = np.empty(n)
+    cp = np.empty(n)
+    for i in range(n):
+        piv[i] = diag[i] - (sub[i] * cp[i - 1] if i else 0.0)
+        if not abs(piv[i]) > 1e-12 * diag[i]:
+            return None
+        cp[i] = sup[i] / piv[i]
+    return sub, cp, piv
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _pinv_start_kernel(lo, offsets, weights, sub, cp, piv, mel, x):  # pragma: no cover
+    """``x = max(M^T (M M^T)^{-1} m, 0)`` for all columns, Thomas algorithm over frames."""
+    n_rows, n_frames = mel.shape
+    u = np.empty((n_rows, n_frames))
+    for k in range(n_frames):
+        u[0, k] = mel[0, k] / piv[0]
+    for i in range(1, n_rows):
+        for k in range(n_frames):
+            u[i, k] = (mel[i, k] - sub[i] * u[i - 1, k]) / piv[i]
+    for i in range(n_rows - 2, -1, -1):
+        for k in range(n_frames):
+            u[i, k] -= cp[i] * u[i + 1, k]
+    x[:, :] = 0.0
+    for i in range(n_rows):
+        o = offsets[i]
+        for q in range(offsets[i + 1] - o):
+            w = weights[o + q]
+            j = lo[i] + q
+            for k in range(n_frames):
+                x[j, k] += w * u[i, k]
+    for j in range(x.shape[0]):
+        for k in range(n_frames):
+            if x[j, k] < 0:
+                x[j, k] = 0.0
+    return x
 
 
 def nnls_projected_gradient(
@@ -424,7 +482,12 @@ def mel_nnls_inverse(
             raise ParameterError(f"start has shape {start.shape}; expected {want}")
         x0, _ = _flatten_frames(start.astype(dtype, copy=False))
     elif start == "pinv":
-        x0 = mel_pinv_inverse(flat, spec)
+        ops = _spec_operators(spec, np.dtype(dtype).str)
+        if ops.tri is not None:  # banded route, no BLAS (threads fight on a busy machine)
+            x0 = np.empty((spec.n_freq, flat.shape[1]), dtype=dtype)
+            _pinv_start_kernel(ops.lo, ops.offsets, ops.weights, *ops.tri, flat, x0)
+        else:
+            x0 = mel_pinv_inverse(flat, spec)
     elif start == "zeros":
         x0 = None
     else:
