@@ -261,6 +261,15 @@ def test_nnls_inverter_property_batch_and_scale(lead, frames, log_scale, seed):
     assert resid <= max(1e-3, resid_pinv)
 
 
+@pytest.mark.parametrize("spec", [SPEC, get_spec("tts22k"), SMALL.replace(htk=True, fmin=100.0)])
+def test_nnls_start_is_the_clipped_pseudo_inverse(spec, rng):
+    """Zero iterations return the start: the banded (tridiagonal) route equals numpy's pinv."""
+    mel = np.abs(rng.standard_normal((2, spec.n_mels, 7))).astype(np.float32)
+    out = mel_nnls_inverse(mel, spec, max_iter=0)
+    ref = np.maximum(np.linalg.pinv(spec.mel_basis(np.float64)) @ mel.astype(np.float64), 0)
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6 * float(ref.max()))
+
+
 def test_nnls_zero_and_degenerate_inputs():
     out = registry.create("inverter", "nnls")(np.zeros((SPEC.n_mels, 3), np.float32), SPEC)
     assert out.shape == (SPEC.n_freq, 3) and not out.any()
