@@ -167,36 +167,43 @@ def phase_gradients(
 
 
 @njit(cache=True, inline="always")
-def _push(heap, size, key, idx):
+def _push(hkey, hidx, size, k, idx):
+    """Push ``idx`` with key ``k`` on the max-heap (keys stored beside the indices)."""
     i = size
-    heap[i] = idx
     while i > 0:
         parent = (i - 1) >> 1
-        if key[heap[parent]] >= key[heap[i]]:
+        if hkey[parent] >= k:
             break
-        heap[parent], heap[i] = heap[i], heap[parent]
+        hkey[i] = hkey[parent]
+        hidx[i] = hidx[parent]
         i = parent
+    hkey[i] = k
+    hidx[i] = idx
     return size + 1
 
 
 @njit(cache=True, inline="always")
-def _pop(heap, size, key):
-    top = heap[0]
+def _pop(hkey, hidx, size):
+    """Pop the index with the largest key; returns (index, new size)."""
+    top = hidx[0]
     size -= 1
-    heap[0] = heap[size]
+    k = hkey[size]
+    idx = hidx[size]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= size:
+        child = 2 * i + 1
+        if child >= size:
             break
-        best = left
-        right = left + 1
-        if right < size and key[heap[right]] > key[heap[left]]:
-            best = right
-        if key[heap[i]] >= key[heap[best]]:
+        if child + 1 < size and hkey[child + 1] > hkey[child]:
+            child += 1
+        if k >= hkey[child]:
             break
-        heap[best], heap[i] = heap[i], heap[best]
-        i = best
+        hkey[i] = hkey[child]
+        hidx[i] = hidx[child]
+        i = child
+    if size > 0:
+        hkey[i] = k
+        hidx[i] = idx
     return top, size
 
 
@@ -210,7 +217,8 @@ def _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order):
     phases: those bordering unknown significant bins seed the heap.
     """
     total = key.size
-    heap = np.empty(total, dtype=np.int64)
+    hkey = np.empty(total)
+    hidx = np.empty(total, dtype=np.int64)
     size = 0
     frames = dphi_t.shape[1]
     nfreq = dphi_t.shape[0]
@@ -230,7 +238,7 @@ def _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order):
             if n > 0 and mask[idx - frames] and not done[idx - frames]:
                 border = True
             if border:
-                size = _push(heap, size, key, idx)
+                size = _push(hkey, hidx, size, key[idx], idx)
     ptr = 0
     while True:
         if size == 0:
@@ -241,8 +249,8 @@ def _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order):
             start = order[ptr]
             done[start] = True
             phase[start] = 0.0
-            size = _push(heap, size, key, start)
-        idx, size = _pop(heap, size, key)
+            size = _push(hkey, hidx, size, key[start], start)
+        idx, size = _pop(hkey, hidx, size)
         n = idx // frames
         m = idx - n * frames
         # time neighbours: trapezoid of the per-hop advance
@@ -251,26 +259,26 @@ def _heap_integrate(key, mask, done, phase, dphi_t, dphi_w, order):
             if mask[j] and not done[j]:
                 phase[j] = phase[idx] + 0.5 * (tf[idx] + tf[j])
                 done[j] = True
-                size = _push(heap, size, key, j)
+                size = _push(hkey, hidx, size, key[j], j)
         if m > 0:
             j = idx - 1
             if mask[j] and not done[j]:
                 phase[j] = phase[idx] - 0.5 * (tf[idx] + tf[j])
                 done[j] = True
-                size = _push(heap, size, key, j)
+                size = _push(hkey, hidx, size, key[j], j)
         # frequency neighbours: trapezoid of the per-bin change
         if n + 1 < nfreq:
             j = idx + frames
             if mask[j] and not done[j]:
                 phase[j] = phase[idx] + 0.5 * (wf[idx] + wf[j])
                 done[j] = True
-                size = _push(heap, size, key, j)
+                size = _push(hkey, hidx, size, key[j], j)
         if n > 0:
             j = idx - frames
             if mask[j] and not done[j]:
                 phase[j] = phase[idx] - 0.5 * (wf[idx] + wf[j])
                 done[j] = True
-                size = _push(heap, size, key, j)
+                size = _push(hkey, hidx, size, key[j], j)
 
 
 def pghi_phase(
