@@ -135,6 +135,11 @@ def _runners(magnitude, spec, lib: _Librosa, methods) -> dict[str, Callable[[int
     return out
 
 
+def _med(values) -> float:
+    v = list(values)
+    return statistics.median(v) if v else float("nan")
+
+
 def time_methods(magnitude, spec, lib, methods, reps: int, k: int, k0: int = 2):
     """Per-iteration seconds (min over reps) and per-rep ratios to the floor and librosa."""
     runners = _runners(magnitude, spec, lib, methods)
@@ -151,9 +156,10 @@ def time_methods(magnitude, spec, lib, methods, reps: int, k: int, k0: int = 2):
         rows[name] = {
             "s_per_iter": min(s),
             "s_median": statistics.median(s),
-            "x_floor": statistics.median(a / f for a, f in zip(s, floor_, strict=True) if f > 0),
-            "x_faster_than_librosa": statistics.median(
-                b / a for a, b in zip(s, libs, strict=True) if a > 0),
+            "x_floor": _med(a / f for a, f in zip(s, floor_, strict=True) if f > 0),
+            "x_floor_best": min(s) / min(floor_) if min(floor_) > 0 else float("nan"),
+            "x_faster_best": min(libs) / min(s) if min(s) > 0 else float("nan"),
+            "x_faster_than_librosa": _med(b / a for a, b in zip(s, libs, strict=True) if a > 0),
         }
     return rows
 
@@ -219,6 +225,11 @@ def scaling(y: np.ndarray, spec: FeatureSpec, lib, methods, seconds, reps: int, 
 # --------------------------------------------------------------------------- report
 
 
+def _x(a: float, b: float) -> float:
+    """``a / b``, NaN when ``b`` is 0 (a timing lost in noise)."""
+    return a / b if b > 0 else float("nan")
+
+
 def _f(x: float, nd: int = 2) -> str:
     return "n/a" if x != x else f"{x:.{nd}f}"
 
@@ -232,8 +243,9 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
         f"({args.reps} repetitions, slope over {args.iters} iterations, "
         f"SC after {args.sc_iters} iterations). {env}",
         "",
-        "Seconds per iteration: minimum over repetitions. Ratios: median over repetitions of "
-        "the ratio measured within one repetition (side by side). `x floor` = cost per "
+        "Seconds per iteration: minimum ('best') and median over repetitions. Ratios: median "
+        "over repetitions of the ratio measured within one repetition (side by side); "
+        "'(best)' = ratio of the minima (each method's least disturbed run). `x floor` = cost per "
         "iteration / cost of one irfft + one rfft over the same frames (scipy.fft, float32, "
         "one worker); `x faster` = librosa's cost per iteration / ours. DM does two STFT pairs "
         "per iteration. SC: spectral convergence (dB, lower is better) of the synthesised "
@@ -243,22 +255,23 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
     ]
     for kind, clip_id, spec_name, n_frames, rows, scs in results:
         lines += [f"## {kind}: {clip_id} ({spec_name}, {n_frames} frames)", "",
-                  "| method | ms/iter | median ms/iter | x floor | x faster than librosa |"
-                  " SC zero init | SC random init |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| method | ms/iter (best) | ms/iter (median) | x floor | x floor (best) "
+                  "| x faster than librosa | x faster (best) | SC zero init | SC random init |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in rows.items():
             sc = scs.get(name)
             if name == lib.label:
                 sc = scs.get(f"{lib.label} (momentum=0.99)")
             lines.append(
                 f"| {name} | {r['s_per_iter'] * 1e3:.3f} | {r['s_median'] * 1e3:.3f} | "
-                f"{_f(r['x_floor'])} | {_f(r['x_faster_than_librosa'])} | "
+                f"{_f(r['x_floor'])} | {_f(r['x_floor_best'])} | "
+                f"{_f(r['x_faster_than_librosa'])} | {_f(r['x_faster_best'])} | "
                 f"{_f(sc['zero']) if sc else ''} | {_f(sc['random']) if sc else ''} |")
         g0 = scs[f"{lib.label} (momentum=0)"]
         g9 = scs[f"{lib.label} (momentum=0.99)"]
         for name in ("gla (librosa's length)", "fgla (librosa's length)",
                      f"{lib.label} (momentum=0)"):
-            lines.append(f"| {name} | | | | | {_f(scs[name]['zero'])} | "
+            lines.append(f"| {name} | | | | | | | {_f(scs[name]['zero'])} | "
                          f"{_f(scs[name]['random'])} |")
         lines += [
             "",
@@ -283,9 +296,9 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
     s0, t0, r0 = scale[0]
     lines += ["", "Growth relative to the shortest clip (frames ratio, then per method):", ""]
     for sec, t, rows in scale[1:]:
-        parts = [f"{n} time x{rows[n]['s_per_iter'] / max(r0[n]['s_per_iter'], 1e-12):.1f}"
+        parts = [f"{n} time x{_f(_x(rows[n]['s_per_iter'], r0[n]['s_per_iter']), 1)}"
                  + ("" if n == "fft floor"
-                    else f", memory x{rows[n]['peak_mb'] / max(r0[n]['peak_mb'], 1e-12):.1f}")
+                    else f", memory x{_f(_x(rows[n]['peak_mb'], r0[n]['peak_mb']), 1)}")
                  for n in names]
         lines.append(f"- {sec:g} s (frames x{t / t0:.1f}): " + "; ".join(parts))
     report = "\n".join(lines) + "\n"
@@ -301,26 +314,35 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
         "reused) and fuse their elementwise work into one compiled pass. Measured side by "
         f"side by `melbench bench phase` ({env.split(';')[0]}):",
         "",
-        "| per iteration | speech 4 s | music 8 s |",
+        "| per iteration: median of side-by-side ratios (ratio of best times) | speech 4 s "
+        "| music 8 s |",
         "|---|---:|---:|",
-        f"| fgla, x the FFT floor (irfft + rfft) | {_f(sp['fgla']['x_floor'])} | "
-        f"{_f(mu['fgla']['x_floor'])} |",
-        f"| gla, x the FFT floor | {_f(sp['gla']['x_floor'])} | {_f(mu['gla']['x_floor'])} |",
-        f"| fgla, x faster than librosa.griffinlim | "
-        f"{_f(sp['fgla']['x_faster_than_librosa'])} | "
-        f"{_f(mu['fgla']['x_faster_than_librosa'])} |",
+        *(f"| {m}, x the FFT floor (one irfft + one rfft) | {_f(sp[m]['x_floor'])} "
+          f"({_f(sp[m]['x_floor_best'])}) | {_f(mu[m]['x_floor'])} ({_f(mu[m]['x_floor_best'])}) |"
+          for m in ("gla", "fgla")),
+        *(f"| {m}, x faster than librosa.griffinlim | {_f(sp[m]['x_faster_than_librosa'])} "
+          f"({_f(sp[m]['x_faster_best'])}) | {_f(mu[m]['x_faster_than_librosa'])} "
+          f"({_f(mu[m]['x_faster_best'])}) |" for m in ("gla", "fgla")),
+        "",
+        "Timings come from a 2-core machine shared with other jobs, so single runs are noisy; "
+        "ratios are measured side by side within each repetition.",
         "",
         "From the same zero phase and for the same signal length, SC after 100 iterations "
         f"equals librosa's within {max(abs(d) for d in _sc_diffs(results, lib)):.2f} dB "
         "(melbench's default projects on the longest signal with the given frames, which "
         "differs from librosa's shorter natural length when a clip is not a multiple of the "
-        "hop: SC differences then "
-        + ", ".join(f"{d:+.2f}" for d in _sc_diffs(results, lib, True))
-        + " dB for gla, fgla on speech, music). Time and peak memory grow "
-        f"linearly with length ({scale[0][0]:g} s to {big[0]:g} s: fgla time "
-        f"x{big[2]['fgla']['s_per_iter'] / scale[0][2]['fgla']['s_per_iter']:.0f}, memory "
-        f"x{big[2]['fgla']['peak_mb'] / scale[0][2]['fgla']['peak_mb']:.0f}, frames "
-        f"x{big[1] / scale[0][1]:.0f}). Full tables: `results/bench_phase.md`.",
+        "hop: SC differences then {:+.2f}, {:+.2f} dB (gla, fgla) on speech and {:+.2f}, "
+        "{:+.2f} dB on music). Time and peak memory grow ".format(
+            *_sc_diffs(results, lib, True))
+        + f"about linearly with length ({scale[0][0]:g} s to {big[0]:g} s, frames "
+        f"x{big[1] / scale[0][1]:.0f}: "
+        f"fgla time x{_f(_x(big[2]['fgla']['s_per_iter'], scale[0][2]['fgla']['s_per_iter']), 0)} "
+        f"(the FFT floor itself x"
+        f"{_f(_x(big[2]['fft floor']['s_per_iter'], scale[0][2]['fft floor']['s_per_iter']), 0)}"
+        ": long clips leave the caches), peak memory "
+        f"x{_f(_x(big[2]['fgla']['peak_mb'], scale[0][2]['fgla']['peak_mb']), 0)}, "
+        f"{big[2]['fgla']['peak_mb']:.0f} MB for {big[0]:g} s vs librosa's "
+        f"{big[2][lib.label]['peak_mb']:.0f} MB). Full tables: `results/bench_phase.md`.",
         "",
         "Warm starts and schedules: every method takes a complex spectrogram or phases as "
         "`init`; `phase=chain` runs several methods in turn, each started from the previous "
@@ -405,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     assert speech is not None
     seconds = [float(s) for s in args.lengths.split(",")]
     print("\nscaling (speech16k):", flush=True)
-    scale = scaling(speech[0], speech[1], lib, methods, seconds, reps=max(2, args.reps // 2),
+    scale = scaling(speech[0], speech[1], lib, methods, seconds, reps=args.reps,
                     k=max(3, args.iters // 2))
     for sec, t, rows in scale:
         print(f"  {sec:5g} s {t:6d} frames: " + ", ".join(

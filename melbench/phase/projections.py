@@ -13,6 +13,11 @@ with a ``Params`` dataclass. All of them
   one ``rfft`` per ``P1``, buffers reused) and fuse their elementwise work
   (momentum, ``P2``, the convergence measure) into one compiled pass per
   iteration, so an iteration costs little more than the FFT pair;
+* project on the longest signal that has the given number of frames (the
+  :class:`~melbench.stft.Projector` default), so that the STFT of every clip with
+  these frames is a fixed point (a warm start from the true phase stays put);
+  the pure functions' ``length=`` selects another length, e.g. librosa's shorter
+  natural one, with which ``fgla`` reproduces ``librosa.griffinlim`` exactly;
 * accept a warm start (a complex spectrogram, whose phase is used, or an array of
   phases) or start from a seeded uniform random phase ("random") or zero phase;
 * return ``P2(x_N)``: the target magnitude with the retrieved phase, shape and
@@ -21,7 +26,8 @@ with a ``Params`` dataclass. All of them
   ``k = 0 .. n_iter``, where ``s`` is the spectral convergence
   ``20 log10(|| |STFT(ISTFT(P2(x_k)))| - A ||_F / ||A||_F)`` of the output the
   method would return after ``k`` iterations (``k = 0``: the initial phase) and
-  ``t`` the elapsed time to produce it (trace bookkeeping excluded). The value for
+  ``t`` the seconds from the start of the call to that output (set-up included;
+  the trace's own bookkeeping and numba's one-off warm-up excluded). The value for
   ``k`` comes for free from iteration ``k + 1`` (it already computes
   ``P1(P2(x_k))`` or, for RAAR and DM, quantities it is a linear combination of);
   only the last entry costs one extra ``P1``. With batch axes the SC is over the
@@ -311,8 +317,15 @@ def _setup(magnitude, spec: FeatureSpec, init, init_method: str, rng, length=Non
     rng = np.random.default_rng(rng)
     proj = Projector.from_spec(spec, mag.shape[-1], batch_shape=mag.shape[:-2], dtype=mag.dtype,
                                length=length)
-    c0 = initial_spectrogram(mag, init, rng, how=init_method)
     a = proj.to_internal(mag, proj.dtype)
+    if init is None and init_method == "random":
+        # the phases of plugin.initial_spectrogram (same generator stream), built in the
+        # working precision: a third of its peak memory
+        phase = proj.to_internal(rng.uniform(-np.pi, np.pi, size=mag.shape), proj.dtype)
+        x = np.exp(phase * proj.cdtype.type(1j))
+        x *= a
+        return proj, a, x
+    c0 = initial_spectrogram(mag, init, rng, how=init_method)
     x = proj.to_internal(c0, proj.cdtype)
     return proj, a, x
 
@@ -381,6 +394,7 @@ def fgla(
     af, al = a.reshape(-1), proj.dtype.type(alpha)
     xin = np.empty_like(x)
     _k_p2(_v(x), af, _v(xin))
+    del x  # peak memory: target + three spectrograms + the FFT's frames
     tr.mark()
     tprev = None
     for it in range(int(n_iter)):
@@ -478,6 +492,7 @@ def agla(
     al, be, ga = (proj.dtype.type(v) for v in (alpha, beta, gamma))
     xin = np.empty_like(x)
     _k_p2(_v(x), af, _v(xin))
+    del x
     tr.mark()
     tprev = d = None
     for it in range(int(n_iter)):
