@@ -676,6 +676,11 @@ BEYOND_DISCUSSION = """\
   RAAR and the difference map (2022), and melbench's own LWS; published columns show "–".
   All get the same true magnitude, the same spec and the same 200-iteration budget where
   iterative (DM costs two STFT pairs per iteration, so its seconds are higher).
+- Every iterative method starts from zero phase (as the paper's GLA and FGLA) and runs
+  melbench's default parameters (AGLA alpha 0.99, beta 1.1, gamma 1.25; RAAR beta 0.9; DM
+  beta 0.8), untuned for this material. Their own papers report them ahead of FGLA with
+  other starts, parameters and iteration budgets; where they trail FGLA here, that is a
+  statement about this set-up (200 iterations, zero start, redundancy 8), not a refutation.
 - The mel -> magnitude step (transpose, pinv, nnls and the inverter that beats nnls) is
   not part of these phase-retrieval tables; its extension of the librosa thread's claims
   is in `results/papers/librosa_thread/`.
