@@ -522,7 +522,8 @@ PRUSA_DISCUSSION = """\
   (first 10 s, 44.1 kHz; music and a few speech tracks); here three bundled clips (two
   narrow-band speech recordings, one 8 s music excerpt) resampled to 44.1 kHz, so most
   high bins of the speech clips are empty. Fewer, band-limited clips move absolute SC values
-  by several dB; the speech column of the paper is its speech subset, ours two clips.
+  by several dB. The paper's speech column is its speech material (SQAM's speech tracks or
+  MOCHA-TIMIT; which one was not verified), ours two clips.
 - LTFAT's DGT is periodic (no edges); melbench's STFT is centred with zero padding, so the
   first and last frames are harder for every method, and the iteration counts of
   GLA/FGLA/chains are the same (200) but their starts differ where stated below.
