@@ -524,9 +524,10 @@ PRUSA_DISCUSSION = """\
   high bins of the speech clips are empty. Fewer, band-limited clips move absolute SC values
   by several dB. The paper's speech column is its speech material (SQAM's speech tracks or
   MOCHA-TIMIT; which one was not verified), ours two clips.
-- LTFAT's DGT is periodic (no edges); melbench's STFT is centred with zero padding, so the
-  first and last frames are harder for every method, and the iteration counts of
-  GLA/FGLA/chains are the same (200) but their starts differ where stated below.
+- LTFAT's DGT is periodic (no edges) and synthesises with the canonical dual window;
+  melbench's STFT is centred with zero padding and synthesises by least squares (the same
+  dual up to the edges), so the first and last frames differ. Iteration counts (200) and
+  starts (zero phase, or PGHI's output for the chains) are the paper's.
 - RTISI-LA runs 25 re-estimation rounds per frame as in the paper's script (the last of
   its `rtisiiters`; about 200 full-signal iteration equivalents at redundancy 8), with the
   look-ahead of every overlapping frame. PGHI uses the plugin's tolerances (1e-1, then
