@@ -851,8 +851,10 @@ THREAD_DISCUSSION = """\
   underdetermined, and librosa's own `mel_to_stft` stops at its start (the clipped pinv).
   melbench's `nnls` is warm-started from the clipped pinv and run to convergence.
 - LWS here is melbench's own implementation with weights from the spec's Hann window, not
-  the `lws` package (which assumes sqrt-Hann); Donahue's remark in the thread was about the
-  package with its own window.
+  the `lws` package (which assumes sqrt-Hann), the implementation the thread's remark
+  presumably meant; its speed is this implementation's.
+- `nnls_consistent` is melbench's inverter beyond NNLS (the mel-exact magnitude of a
+  consistent spectrogram); the thread had nothing like it, so its column extends the claims.
 - The degraded-mel track (`degrade=noise`: white noise in the log-mel domain, default SNR)
   shows whether the orderings survive model-like mels; true-magnitude (oracle) cells ignore
   the mel, so they repeat across that track.
