@@ -900,7 +900,8 @@ _register(PaperExperiment(
         "`degrade=noise`; convergence traces on (`trace=true`). Metrics: sc, mag_sc, pesq, timing.",
     ],
     build=_thread_build,
-    needs={"inverter": ["transpose", "pinv", "nnls", "oracle"], "phase": ["gla", "fgla", "lws"],
+    needs={"inverter": ["transpose", "pinv", "nnls", "nnls_consistent", "oracle"],
+           "phase": ["gla", "fgla", "lws"],
            "metric": ["sc", "mag_sc", "pesq", "timing"]},
 ))
 
