@@ -339,7 +339,7 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
         f"fgla time x{_f(_x(big[2]['fgla']['s_per_iter'], scale[0][2]['fgla']['s_per_iter']), 0)} "
         f"(the FFT floor itself x"
         f"{_f(_x(big[2]['fft floor']['s_per_iter'], scale[0][2]['fft floor']['s_per_iter']), 0)}"
-        ": long clips leave the caches), peak memory "
+        "), peak memory "
         f"x{_f(_x(big[2]['fgla']['peak_mb'], scale[0][2]['fgla']['peak_mb']), 0)}, "
         f"{big[2]['fgla']['peak_mb']:.0f} MB for {big[0]:g} s vs librosa's "
         f"{big[2][lib.label]['peak_mb']:.0f} MB). Full tables: `results/bench_phase.md`.",
