@@ -199,3 +199,17 @@ def test_chain_with_non_iterative_step(speech):
                                                     (3, "gla:3")]
     s0 = sc_db(spec, mag.astype(np.complex64), mag, spec.n_samples(mag.shape[-1]) + 255)
     assert tr[0]["sc_db"] == pytest.approx(s0, abs=0.05)
+
+
+def test_chain_runs_any_registered_retriever(speech):
+    """Initialisers from other modules (pghi, if installed) chain like the built-ins."""
+    if "pghi" not in registry.available("phase"):
+        pytest.skip("pghi is not available")
+    spec, y, mag = speech
+    chain = registry.create("phase", "chain", {"steps": "pghi>fgla:5"})
+    tr: list = []
+    out = chain(mag, spec, rng=0, trace=tr)
+    assert out.shape == mag.shape
+    assert [(r["iter"], r["step"]) for r in tr] == [(0, "pghi")] + [(i, "fgla:5")
+                                                                   for i in range(1, 6)]
+    assert tr[-1]["sc_db"] < tr[0]["sc_db"]
