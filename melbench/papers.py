@@ -322,6 +322,17 @@ def _failures(rows: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cells(rows: pd.DataFrame) -> str:
+    """Each (inverter, phase) label of the run with its specs and mel tracks."""
+    body = []
+    keys = [c for c in ("inverter", "phase") if c in rows]
+    for (inv, ph), g in rows.groupby(keys, sort=False):
+        specs = ", ".join(dict.fromkeys(g["spec"].astype(str))) if "spec" in g else ""
+        degr = ", ".join(dict.fromkeys(g["degrade"].astype(str))) if "degrade" in g else ""
+        body.append([f"`{inv}`", f"`{ph}`", specs, degr, len(g)])
+    return md_table(["inverter", "phase", "specs", "mel track", "rows"], body)
+
+
 def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = None,
            source: str = "", extras: Sequence[str] = ()) -> str:
     """The Markdown report of one reproduction from its rows (``extras``: files beside it)."""
@@ -345,6 +356,8 @@ def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = No
     fails = _failures(rows)
     if fails:
         parts.append(fails)
+    parts.append("## Cells: the exact plugin parameters\n")
+    parts.append(_cells(rows))
     parts.append("## Set-up: the paper and here\n")
     parts.append("The paper (what was checked in the authors' code):\n")
     parts.append("\n".join(f"- {s}" for s in exp.paper_setup) + "\n")
@@ -679,10 +692,10 @@ BEYOND_DISCUSSION = """\
   All get the same true magnitude, the same spec and the same 200-iteration budget where
   iterative (DM costs two STFT pairs per iteration, so its seconds are higher).
 - Every iterative method starts from zero phase (as the paper's GLA and FGLA) and runs
-  melbench's default parameters (AGLA alpha 0.99, beta 1.1, gamma 1.25; RAAR beta 0.9; DM
-  beta 0.8), untuned for this material. Their own papers report them ahead of FGLA with
-  other starts, parameters and iteration budgets; where they trail FGLA here, that is a
-  statement about this set-up (200 iterations, zero start, redundancy 8), not a refutation.
+  melbench's default parameters (listed under "Cells" below), untuned for this material.
+  Their own papers report them ahead of FGLA with other starts, parameters and iteration
+  budgets; where they trail FGLA here, that is a statement about this set-up (200
+  iterations, zero start, redundancy 8), not a refutation.
 - The mel -> magnitude step (transpose, pinv, nnls and the inverter that beats nnls) is
   not part of these phase-retrieval tables; its extension of the librosa thread's claims
   is in `results/papers/librosa_thread/`.
