@@ -117,16 +117,73 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _split_top(text: str) -> list[str]:
+    """Split ``a=1,b=[2,3]`` at the commas that are not inside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += ch == "["
+        depth -= ch == "]"
+        cur += ch
+    out.append(cur)
+    return out
+
+
+def display_label(label: str, kind: str) -> str:
+    """Shorten a canonical label to the parameters that differ from the plugin's defaults.
+
+    ``lws[L=5,...,mode=music,...]`` becomes ``lws[mode=music]`` and an all-default label
+    becomes the bare name. Labels that cannot be parsed, or whose plugin is not
+    registered, are returned unchanged. Rows always keep the full canonical label.
+    """
+    import dataclasses
+
+    from . import registry
+    from .plugin import _fmt
+
+    if not isinstance(label, str) or "[" not in label or not label.endswith("]"):
+        return label
+    name, body = label[:-1].split("[", 1)
+    try:
+        cls = registry.get(kind, name)
+        defaults = {}
+        for f in dataclasses.fields(cls.Params):
+            if f.default is not dataclasses.MISSING:
+                defaults[f.name] = _fmt(f.default)
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                defaults[f.name] = _fmt(f.default_factory())  # type: ignore[misc]
+        items = [i.split("=", 1) for i in _split_top(body)]
+    except Exception:  # noqa: BLE001 - display only; fall back to the full label
+        return label
+    if any(len(i) != 2 or i[0] not in defaults for i in items):
+        return label
+    kept = [f"{k}={v}" for k, v in items if defaults[k] != v]
+    return f"{name}[{','.join(kept)}]" if kept else name
+
+
 def summary_markdown(df: pd.DataFrame, title: str | None = None) -> str:
-    """Summary table (plus failure reasons, if any) as Markdown."""
+    """Summary table (plus failure reasons, if any) as Markdown.
+
+    Plugin labels are shown with only their non-default parameters (see
+    :func:`display_label`); ``rows.csv`` keeps the full canonical labels.
+    """
     parts = []
     if title:
         parts.append(f"## {title}\n")
     summ = summarize(df)
+    for kind, col in (("inverter", "inverter"), ("phase", "phase")):
+        if col in summ.columns:
+            summ[col] = [display_label(v, kind) for v in summ[col]]
     # constant columns (one dataset, one spec...) go to a caption line, not the table
     const = [c for c in CELL_COLUMNS if c in summ.columns and summ[c].nunique(dropna=False) == 1
              and len(summ) > 0]
-    caption = ", ".join(f"{c}: {summ[c].iloc[0]}" for c in const if c not in ("inverter", "phase"))
+    caption = ", ".join(
+        f"{c}: {display_label(summ[c].iloc[0], c) if c == 'dataset' else summ[c].iloc[0]}"
+        for c in const if c not in ("inverter", "phase")
+    )
     shown = summ.drop(columns=[c for c in const if c not in ("inverter", "phase")])
     if caption:
         parts.append(caption + "\n")

@@ -152,3 +152,14 @@ def test_installed_wheel_works_outside_the_repository(tmp_path):
     assert str(site / "melbench" / "_conf") in cfg.read_text()
     rows = pd.read_csv(next((elsewhere / "outputs" / "runs").iterdir()) / "rows.csv")
     assert rows["status"].tolist() == ["ok"]
+
+
+def test_display_label_keeps_only_non_default_parameters():
+    from melbench import registry
+    from melbench.results import display_label
+
+    lws = registry.create("phase", "lws", {"mode": "music"})
+    assert display_label(lws.label, "phase") == "lws[mode=music]"
+    assert display_label(registry.create("phase", "fgla").label, "phase") == "fgla"
+    assert display_label(registry.create("phase", "fgla", {"n_iter": 7}).label, "phase") == "fgla[n_iter=7]"
+    assert display_label("notaplugin[x=1]", "phase") == "notaplugin[x=1]"
