@@ -191,10 +191,35 @@ def summary_markdown(df: pd.DataFrame, title: str | None = None) -> str:
     if "status" in df and (df["status"] != "ok").any():
         bad = df[df["status"] != "ok"]
         parts.append("\nNot scored:\n")
-        for r in bad.itertuples(index=False):
-            parts.append(f"- {r.clip} [{r.inverter} / {r.phase}] {r.status}: {r.error}")
+        parts.extend(_grouped_reasons(
+            ((f"{r.status}: {r.error}", r.clip, _cell(r)) for r in bad.itertuples(index=False)),
+            n_cells=len(summ),
+        ))
     if "notes" in df and (df["notes"] != "").any():
-        parts.append("\nNotes:\n")
-        for r in df[df["notes"] != ""].itertuples(index=False):
-            parts.append(f"- {r.clip} [{r.inverter} / {r.phase}]: {r.notes}")
+        parts.append("\nNotes (missing values and their reasons):\n")
+        notes = (
+            (note, r.clip, _cell(r))
+            for r in df[df["notes"] != ""].itertuples(index=False)
+            for note in str(r.notes).split("; ") if note
+        )
+        parts.extend(_grouped_reasons(notes, n_cells=len(summ)))
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _cell(r: Any) -> str:
+    return f"{display_label(r.inverter, 'inverter')} / {display_label(r.phase, 'phase')}"
+
+
+def _grouped_reasons(items: Iterable[tuple[str, str, str]], n_cells: int) -> list[str]:
+    """One line per distinct reason: which clips, and in which cells (or "every cell")."""
+    groups: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
+    for reason, clip, cell in items:
+        clips, cells = groups.setdefault(reason, ({}, {}))
+        clips[str(clip)] = None
+        cells[cell] = None
+    lines = []
+    for reason, (clips, cells) in groups.items():
+        where = "every cell" if len(cells) >= n_cells > 1 else (
+            "; ".join(cells) if len(cells) <= 3 else f"{len(cells)} cells")
+        lines.append(f"- {reason} — clips: {', '.join(clips)} ({where})")
+    return lines

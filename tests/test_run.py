@@ -163,3 +163,22 @@ def test_display_label_keeps_only_non_default_parameters():
     assert display_label(registry.create("phase", "fgla").label, "phase") == "fgla"
     assert display_label(registry.create("phase", "fgla", {"n_iter": 7}).label, "phase") == "fgla[n_iter=7]"
     assert display_label("notaplugin[x=1]", "phase") == "notaplugin[x=1]"
+
+
+def test_summary_groups_repeated_reasons():
+    from melbench.results import rows_to_frame, summary_markdown
+
+    rows = [
+        {"dataset": "d", "clip": c, "spec": "s", "degrade": "none", "inverter": inv, "phase": "gla",
+         "seed": 0, "status": "ok", "error": "", "sc_db": -10.0,
+         "notes": "pesq (pesq_wb): no wideband PESQ" if c.startswith("nb") else ""}
+        for c in ("nb1", "nb2", "wb1") for inv in ("pinv", "transpose")
+    ]
+    rows.append({**rows[0], "clip": "bad", "status": "failed", "error": "load: unreadable x.wav",
+                 "notes": ""})
+    text = summary_markdown(rows_to_frame(rows))
+    line = [t for t in text.splitlines() if "no wideband PESQ" in t]
+    assert len(line) == 1 and "nb1, nb2" in line[0] and "every cell" in line[0]
+    assert "wb1" not in line[0]
+    failed = [t for t in text.splitlines() if "unreadable" in t]
+    assert len(failed) == 1 and "bad" in failed[0] and "pinv / gla" in failed[0]
