@@ -29,7 +29,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .results import atomic_write_bytes
 
 log = logging.getLogger("melbench")
 
@@ -171,19 +171,6 @@ def clip_key(clip: Any) -> str:
     return h.hexdigest()[:24]
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class RowCache:
     """The rows of one cell, one file per clip (see the module doc).
 
@@ -210,7 +197,7 @@ class RowCache:
             self.dir.mkdir(parents=True, exist_ok=True)
             info = self.dir / "cell.json"
             if not info.exists():
-                _atomic_bytes(info, json.dumps(dict(description), indent=1, sort_keys=True,
+                atomic_write_bytes(info, json.dumps(dict(description), indent=1, sort_keys=True,
                                                default=str).encode())
 
     @property
@@ -255,7 +242,7 @@ class RowCache:
             shutil.copyfile(audio_file, tmp)
             os.replace(tmp, self.dir / f"{clip}.wav")
         text = json.dumps({"row": dict(row)}, default=_json_default, allow_nan=True)
-        _atomic_bytes(self.dir / f"{clip}.json", text.encode())
+        atomic_write_bytes(self.dir / f"{clip}.json", text.encode())
         return True
 
 

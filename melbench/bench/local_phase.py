@@ -38,6 +38,7 @@ from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
 from ..metrics.spectral import spectral_convergence_db
 from ..spec import FeatureSpec, get_spec
+from ._common import update_readme_section
 
 CLIPS = (("speech", "cmu_arctic_a0007"), ("music", "vibe_ace_00-08s"))
 README_HEADING = "## Local and non-iterative phase retrieval"
@@ -222,20 +223,6 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
     return full, "\n".join(head)
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or add before "## Development", else append) the README section."""
-    text = path.read_text(encoding="utf-8")
-    if README_HEADING in text:
-        start = text.index(README_HEADING)
-        nxt = text.find("\n## ", start + len(README_HEADING))
-        end = len(text) if nxt < 0 else nxt + 1
-        text = text[:start] + section + ("\n" if nxt >= 0 else "") + text[end:]
-    elif "\n## Development" in text:
-        i = text.index("\n## Development") + 1
-        text = text[:i] + section + "\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     print(f"wrote {out}")
     if args.readme:
-        update_readme(Path(args.readme), section)
+        update_readme_section(Path(args.readme), README_HEADING, section)
         print(f"updated {args.readme}")
     return 0
 

@@ -43,6 +43,7 @@ from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
 from ..spec import FeatureSpec, get_spec
 from ..stft import FFT_WORKERS
+from ._common import update_readme_section
 
 METHODS = ("gla", "fgla", "agla", "raar", "dm")
 CLIPS = (("speech", "cmu_arctic_a0007", "speech16k"), ("music", "vibe_ace_00-08s", "tts22k"))
@@ -362,20 +363,6 @@ def _sc_diffs(results, lib, default_length: bool = False):
         yield scs[f]["zero"] - scs[f"{lib.label} (momentum=0.99)"]["zero"]
 
 
-def update_readme(path: Path, section: str) -> None:
-    """Replace (or add before "## Development", else append) the README section."""
-    text = path.read_text(encoding="utf-8")
-    if README_HEADING in text:
-        start = text.index(README_HEADING)
-        nxt = text.find("\n## ", start + len(README_HEADING))
-        end = len(text) if nxt < 0 else nxt + 1
-        text = text[:start] + section + ("\n" if nxt >= 0 else "") + text[end:]
-    elif "\n## Development" in text:
-        i = text.index("\n## Development") + 1
-        text = text[:i] + section + "\n" + text[i:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- main
@@ -440,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(report, encoding="utf-8")
     print(f"\nwrote {out}")
     if args.readme:
-        update_readme(Path(args.readme), readme)
+        update_readme_section(Path(args.readme), README_HEADING, readme)
         print(f"updated the '{README_HEADING}' section of {args.readme}")
     return 0
 

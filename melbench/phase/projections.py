@@ -761,14 +761,17 @@ class RAAR(PhaseRetriever):
         if not 0 < self.params.beta <= 1:
             raise ParameterError(f"beta={self.params.beta!r} outside (0, 1]")
 
+    #: The pure function the plugin runs (the difference map reuses this class).
+    _solver = staticmethod(raar)
+
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run :func:`raar`."""
+        """Run the relaxed projection method (:func:`raar`, or :func:`dm` for ``DM``)."""
         p = self.params
-        return raar(magnitude, spec, n_iter=p.n_iter, beta=p.beta, init=init,
-                    init_method=p.init, rng=rng, trace=trace)
+        return self._solver(magnitude, spec, n_iter=p.n_iter, beta=p.beta, init=init,
+                            init_method=p.init, rng=rng, trace=trace)
 
 
-class DM(PhaseRetriever):
+class DM(RAAR):
     """Difference map (Elser 2003; Peer, Welker & Gerkmann 2022); two STFT pairs per iteration."""
 
     name: ClassVar[str] = "dm"
@@ -791,14 +794,4 @@ class DM(PhaseRetriever):
         beta: float = 0.7
         init: str = "random"
 
-    def validate(self) -> None:
-        """Check parameters."""
-        _check_params(self.params)
-        if not 0 < self.params.beta <= 1:
-            raise ParameterError(f"beta={self.params.beta!r} outside (0, 1]")
-
-    def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run :func:`dm`."""
-        p = self.params
-        return dm(magnitude, spec, n_iter=p.n_iter, beta=p.beta, init=init,
-                  init_method=p.init, rng=rng, trace=trace)
+    _solver = staticmethod(dm)
