@@ -91,13 +91,41 @@ def code_fingerprint(objects: Iterable[Any] = ()) -> str:
     if pinned:
         return _sha(f"{__version__}\npinned:{pinned}")
     modules = set(CORE_MODULES)
-    for obj in objects:
+    todo = list(objects)
+    while todo:
+        obj = todo.pop()
         cls = obj if isinstance(obj, type) else type(obj)
         for klass in cls.__mro__:
             if klass.__module__ not in ("builtins", "abc"):
                 modules.add(klass.__module__)
+        if not isinstance(obj, type) and hasattr(obj, "components"):
+            todo.extend(obj.components())  # e.g. a chain's steps
+    modules = _with_melbench_dependencies(modules)
     parts = [__version__] + [f"{m}:{_module_digest(m)}" for m in sorted(modules)]
     return _sha("\n".join(parts))
+
+
+def _with_melbench_dependencies(modules: set[str]) -> set[str]:
+    """Add, transitively, the melbench modules that ``modules`` use.
+
+    Found through the objects in each module's namespace, so helpers such as
+    ``melbench.phase._local`` count for the plugins that call them.
+    """
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        mod = sys.modules.get(name)
+        if mod is None or not name.startswith("melbench"):
+            continue
+        for value in vars(mod).values():
+            dep = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+            if isinstance(dep, str) and dep.startswith("melbench") and dep not in seen:
+                todo.append(dep)
+    return seen
 
 
 def _canonical(obj: Any) -> Any:

@@ -91,6 +91,10 @@ class Plugin:
         """Return a reason to decline this spec (recorded in the row), or None."""
         return None
 
+    def components(self) -> list[Plugin]:
+        """Plugins this one runs internally (e.g. a chain's steps); part of its cache key."""
+        return []
+
     def __repr__(self) -> str:
         return self.label
 

@@ -184,6 +184,10 @@ class Chain(PhaseRetriever):
         """``(step text, plugin)`` pairs in order."""
         return list(self._steps)
 
+    def components(self) -> list[PhaseRetriever]:
+        """The step plugins (their code is part of the chain's cache key)."""
+        return [plugin for _, plugin in self._steps]
+
     @property
     def label(self) -> str:
         """``chain[step>step...]`` with each step as written (normalised)."""
