@@ -156,6 +156,9 @@ class PhaseRetriever(Plugin):
     """
 
     kind: ClassVar[str] = "phase"
+    #: The parameter that counts iterations (what ``chain`` steps ``NAME:N`` set); None for
+    #: non-iterative methods.
+    iterations_param: ClassVar[str | None] = "n_iter"
 
     def __call__(
         self,

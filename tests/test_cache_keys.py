@@ -40,3 +40,15 @@ def test_unrelated_plugin_edit_keeps_the_key(unpinned, monkeypatch):
     fgla = registry.create("phase", "fgla")
     before = cache.code_fingerprint([fgla])
     assert _fingerprint_with_edited("melbench.phase.lws", [fgla], monkeypatch) == before
+
+
+def test_chain_step_count_maps_to_each_plugins_iteration_parameter():
+    from melbench.errors import ParameterError
+
+    chain = registry.create("phase", "chain", {"steps": "pghi>lws:7>fgla:5"})
+    steps = dict(chain.steps)
+    assert steps["lws:7"].params.batch_iterations == 7
+    assert steps["fgla:5"].params.n_iter == 5
+    assert chain.label == "chain[pghi>lws:7>fgla:5]"
+    with pytest.raises(ParameterError, match="not iterative"):
+        registry.create("phase", "chain", {"steps": "pghi:10>fgla:5"})

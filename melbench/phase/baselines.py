@@ -14,6 +14,7 @@ class ZeroPhase(PhaseRetriever):
     """Zero phase everywhere (or the warm start's phase, if given): the floor."""
 
     name: ClassVar[str] = "zero"
+    iterations_param: ClassVar[str | None] = None
 
     def retrieve(self, magnitude, spec: FeatureSpec, *, init, rng, trace) -> np.ndarray:
         """Return ``magnitude`` as a complex array with zero phase."""
@@ -24,6 +25,7 @@ class RandomPhase(PhaseRetriever):
     """Uniform random phase from the seeded generator (or the warm start's phase)."""
 
     name: ClassVar[str] = "random"
+    iterations_param: ClassVar[str | None] = None
 
     def retrieve(self, magnitude, spec: FeatureSpec, *, init, rng, trace) -> np.ndarray:
         """Return ``magnitude * exp(i phi)`` with ``phi ~ U(-pi, pi)``."""

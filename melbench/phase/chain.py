@@ -5,8 +5,9 @@ Step syntax (one string per step, or one string with steps separated by ``>``)::
     NAME[:N_ITER][:KEY=VALUE]...
 
 ``NAME`` is any registered phase plugin (``melbench list``), ``N_ITER`` sets its
-``n_iter`` and ``KEY=VALUE`` any other parameter (numbers, true/false and words
-are parsed). From the command line::
+iteration count (the plugin's ``iterations_param``: ``n_iter`` for the projection
+methods, ``batch_iterations`` for ``lws``) and ``KEY=VALUE`` any other parameter
+(numbers, true/false and words are parsed). From the command line::
 
     melbench run phase=chain 'phase.steps=[raar:300,fgla:100]'
     melbench run phase=chain 'phase.steps="pghi>fgla:200"'
@@ -125,12 +126,12 @@ def parse_step(text: str) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
-def _step_text(name: str, params: dict[str, Any]) -> str:
+def _step_text(name: str, params: dict[str, Any], counter: str | None = "n_iter") -> str:
     parts = [name]
-    if "n_iter" in params:
-        parts.append(str(params["n_iter"]))
+    if counter in params:
+        parts.append(str(params[counter]))
     parts += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-              for k, v in sorted(params.items()) if k != "n_iter"]
+              for k, v in sorted(params.items()) if k != counter]
     return ":".join(parts)
 
 
@@ -171,13 +172,23 @@ class Chain(PhaseRetriever):
             name, params = parse_step(text)
             if name == self.name:
                 raise ParameterError(f"chain step {text!r}: a chain cannot contain a chain")
+            if "n_iter" in params:
+                try:
+                    counter = registry.get("phase", name).iterations_param
+                except MelbenchError as exc:
+                    raise ParameterError(f"chain step {text!r}: {exc}") from exc
+                if counter is None:
+                    raise ParameterError(
+                        f"chain step {text!r}: {name} is not iterative; write it without a count"
+                    )
+                params[counter] = params.pop("n_iter")
             try:
                 plugin = registry.create("phase", name, params)
             except MelbenchError as exc:
                 raise ParameterError(f"chain step {text!r}: {exc}") from exc
             except TypeError as exc:  # a Params dataclass rejecting a value's type
                 raise ParameterError(f"chain step {text!r}: {exc}") from exc
-            self._steps.append((_step_text(name, params), plugin))
+            self._steps.append((_step_text(name, params, plugin.iterations_param), plugin))
 
     @property
     def steps(self) -> list[tuple[str, PhaseRetriever]]:

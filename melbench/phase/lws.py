@@ -471,6 +471,7 @@ class LWS(PhaseRetriever):
     """
 
     name: ClassVar[str] = "lws"
+    iterations_param: ClassVar[str | None] = "batch_iterations"
 
     @dataclass
     class Params:

@@ -342,6 +342,7 @@ class PGHI(PhaseRetriever):
     """
 
     name: ClassVar[str] = "pghi"
+    iterations_param: ClassVar[str | None] = None
 
     @dataclass
     class Params:

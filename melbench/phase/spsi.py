@@ -114,6 +114,7 @@ class SPSI(PhaseRetriever):
     """
 
     name: ClassVar[str] = "spsi"
+    iterations_param: ClassVar[str | None] = None
 
     @dataclass
     class Params:

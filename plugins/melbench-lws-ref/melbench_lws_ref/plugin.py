@@ -101,6 +101,7 @@ class LWSRef(PhaseRetriever):
     """
 
     name: ClassVar[str] = "lws_ref"
+    iterations_param: ClassVar[str | None] = "batch_iterations"
 
     @dataclass
     class Params:
