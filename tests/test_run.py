@@ -182,3 +182,14 @@ def test_summary_groups_repeated_reasons():
     assert "wb1" not in line[0]
     failed = [t for t in text.splitlines() if "unreadable" in t]
     assert len(failed) == 1 and "bad" in failed[0] and "pinv / gla" in failed[0]
+
+
+def test_run_help_lists_groups_and_examples(tmp_path):
+    out = melbench("run", "--help", cwd=tmp_path)
+    assert out.returncode == 0
+    assert "melbench run inverter=nnls phase=lws" in out.stdout
+    groups = {line.split(":")[0]: line for line in out.stdout.splitlines() if ": " in line}
+    for name in ("pinv", "nnls", "transpose"):
+        assert name in groups["inverter"]
+    for name in ("gla", "fgla", "lws", "pghi", "chain"):
+        assert name in groups["phase"]
