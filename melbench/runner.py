@@ -130,6 +130,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
                 cache.put(ckey, res.row, wav)
                 waiting.remove(item)
 
+    warmed = False  # plugins run once, untimed, before the first computed clip
     bar = tqdm(clips, desc=desc, unit="clip", leave=False, file=sys.stderr,
                disable=None if cfg.get("progress", True) else True)
     try:
@@ -142,6 +143,9 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
             if row is not None:
                 rows.append(row)
             else:
+                if not warmed:
+                    _warm_up(spec, inverter, phase)
+                    warmed = True
                 res = run_clip(clip, spec, inverter, phase, metrics, seed=seed,
                                dataset=dataset.label, degrade=degrade, degrade_label=degrade_label,
                                record_trace=trace, defer=pool.active)
@@ -230,6 +234,24 @@ def _atomic_wav(path: Path, audio: Any, sample_rate: int, sf: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
+
+
+def _warm_up(spec: Any, inverter: Any, phase: Any) -> None:
+    """Run the cell's plugins once on half a second of synthetic audio, untimed.
+
+    One-off costs (numba compilation on a fresh install, cached operators, imports) then
+    do not land in the first clip's stage times. Failures are ignored here: the real
+    clips report them.
+    """
+    from .testing import conformance_signal
+
+    try:
+        y = conformance_signal(spec.sample_rate, seconds=max(0.5, 2 * spec.n_fft / spec.sample_rate))
+        mag = spec.magnitude(y)
+        target = inverter(spec.mel_from_magnitude(mag), spec, context={"reference_magnitude": mag})
+        phase(target, spec, rng=0)
+    except Exception as exc:  # noqa: BLE001 - the clips will say what is wrong
+        log.debug("warm-up failed: %s", exc)
 
 
 def _name(node: Any) -> str:

@@ -193,3 +193,37 @@ def test_run_help_lists_groups_and_examples(tmp_path):
         assert name in groups["inverter"]
     for name in ("gla", "fgla", "lws", "pghi", "chain"):
         assert name in groups["phase"]
+
+
+def test_first_clip_timing_excludes_one_off_costs(tmp_path):
+    """A plugin's one-off cost (numba compilation, say) is paid in an untimed warm-up."""
+    import time
+    from dataclasses import dataclass
+
+    from melbench import registry, runner
+    from melbench.phase.projections import GLA
+
+    class SlowFirstCall(GLA):
+        compiled = False
+
+        @dataclass
+        class Params:
+            n_iter: int = 2
+            init: str = "random"
+
+        def retrieve(self, magnitude, spec, *, init, rng, trace):
+            if not SlowFirstCall.compiled:
+                time.sleep(1.0)
+                SlowFirstCall.compiled = True
+            return super().retrieve(magnitude, spec, init=init, rng=rng, trace=trace)
+
+    registry.register("phase", SlowFirstCall, "slow_first")
+    try:
+        cfg = {"spec": "speech16k", "dataset": {"name": "bundled", "ids": ["cmu_arctic_a0007"]},
+               "inverter": {"name": "pinv"}, "phase": {"name": "slow_first"},
+               "metrics": ["timing"], "metric_jobs": 1, "cache_dir": None, "progress": False}
+        df = runner.run(cfg, tmp_path / "run", echo=False)
+    finally:
+        registry.unregister("phase", "slow_first")
+    assert SlowFirstCall.compiled
+    assert df.loc[0, "status"] == "ok" and df.loc[0, "t_phase"] < 0.5

@@ -11,6 +11,9 @@ from ..plugin import Metric
 class Timing(Metric):
     """Wall-clock seconds of each stage, measured around the plugin call only.
 
+    The runner calls each cell's plugins once on a short synthetic clip before the first
+    timed clip, so one-off costs (numba compilation, cached operators) are not counted.
+
     Columns: ``t_invert``, ``t_phase``, ``t_synth`` (seconds) and ``rtf``
     (total seconds per second of audio; below 1 is faster than real time).
     """
