@@ -463,20 +463,109 @@ def _accept_center(init):
 FeatureSpec.__init__ = _accept_center(FeatureSpec.__init__)  # type: ignore[method-assign]
 
 
-#: Named presets. ``librosa`` = librosa's defaults; ``tts22k`` = the usual TTS/vocoder
-#: front end (HiFi-GAN/Tacotron 2 style); ``speech16k`` = 16 kHz speech, linear magnitude.
+def _hifigan_style(name: str, sample_rate: int, n_fft: int, hop: int, n_mels: int,
+                   fmax: float | None) -> FeatureSpec:
+    """The HiFi-GAN / BigVGAN ``mel_spectrogram`` (see :data:`PRESETS`)."""
+    return FeatureSpec(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, win_length=n_fft, window="hann",
+        framing="same", pad_mode="reflect", n_mels=n_mels, fmin=0.0, fmax=fmax, htk=False,
+        mel_norm="slaney", power=1, compression="ln", floor=1e-5, mag_eps=1e-9, name=name,
+    )
+
+
+def _pwg_style(name: str, sample_rate: int, n_fft: int, hop: int, win: int) -> FeatureSpec:
+    """ParallelWaveGAN's ``logmelfilterbank`` (see :data:`PRESETS`)."""
+    return FeatureSpec(
+        sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, win_length=win, window="hann",
+        framing="center", pad_mode="reflect", n_mels=80, fmin=80.0, fmax=7600.0, htk=False,
+        mel_norm="slaney", power=1, compression="log10", floor=1e-10, name=name,
+    )
+
+
+_TACOTRON2 = dict(
+    sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, window="hann",
+    framing="center", pad_mode="reflect", n_mels=80, fmin=0.0, fmax=8000.0, htk=False,
+    mel_norm="slaney", power=1, compression="ln", floor=1e-5,
+)
+
+_TORCHAUDIO = dict(
+    sample_rate=16000, n_fft=400, hop_length=200, win_length=400, window="hann",
+    framing="center", pad_mode="reflect", n_mels=128, fmin=0.0, fmax=None, htk=True,
+    mel_norm="none", power=2,
+)
+
+#: Named presets: melbench's own and the front ends of the models people run. Each
+#: project's entry was checked against its public source (file named below) and is
+#: tested against a re-implementation of that code in ``tests/test_frontends.py``.
+#:
+#: - ``librosa``: ``librosa.feature.melspectrogram`` defaults (22.05 kHz, 2048/512,
+#:   128 Slaney bands, power, centre framing with zero padding), linear.
+#: - ``librosa_db``: the same through ``librosa.power_to_db(S, ref=1.0, amin=1e-10)``
+#:   (``10 log10(max(S, 1e-10))``). ``power_to_db(ref=np.max)`` divides by the clip's own
+#:   maximum (the mel's maximum is exactly 0 dB) and so loses the absolute level: such a
+#:   mel inverts to audio of the wrong loudness unless its level is restored; librosa's
+#:   default ``top_db=80`` clips values more than 80 dB below the maximum (they invert as
+#:   that floor).
+#: - ``tts22k`` (= ``tacotron2``): NVIDIA/tacotron2 ``layers.py`` ``TacotronSTFT`` with
+#:   ``hparams.py`` defaults: ``stft.py`` reflect-pads ``filter_length / 2`` each side and
+#:   convolves a Hann-windowed Fourier basis with stride ``hop`` (centre framing, 1 + N // hop
+#:   frames), magnitude ``sqrt(re^2 + im^2)``, ``librosa.filters.mel(22050, 1024, 80, 0, 8000)``,
+#:   ``audio_processing.py`` ``dynamic_range_compression``: ``ln(max(x, 1e-5))``.
+#: - ``hifigan_v1``: jik876/hifi-gan ``meldataset.py`` ``mel_spectrogram`` with
+#:   ``config_v1.json`` (22.05 kHz, 1024/256/1024, 80 bands 0-8000 Hz): ``F.pad`` reflect by
+#:   ``(n_fft - hop) / 2`` each side, ``torch.stft(center=False)`` with a periodic Hann window
+#:   ("same" framing, N // hop frames), ``sqrt(re^2 + im^2 + 1e-9)``, ``librosa.filters.mel``
+#:   (Slaney), ``ln(max(x, 1e-5))``.
+#: - ``bigvgan_24k_100``, ``bigvgan_44k_128``, ``bigvgan_44k_128_256x``, ``bigvgan_22k_80``,
+#:   ``bigvgan_22k_80_fmax8k``: NVIDIA/BigVGAN ``meldataset.py`` (the HiFi-GAN code path,
+#:   ``fmax=None`` meaning sr/2) with ``configs/bigvgan_v2_24khz_100band_256x.json`` (24 kHz,
+#:   1024/256, 100 bands), ``bigvgan_v2_44khz_128band_512x.json`` (44.1 kHz, 2048/512, 128),
+#:   ``bigvgan_v2_44khz_128band_256x.json`` (44.1 kHz, 1024/256, 128),
+#:   ``bigvgan_v2_22khz_80band_256x.json`` (22.05 kHz, 1024/256, 80, fmax None) and
+#:   ``bigvgan_v2_22khz_80band_fmax8k_256x.json`` (fmax 8000: numerically ``hifigan_v1``).
+#: - ``vocos_24k``: gemelo-ai/vocos ``vocos/feature_extractors.py`` ``MelSpectrogramFeatures``
+#:   with ``configs/vocos.yaml`` (24 kHz, 1024/256, 100 bands, ``padding: center``):
+#:   ``torchaudio.transforms.MelSpectrogram(power=1, center=True)`` (reflect padding, HTK
+#:   scale, no filter normalisation, fmax sr/2) then ``safe_log``: ``ln(max(x, 1e-7))``.
+#:   ``padding="same"`` pads ``(win - hop) // 2`` reflect and frames with ``center=False``:
+#:   ``get_spec("vocos_24k", framing="same")``.
+#: - ``pwg_22k``, ``pwg_24k``: kan-bayashi/ParallelWaveGAN ``parallel_wavegan/bin/preprocess.py``
+#:   ``logmelfilterbank``: ``librosa.stft(pad_mode="reflect")`` (centre framing),
+#:   ``np.abs``, ``librosa.filters.mel`` (Slaney), ``log10(max(x, 1e-10))``; with
+#:   ``egs/ljspeech/voc1/conf/parallel_wavegan.v1.yaml`` (22.05 kHz, 1024/256/1024, 80 bands
+#:   80-7600 Hz) and ``egs/jsut/voc1/conf/parallel_wavegan.v1.yaml`` (24 kHz, 2048/300/1200).
+#:   These are the features before ``normalize.py``'s mean-variance scaling (undo it first).
+#: - ``torchaudio``: ``torchaudio.transforms.MelSpectrogram()`` defaults (16 kHz, n_fft 400,
+#:   hop 200, 128 HTK bands, ``norm=None``, power 2, centre framing with reflect padding),
+#:   linear; ``torchaudio_db``: followed by ``AmplitudeToDB(stype="power")``
+#:   (``10 log10(max(x, 1e-10))``, ref 1, ``top_db=None``).
+#: - ``speech16k``: 16 kHz speech, linear magnitude (melbench's default).
 PRESETS: dict[str, FeatureSpec] = {
     "librosa": FeatureSpec(name="librosa"),
-    "tts22k": FeatureSpec(
-        sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, window="hann",
-        framing="center", pad_mode="reflect", n_mels=80, fmin=0.0, fmax=8000.0, htk=False,
-        mel_norm="slaney", power=1, compression="ln", floor=1e-5, name="tts22k",
-    ),
+    "librosa_db": FeatureSpec(compression="db", floor=1e-10, ref=1.0, name="librosa_db"),
+    "tts22k": FeatureSpec(**_TACOTRON2, name="tts22k"),
+    "tacotron2": FeatureSpec(**_TACOTRON2, name="tacotron2"),
     "speech16k": FeatureSpec(
         sample_rate=16000, n_fft=1024, hop_length=256, win_length=1024, window="hann",
         framing="center", pad_mode="constant", n_mels=80, fmin=0.0, fmax=8000.0, htk=False,
         mel_norm="slaney", power=1, compression="none", name="speech16k",
     ),
+    "hifigan_v1": _hifigan_style("hifigan_v1", 22050, 1024, 256, 80, 8000.0),
+    "bigvgan_24k_100": _hifigan_style("bigvgan_24k_100", 24000, 1024, 256, 100, None),
+    "bigvgan_44k_128": _hifigan_style("bigvgan_44k_128", 44100, 2048, 512, 128, None),
+    "bigvgan_44k_128_256x": _hifigan_style("bigvgan_44k_128_256x", 44100, 1024, 256, 128, None),
+    "bigvgan_22k_80": _hifigan_style("bigvgan_22k_80", 22050, 1024, 256, 80, None),
+    "bigvgan_22k_80_fmax8k": _hifigan_style("bigvgan_22k_80_fmax8k", 22050, 1024, 256, 80, 8000.0),
+    "vocos_24k": FeatureSpec(
+        sample_rate=24000, n_fft=1024, hop_length=256, win_length=1024, window="hann",
+        framing="center", pad_mode="reflect", n_mels=100, fmin=0.0, fmax=None, htk=True,
+        mel_norm="none", power=1, compression="ln", floor=1e-7, name="vocos_24k",
+    ),
+    "pwg_22k": _pwg_style("pwg_22k", 22050, 1024, 256, 1024),
+    "pwg_24k": _pwg_style("pwg_24k", 24000, 2048, 300, 1200),
+    "torchaudio": FeatureSpec(**_TORCHAUDIO, compression="none", name="torchaudio"),
+    "torchaudio_db": FeatureSpec(**_TORCHAUDIO, compression="db", floor=1e-10, ref=1.0,
+                                 name="torchaudio_db"),
 }
 
 
