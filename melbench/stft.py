@@ -105,7 +105,9 @@ def frame_padding(framing: str | bool, n_fft: int, hop_length: int) -> int:
     framing : {"center", "same", "none"} or bool
         "center": ``n_fft // 2`` (librosa / torch ``center=True``); "same":
         ``(n_fft - hop_length) // 2`` (HiFi-GAN's ``F.pad(y, ((n_fft-hop)//2,) * 2)`` then
-        ``center=False``); "none": 0. A bool is the legacy ``center``.
+        ``center=False``); "none": 0. A bool is the legacy ``center``. (Vocos's
+        ``padding="same"`` pads ``(win_length - hop) // 2``: the same when, as in its
+        configs, ``win_length == n_fft``.)
     n_fft, hop_length : int
         Frame length and hop.
 

@@ -394,3 +394,23 @@ def test_featurespec_file_errors(tmp_path):
         load_spec_file(_write(tmp_path, "- 1\n- 2\n", "l.yaml"))
     with pytest.raises(ParameterError, match="not valid YAML/JSON"):
         load_spec_file(_write(tmp_path, "{not json", "x.json"))
+
+
+def test_invert_cli_takes_a_model_config_as_spec(tmp_path):
+    """``melbench invert mel.npy --spec config.json``: 22.05 kHz, HiFi-GAN's N = frames * hop."""
+    import numpy as np
+    import soundfile as sf
+
+    from melbench.invert_cli import main as invert_main
+
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(256 * 40)).astype(np.float32)
+    mel = PRESETS["hifigan_v1"].mel(y)
+    assert mel.shape == (80, 40)
+    np.save(tmp_path / "utt.npy", mel)
+    cfg = _write_json(tmp_path, HIFIGAN_V1)
+    out = tmp_path / "utt.wav"
+    assert invert_main([str(tmp_path / "utt.npy"), "-o", str(out), "--spec", str(cfg),
+                        "--inverter", "pinv", "--phase-param", "n_iter=2"]) == 0
+    info = sf.info(str(out))
+    assert info.samplerate == 22050 and info.frames == 256 * 40
