@@ -26,10 +26,11 @@ def cmd_run(argv: list[str]) -> int:
     """Run the Hydra app with ``argv`` as its overrides and flags."""
     import hydra
 
-    from . import app, registry
+    from . import app
+    from .hydra_configs import register_hydra_configs
     from .resources import config_dir
 
-    registry.register_hydra_configs()
+    register_hydra_configs()
     app.FAILED.clear()
     if "--force" in argv:  # issue 9: recompute rows already in the cache
         argv = [a for a in argv if a != "--force"] + ["force=true"]
@@ -49,10 +50,10 @@ def cmd_list(argv: list[str]) -> int:
     import argparse
 
     from .listing import format_plugins
+    from .registry import GROUPS
 
     p = argparse.ArgumentParser(prog="melbench list", description=cmd_list.__doc__)
-    p.add_argument("kind", nargs="?", choices=["inverter", "phase", "metric", "dataset"],
-                   help="only this kind")
+    p.add_argument("kind", nargs="?", choices=list(GROUPS), help="only this kind")
     args = p.parse_args(argv)
     print(format_plugins(args.kind))
     return 0

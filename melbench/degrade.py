@@ -16,18 +16,22 @@ Select one in a run with ``melbench run degrade=noise degrade.snr_db=20``; the
 row's ``degrade`` column carries its label (e.g. ``noise[snr_db=20]``). The
 pipeline passes a seeded generator (``numpy.random.default_rng([seed, 1])``),
 so the noise is reproducible.
+
+Degradations are plugins of kind ``degrade`` (base class
+:class:`melbench.plugin.Degradation`), registered in the entry-point group
+``melbench.degradations`` like every other kind, so a package can add one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ParameterError, UnknownPluginError
-from .plugin import Plugin
+from . import registry
+from .errors import ParameterError
+from .plugin import Degradation
 from .spec import FeatureSpec
 
 #: Dynamic range kept below a clip's peak before taking the log of a linear mel, in dB.
@@ -93,16 +97,6 @@ def quantize_log(mel: np.ndarray, spec: FeatureSpec, bits: int) -> np.ndarray:
     step = (hi - lo) / (2**bits - 1)
     q = lo + np.round((log_mel - lo) / step) * step
     return from_log(q, spec, mel.dtype)
-
-
-class Degradation(Plugin):
-    """A mel perturbation ``(mel, spec, rng) -> mel`` with a canonical label."""
-
-    kind: ClassVar[str] = "degrade"
-
-    def __call__(self, mel: np.ndarray, spec: FeatureSpec, rng: np.random.Generator) -> np.ndarray:
-        """Return the degraded mel, in the same form (domain, compression, dtype) as ``mel``."""
-        raise NotImplementedError
 
 
 class NoDegradation(Degradation):
@@ -194,50 +188,23 @@ class Quantize(Degradation):
         return quantize_log(mel, spec, self.params.bits)
 
 
-#: Degradations by name (the options of the ``degrade`` config group).
-DEGRADATIONS: dict[str, type[Degradation]] = {
-    c.name: c for c in (NoDegradation, Noise, Smooth, Quantize)
-}
+def stage(node: Any) -> Degradation | None:
+    """The degradation stage of a run from its config node, or None for the ground-truth track.
 
+    Parameters
+    ----------
+    node : mapping, str or None
+        ``{name: ..., <params>...}`` (a Hydra node or a dict) or a plugin name; looked up
+        in the registry (kind ``degrade``, entry-point group ``melbench.degradations``),
+        so third-party degradations work like the built-in ones.
 
-def create(name: str, params: Mapping[str, Any] | None = None) -> Degradation:
-    """Instantiate degradation ``name`` with parameters."""
-    if name not in DEGRADATIONS:
-        raise UnknownPluginError(
-            f"no degradation named {name!r}; choose one of {', '.join(DEGRADATIONS)}"
-        )
-    return DEGRADATIONS[name](dict(params or {}))
-
-
-def from_config(node: Any) -> Degradation | None:
-    """Build the stage from a config node ``{name, ...}`` (or a name); None for "none"/absent."""
+    Returns
+    -------
+    Degradation or None
+        None when ``node`` is None or names ``none`` (the pipeline then skips the stage).
+    """
     if node is None:
         return None
-    if isinstance(node, str):
-        d: dict[str, Any] = {"name": node}
-    else:
-        try:
-            from omegaconf import DictConfig, OmegaConf
-
-            if isinstance(node, DictConfig):
-                node = OmegaConf.to_container(node, resolve=True)
-        except ImportError:  # pragma: no cover
-            pass
-        d = dict(node)
-    name = d.pop("name", None)
-    if not name:
-        raise ParameterError(f"degrade config has no 'name': {d}")
-    deg = create(str(name), d)
+    deg = registry.from_config("degrade", node)
+    assert isinstance(deg, Degradation)
     return None if isinstance(deg, NoDegradation) else deg
-
-
-def register_hydra_configs(cs: Any = None) -> None:
-    """Store the ``degrade`` config group (none, noise, smooth, quantize) in Hydra's ConfigStore."""
-    from .registry import config_node
-
-    if cs is None:
-        from hydra.core.config_store import ConfigStore
-
-        cs = ConfigStore.instance()
-    for name, cls in DEGRADATIONS.items():
-        cs.store(group="degrade", name=name, node=config_node(name, cls.Params, "degrade"))

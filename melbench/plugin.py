@@ -4,14 +4,15 @@ A plugin is a small class holding a ``Params`` dataclass; the numerical work
 lives in pure functions beside it. Four kinds exist, each discovered through
 its own entry-point group (see :mod:`melbench.registry`):
 
-========== ==================== ======================================================
-kind       entry-point group    role
-========== ==================== ======================================================
-inverter   melbench.inverters   mel (as the spec describes it) -> linear magnitude
-phase      melbench.phase       linear magnitude -> complex STFT
-metric     melbench.metrics     one clip's context -> named numbers
-dataset    melbench.datasets    yields :class:`~melbench.datasets.base.Clip` objects
-========== ==================== ======================================================
+========== ====================== ======================================================
+kind       entry-point group      role
+========== ====================== ======================================================
+inverter   melbench.inverters     mel (as the spec describes it) -> linear magnitude
+phase      melbench.phase         linear magnitude -> complex STFT
+metric     melbench.metrics       one clip's context -> named numbers
+dataset    melbench.datasets      yields :class:`~melbench.datasets.base.Clip` objects
+degrade    melbench.degradations  mel -> perturbed mel of the same form (before inversion)
+========== ====================== ======================================================
 
 An instance prints as its canonical label, e.g. ``fgla[alpha=0.99,n_iter=100]``:
 the key of result tables and, with the code version, of caches.
@@ -44,7 +45,7 @@ class Plugin:
 
     #: Registry name (the entry-point name); set by subclasses.
     name: ClassVar[str] = ""
-    #: Plugin kind: "inverter", "phase", "metric" or "dataset".
+    #: Plugin kind: "inverter", "phase", "metric", "dataset" or "degrade".
     kind: ClassVar[str] = ""
 
     @dataclass
@@ -282,9 +283,44 @@ class Dataset(Plugin):
         raise NotImplementedError
 
 
+# --------------------------------------------------------------------------- degradations
+
+
+class Degradation(Plugin):
+    """A mel perturbation ``(mel, spec, rng) -> mel`` applied before inversion.
+
+    It stands for what a model's predicted mels are like (noisy, over-smoothed,
+    coarse); see :mod:`melbench.degrade`. The name ``none`` is the ground-truth
+    track: the pipeline skips the stage for it.
+    """
+
+    kind: ClassVar[str] = "degrade"
+
+    def __call__(self, mel: np.ndarray, spec: FeatureSpec, rng: np.random.Generator) -> np.ndarray:
+        """Return the degraded mel.
+
+        Parameters
+        ----------
+        mel : np.ndarray [shape=(..., n_mels, frames)]
+            Mel as the spec describes it (compressed or not).
+        spec : FeatureSpec
+            The features' description.
+        rng : np.random.Generator
+            Seeded source of randomness (the pipeline passes
+            ``numpy.random.default_rng([seed, 1])``).
+
+        Returns
+        -------
+        np.ndarray [shape=(..., n_mels, frames)]
+            Same form (domain, compression, dtype) as ``mel``.
+        """
+        raise NotImplementedError
+
+
 KINDS: dict[str, type[Plugin]] = {
     "inverter": Inverter,
     "phase": PhaseRetriever,
     "metric": Metric,
     "dataset": Dataset,
+    "degrade": Degradation,
 }

@@ -1,4 +1,4 @@
-"""Plugin discovery through entry points, and the bridge to Hydra's ConfigStore.
+"""Plugin discovery through entry points: one registry for every plugin kind.
 
 One entry-point group per kind (:data:`GROUPS`). melbench's own plugins are
 declared in its pyproject exactly like third-party ones, so one mechanism finds
@@ -6,15 +6,15 @@ both. Discovery is lazy and per process: the first call to :func:`discover`
 (or :func:`get`) in a process reads the entry points, so Hydra's joblib
 workers, which never ran the CLI's set-up, see the same plugins. A plugin that
 fails to import is kept as *unavailable* with the reason; the others work.
+The plugins' Hydra config groups are built from this registry by
+:mod:`melbench.hydra_configs`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -27,6 +27,7 @@ GROUPS: dict[str, str] = {
     "phase": "melbench.phase",
     "metric": "melbench.metrics",
     "dataset": "melbench.datasets",
+    "degrade": "melbench.degradations",
 }
 
 
@@ -181,77 +182,3 @@ def _to_container(node: Any) -> Mapping[str, Any]:
     except ImportError:  # pragma: no cover
         pass
     return node
-
-
-# --------------------------------------------------------------------------- Hydra bridge
-
-_SIMPLE = (int, float, str, bool)
-
-
-def _hydra_type(tp: Any) -> Any:
-    """Map a dataclass field type to one OmegaConf accepts (Any where it cannot)."""
-    if isinstance(tp, str):
-        return Any
-    if tp in _SIMPLE:
-        return tp
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        non_none = [a for a in args if a is not type(None)]
-        if len(non_none) == 1 and non_none[0] in _SIMPLE:
-            return typing.Optional[non_none[0]]  # noqa: UP045 - OmegaConf needs Optional
-        return Any
-    if origin in (list, typing.List) and args and args[0] in _SIMPLE:  # noqa: UP006
-        return typing.List[args[0]]  # noqa: UP006
-    return Any
-
-
-def config_node(name: str, params_cls: type, kind: str = "") -> type:
-    """A structured-config dataclass ``{name, *params}`` for Hydra's ConfigStore."""
-    hints = typing.get_type_hints(params_cls) if dataclasses.is_dataclass(params_cls) else {}
-    fields: list[tuple[str, Any, Any]] = [("name", str, field(default=name))]
-    for f in dataclasses.fields(params_cls):
-        if f.name == "name":
-            raise ParameterError(f"{kind} {name!r}: a parameter may not be called 'name'")
-        if f.default is not dataclasses.MISSING:
-            default = field(default=f.default)
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = field(default_factory=f.default_factory)  # type: ignore[misc]
-        else:
-            default = field(default="???")
-        fields.append((f.name, _hydra_type(hints.get(f.name, f.type)), default))
-    safe = "".join(c if c.isalnum() else "_" for c in f"{kind}_{name}")
-    return dataclasses.make_dataclass(safe + "_conf", fields)
-
-
-def register_hydra_configs() -> None:
-    """Store every available plugin's Params (and every spec preset) in Hydra's ConfigStore.
-
-    Groups: ``inverter``, ``phase``, ``dataset``, ``spec``; option name = plugin name.
-    Metrics are chosen by a list of names (``metrics=[sc,pesq]``) in the primary config.
-    """
-    from hydra.core.config_store import ConfigStore
-
-    from .spec import PRESETS, FeatureSpec
-
-    cs = ConfigStore.instance()
-    for kind in ("inverter", "phase", "dataset"):
-        for name, i in discover()[kind].items():
-            if not i.available:
-                continue
-            assert i.cls is not None
-            cs.store(group=kind, name=name, node=config_node(name, i.cls.Params, kind))
-    spec_fields = []
-    hints = typing.get_type_hints(FeatureSpec)
-    for f in dataclasses.fields(FeatureSpec):
-        spec_fields.append((f.name, _hydra_type(hints[f.name]), field(default=f.default)))
-    for pname, preset in PRESETS.items():
-        node_cls = dataclasses.make_dataclass(f"spec_{pname}_conf", [
-            *((n, t, field(default=getattr(preset, n))) for n, t, _ in spec_fields),
-            # legacy bool: `center: false` in a spec yaml / on the command line sets framing
-            ("center", typing.Optional[bool], field(default=None)),  # noqa: UP045
-        ])
-        cs.store(group="spec", name=pname, node=node_cls)
-    from .degrade import register_hydra_configs as _register_degrade
-
-    _register_degrade(cs)  # group "degrade": none/noise/smooth/quantize (not a plugin kind)

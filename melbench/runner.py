@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import registry
 from .cache import RowCache, cell_key, clip_key, code_fingerprint, plain_row
-from .degrade import from_config as degrade_from_config
+from .degrade import stage as degrade_stage
 from .errors import MelbenchError
 from .metric_pool import MetricPool
 from .pipeline import ClipResult, run_clip
@@ -91,7 +91,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
         inverter = registry.from_config("inverter", cfg["inverter"])
         phase = registry.from_config("phase", cfg["phase"])
         metrics = resolve_metrics(cfg.get("metrics", ["sc"]), cfg.get("metric_params"))
-        degrade = degrade_from_config(cfg.get("degrade"))
+        degrade = degrade_stage(cfg.get("degrade"))
     except (MelbenchError, KeyError, TypeError, ValueError) as exc:
         msg = f"cannot set up this cell: {exc}"
         log.error(msg)

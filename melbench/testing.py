@@ -27,6 +27,11 @@ What is checked, per kind:
   excepted) on a real pipeline context.
 - dataset: clips are mono float32 at the spec's rate (or mels with the spec's
   band count), with unique ids.
+- degrade (:func:`check_degradation`): on a linear, an ln-compressed and a dB mel the
+  output has the input's shape and dtype, is finite, keeps the mel's form (non-negative
+  when linear; its log mel within 1.5 standard deviations RMS of the input's), leaves the input
+  untouched, is deterministic for a fixed seed and handles leading batch axes;
+  ``none`` returns the mel unchanged.
 - framings (:func:`check_framings`, inverters and phase retrievers): under each of
   the framings "center", "same" (reflect padding) and "none" the output has the
   framing's frame count, is finite, and is as good as under "center" with the same
@@ -44,7 +49,7 @@ import numpy as np
 
 from . import registry
 from .errors import InputError, MelbenchError, ParameterError
-from .plugin import Dataset, Inverter, Metric, PhaseRetriever, Plugin
+from .plugin import Dataset, Degradation, Inverter, Metric, PhaseRetriever, Plugin
 from .spec import FeatureSpec, get_spec
 
 #: Small specs used by the checks (fast; the first one a plugin accepts is used).
@@ -243,6 +248,58 @@ def check_dataset(plugin: Any, spec: FeatureSpec | None = None, max_clips: int =
     assert ids, f"{ds.label}: yielded no clips"
 
 
+def check_degradation(plugin: Any) -> None:
+    """Assert that a degradation honours melbench's degradation contract.
+
+    Parameters
+    ----------
+    plugin : str, type or Degradation
+        A registered name (kind ``degrade``), a class (built with default parameters)
+        or an instance.
+
+    Raises
+    ------
+    AssertionError
+        Naming the plugin, the spec form and the violation.
+    """
+    deg = _instance("degrade", plugin)
+    assert isinstance(deg, Degradation), f"{deg!r} is not a Degradation"
+    base = CHECK_SPECS[0]
+    forms = (base, base.replace(compression="ln", floor=1e-5, name="check16k-ln"),
+             base.replace(power=2, compression="db", floor=1e-10, name="check16k-db"))
+    y = conformance_signal(base.sample_rate)
+    for spec in forms:
+        label = f"{deg.label} ({spec.compression} mel)"
+        mel = spec.mel(y)
+        before = mel.copy()
+        out = deg(mel, spec, np.random.default_rng(0))
+        assert np.array_equal(mel, before), f"{label}: the input mel was modified in place"
+        out = np.asarray(out)
+        assert out.shape == mel.shape, f"{label}: output shape {out.shape}, expected {mel.shape}"
+        assert out.dtype == mel.dtype, f"{label}: {mel.dtype} mel gave {out.dtype}"
+        assert np.all(np.isfinite(out)), f"{label}: non-finite output"
+        if spec.compression == "none":
+            assert np.all(out >= 0), f"{label}: negative values in a linear mel (min {out.min()})"
+        # the same form: in the log-mel domain the change is at most 1.5x the input's spread
+        # (white noise at 0 dB SNR changes it by 1x; a linear mel returned for a log one, or a
+        # mel compressed twice, by 1.7x to 4x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_in = np.log(np.maximum(spec.decompress(mel.astype(np.float64)), spec.floor))
+            log_out = np.log(np.maximum(spec.decompress(out.astype(np.float64)), spec.floor))
+        change = float(np.sqrt(np.mean((log_out - log_in) ** 2)))
+        spread = float(np.std(log_in))
+        assert np.isfinite(change) and change <= 1.5 * spread, (
+            f"{label}: the log mel changed by {change:.3g} RMS (input std {spread:.3g}): the "
+            f"output is not in the input's form (domain/compression)")
+        again = deg(mel, spec, np.random.default_rng(0))
+        assert np.array_equal(out, again), f"{label}: same seed, different output"
+        batch = np.asarray(deg(np.stack([mel, mel[..., ::-1]]), spec, np.random.default_rng(0)))
+        assert batch.shape == (2, *mel.shape), f"{label}: batch output shape {batch.shape}"
+        assert np.all(np.isfinite(batch)), f"{label}: non-finite batch output"
+        if deg.name == "none":
+            assert np.array_equal(out, mel), f"{label}: 'none' changed the mel"
+
+
 def _framing_specs(p: Plugin) -> list[FeatureSpec]:
     base = _pick_spec(p)
     specs = [base.replace(framing=f, pad_mode=m, name=f"{base.name}-{f}-{m}")
@@ -302,6 +359,7 @@ CHECKS = {
     "phase": check_phase,
     "metric": check_metric,
     "dataset": check_dataset,
+    "degrade": check_degradation,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melbench import degrade
+from melbench import degrade, registry
 from melbench.datasets.synthetic import synthetic_signal
 from melbench.errors import ParameterError, UnknownPluginError
 from melbench.spec import get_spec
@@ -24,7 +24,7 @@ def noise_mel(spec, seconds=1.0):
 @pytest.mark.parametrize("name", ["noise", "smooth", "quantize"])
 def test_shape_dtype_and_domain_are_kept(spec, name):
     mel = noise_mel(spec)
-    out = degrade.create(name)(mel, spec, np.random.default_rng(0))
+    out = registry.create("degrade", name)(mel, spec, np.random.default_rng(0))
     assert out.shape == mel.shape and out.dtype == mel.dtype
     assert np.all(np.isfinite(out))
     if spec.compression == "none":
@@ -87,15 +87,16 @@ def test_quantize_levels():
         degrade.Quantize(bits=0)
 
 
-def test_from_config_and_labels():
-    assert degrade.from_config(None) is None
-    assert degrade.from_config({"name": "none"}) is None
-    d = degrade.from_config({"name": "noise", "snr_db": 10.0})
+def test_stage_from_config_and_labels():
+    assert degrade.stage(None) is None
+    assert degrade.stage({"name": "none"}) is None
+    assert degrade.stage("none") is None
+    d = degrade.stage({"name": "noise", "snr_db": 10.0})
     assert d.label == "noise[snr_db=10]"
-    with pytest.raises(UnknownPluginError, match="noise, smooth, quantize"):
-        degrade.from_config("blur")
+    with pytest.raises(UnknownPluginError, match="blur.*noise, none, quantize, smooth"):
+        degrade.stage("blur")
     with pytest.raises(ParameterError, match="snr_db"):
-        degrade.from_config({"name": "smooth", "snr_db": 3})
+        degrade.stage({"name": "smooth", "snr_db": 3})
 
 
 def test_cli_degrade_noise_labels_rows_and_table(tmp_path, monkeypatch):

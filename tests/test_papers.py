@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from melbench import papers, registry
+from melbench import hydra_configs, papers, registry
 from melbench.resources import config_dir
 
 EXPERIMENTS = ["librosa_thread", "prusa2017_pghi", "marafioti2021_redundancy", "beyond_papers"]
@@ -24,7 +24,7 @@ def _missing(name: str) -> str:
 def _compose(overrides: list[str], hydra_cfg: bool = False):
     from hydra import compose, initialize_config_dir
 
-    registry.register_hydra_configs()
+    hydra_configs.register_hydra_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return compose("config", overrides=overrides, return_hydra_config=hydra_cfg)
 

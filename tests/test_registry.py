@@ -7,16 +7,29 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 from melbench import registry
 from melbench.cli import main as cli_main
 from melbench.errors import ParameterError, PluginUnavailableError, UnknownPluginError
+from melbench.plugin import Degradation
 
 THIRD_PARTY = textwrap.dedent('''
     from dataclasses import dataclass
     import numpy as np
-    from melbench.plugin import Inverter
+    from melbench.plugin import Degradation, Inverter
+
+    class Dim(Degradation):
+        """Third-party test degradation: scale the linear mel by a gain."""
+
+        @dataclass
+        class Params:
+            gain: float = 0.5
+
+        def __call__(self, mel, spec, rng):
+            lin = spec.decompress(np.asarray(mel))
+            return spec.compress(self.params.gain * lin).astype(mel.dtype)
 
     class Halfway(Inverter):
         """Third-party test inverter: half of the rescaled transpose."""
@@ -44,6 +57,8 @@ def fake_dist(tmp_path, monkeypatch):
         "broken = mb_no_such_module_xyz:Thing\n"
         "[melbench.phase]\n"
         "notaplugin = mb_thirdparty:Halfway\n"
+        "[melbench.degradations]\n"
+        "dim = mb_thirdparty:Dim\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry.discover(refresh=True)
@@ -96,7 +111,9 @@ def test_bad_parameter_names_choices():
 def test_params_become_hydra_structured_configs():
     from omegaconf import OmegaConf
 
-    node = registry.config_node("fgla", registry.get("phase", "fgla").Params, "phase")
+    from melbench.hydra_configs import config_node
+
+    node = config_node("fgla", registry.get("phase", "fgla").Params, "phase")
     cfg = OmegaConf.structured(node)
     assert cfg.name == "fgla" and cfg.n_iter == 100 and cfg.alpha == pytest.approx(0.99)
     with pytest.raises(Exception, match="n_iter"):  # typed: a string is refused
@@ -119,3 +136,64 @@ def test_third_party_plugin_selectable_from_cli(fake_dist, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "name: halfway" in out.stdout and "gain: 0.75" in out.stdout
     assert "n_iter: 200" in out.stdout
+
+
+def test_third_party_degradation_found_listed_and_conformant(fake_dist, capsys):
+    from melbench import degrade
+    from melbench.testing import check_degradation, check_plugin
+
+    info = registry.info("degrade", "dim")
+    assert info.available and info.distribution == "mb-thirdparty"
+    assert set(registry.available("degrade")) >= {"none", "noise", "smooth", "quantize", "dim"}
+    check_plugin("degrade", "dim")
+    check_degradation("dim")
+    stage = degrade.stage({"name": "dim", "gain": 0.25})
+    assert stage.label == "dim[gain=0.25]"
+    assert cli_main(["list", "degrade"]) == 0
+    out = capsys.readouterr().out
+    assert "degrades (melbench.degradations):" in out
+    assert "dim" in out and "gain=0.5" in out and "mb-thirdparty 1.2.3" in out
+    assert "snr_db=20.0" in out and "fgla" not in out
+
+
+def test_third_party_degradation_runs_from_cli(fake_dist, tmp_path):
+    """`degrade=dim degrade.gain=...` runs a cell and labels its rows."""
+    import pandas as pd
+
+    out = subprocess.run(
+        [sys.executable, "-m", "melbench.cli", "run", "dataset=synthetic", "dataset.duration=0.5",
+         "dataset.signals=[harmonic]", "inverter=pinv", "phase=gla", "phase.n_iter=3",
+         "metrics=[sc]", "degrade=dim", "degrade.gain=0.25", "hydra.run.dir=r"],
+        cwd=tmp_path, env=_env_with(fake_dist), capture_output=True, text=True, timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = pd.read_csv(tmp_path / "r" / "rows.csv")
+    assert list(rows["degrade"]) == ["dim[gain=0.25]"] and (rows["status"] == "ok").all()
+
+
+class _WrongForm(Degradation):
+    """Returns a linear mel whatever the spec's compression (a broken degradation)."""
+
+    name = "wrong_form"
+
+    def __call__(self, mel, spec, rng):
+        return spec.decompress(mel)
+
+
+class _InPlace(Degradation):
+    """Adds noise into the caller's array (a broken degradation)."""
+
+    name = "in_place"
+
+    def __call__(self, mel, spec, rng):
+        mel += 0.01 * np.abs(rng.standard_normal(mel.shape)).astype(mel.dtype)
+        return mel
+
+
+def test_check_degradation_catches_broken_ones():
+    from melbench.testing import check_degradation
+
+    with pytest.raises(AssertionError, match="wrong_form .*not in the input's form"):
+        check_degradation(_WrongForm)
+    with pytest.raises(AssertionError, match="in_place .*modified in place"):
+        check_degradation(_InPlace)

@@ -238,10 +238,10 @@ def test_mag_eps_magnitude(rng):
 def _compose_spec(overrides):
     from hydra import compose, initialize_config_dir
 
-    from melbench import registry
+    from melbench import hydra_configs
     from melbench.resources import config_dir
 
-    registry.register_hydra_configs()
+    hydra_configs.register_hydra_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     return get_spec(cfg.spec)

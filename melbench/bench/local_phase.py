@@ -17,8 +17,9 @@ each at ``speech16k`` and ``tts22k`` (Hann window) and at ``speech16k`` with a
   fraction of the time of 100 ``fgla`` iterations; ``pghi`` then ``fgla`` better than
   ``fgla`` alone.
 
-Writes ``results/bench_local_phase.md`` (``--out``) and, with ``--readme README.md``, the
-headline into that file's "## Local and non-iterative phase retrieval" section.
+Writes ``results/bench_local_phase.md`` (``--out``): a summary of the headline
+first, then the full tables. The documentation site includes that file; nothing
+rewrites the README.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
 from ..metrics.spectral import spectral_convergence_db
 from ..spec import FeatureSpec, get_spec
-from ._common import update_readme_section
 
 CLIPS = (("speech", "cmu_arctic_a0007"), ("music", "vibe_ace_00-08s"))
-README_HEADING = "## Local and non-iterative phase retrieval"
+SUMMARY_HEADING = "## Summary"
 
 
 def _specs() -> list[tuple[str, FeatureSpec]]:
@@ -132,7 +132,7 @@ def _f(x: float, nd: int = 2) -> str:
 
 
 def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
-    """Markdown of the full results and the README section."""
+    """Markdown of the results: the summary (headline) first, then the full tables."""
     lines = [
         "# Local and non-iterative phase retrieval",
         "",
@@ -163,11 +163,9 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
         notes.append(f"pghi / fgla 100 time: x{_f(_ratio(times, 'pghi', 'fgla 100'), 3)}")
         notes.append(f"pghi > fgla 100 vs fgla 100: SC {scs['pghi > fgla 100'] - scs['fgla 100']:+.2f} dB")
         lines += [f"- {n}" for n in notes] + [""]
-    full = "\n".join(lines)
-
     # headline
     by = {(c[0], c[2]): c for c in cells}
-    head = [README_HEADING, ""]
+    head = [SUMMARY_HEADING, ""]
     head.append(
         "melbench's own `lws` (numba; consistency weights from the spec's actual windows), "
         "`pghi` (heap integration, phase converted to melbench's frame-start convention), "
@@ -217,23 +215,22 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
             f"{_f(scs['pghi > fgla 100'], 1)} dB vs {_f(scs['fgla 100'], 1)} dB for fgla 100 "
             "from random phase")
     head += [f"- {b}" for b in bullets]
-    head += ["", "Full tables: `results/bench_local_phase.md`. Chains such as "
+    head += ["", "Full tables below. Chains such as "
              "`phase=chain 'phase.steps=\"pghi>fgla:100\"'` run the warm-started variant in "
              "a sweep.", ""]
-    return full, "\n".join(head)
+    return "\n".join([*lines[:4], *head, *lines[4:]]), "\n".join(head)
 
 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print the tables; write the Markdown (and README section)."""
+    """Run the benchmark; print the summary; write the Markdown."""
     ap = argparse.ArgumentParser(prog="melbench bench local_phase", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="timing repetitions (default 3)")
     ap.add_argument("--seconds", type=float, default=None,
                     help="truncate each clip to this many seconds (quick runs)")
     ap.add_argument("--out", default="results/bench_local_phase.md", help="Markdown output")
-    ap.add_argument("--readme", default=None, help="README to update with the headline")
     ap.add_argument("--no-ref", action="store_true", help="skip the lws_ref plugin")
     args = ap.parse_args(argv)
     if args.repeat < 1:
@@ -258,9 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(section)
     print(f"wrote {out}")
-    if args.readme:
-        update_readme_section(Path(args.readme), README_HEADING, section)
-        print(f"updated {args.readme}")
     return 0
 
 

@@ -19,8 +19,9 @@ magnitude:
 * time per iteration and peak traced memory (tracemalloc) against clip length
   (1 s, 10 s, 60 s of tiled speech).
 
-Writes ``results/bench_phase.md`` (``--out``) and, with ``--readme README.md``,
-the headline numbers into that file's "## Projection phase retrieval" section.
+Writes ``results/bench_phase.md`` (``--out``): a summary of the headline numbers
+first, then the full tables. The documentation site includes that file; nothing
+rewrites the README.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
 from ..spec import FeatureSpec, get_spec
 from ..stft import FFT_WORKERS
-from ._common import update_readme_section
 
 METHODS = ("gla", "fgla", "agla", "raar", "dm")
 CLIPS = (("speech", "cmu_arctic_a0007", "speech16k"), ("music", "vibe_ace_00-08s", "tts22k"))
-README_HEADING = "## Projection phase retrieval"
+SUMMARY_HEADING = "## Summary"
 GLA_L, FGLA_L = "gla (librosa's length)", "fgla (librosa's length)"
 
 
@@ -235,8 +235,8 @@ def _f(x: float, nd: int = 2) -> str:
     return "n/a" if x != x else f"{x:.{nd}f}"
 
 
-def render(results, scale, lib, args, env: str) -> tuple[str, str]:
-    """Markdown report and the README section text."""
+def render(results, scale, lib, args, env: str) -> str:
+    """Markdown report: the summary (headline numbers) first, then the full tables."""
     lines = [
         "# Projection phase retrieval: speed and quality",
         "",
@@ -302,13 +302,11 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
                     else f", memory x{_f(_x(rows[n]['peak_mb'], r0[n]['peak_mb']), 1)}")
                  for n in names]
         lines.append(f"- {sec:g} s (frames x{t / t0:.1f}): " + "; ".join(parts))
-    report = "\n".join(lines) + "\n"
-
     sp = results[0][4]
     mu = results[1][4] if len(results) > 1 else sp
     big = scale[-1]
-    readme = "\n".join([
-        README_HEADING,
+    summary = [
+        SUMMARY_HEADING,
         "",
         "`gla`, `fgla` (momentum 0.99), `agla`, `raar` and `dm` run on a dedicated STFT "
         "projector (one irfft + one rfft per projection, numba overlap-add, float32, buffers "
@@ -343,7 +341,7 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
         "), peak memory "
         f"x{_f(_x(big[2]['fgla']['peak_mb'], scale[0][2]['fgla']['peak_mb']), 0)}, "
         f"{big[2]['fgla']['peak_mb']:.0f} MB for {big[0]:g} s vs librosa's "
-        f"{big[2][lib.label]['peak_mb']:.0f} MB). Full tables: `results/bench_phase.md`.",
+        f"{big[2][lib.label]['peak_mb']:.0f} MB). Full tables below.",
         "",
         "Warm starts and schedules: every method takes a complex spectrogram or phases as "
         "`init`; `phase=chain` runs several methods in turn, each started from the previous "
@@ -352,8 +350,8 @@ def render(results, scale, lib, args, env: str) -> tuple[str, str]:
         "`trace=true` the rows carry per-iteration `{iter, sc_db, t}` records (cumulative "
         "across chain steps, with the step name).",
         "",
-    ])
-    return report, readme
+    ]
+    return "\n".join([*lines[:4], *summary, "## Full tables", "", *lines[4:]]) + "\n"
 
 
 def _sc_diffs(results, lib, default_length: bool = False):
@@ -378,8 +376,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lengths", default="1,10,60", help="clip lengths in seconds for scaling")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--out", default="results/bench_phase.md", help="Markdown output file")
-    ap.add_argument("--readme", default=None,
-                    help=f"also write the '{README_HEADING}' section of this README")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 2 repetitions, 5 iterations, lengths 1,3 s")
     args = ap.parse_args(argv)
@@ -421,14 +417,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{n} {r['s_per_iter'] * 1e3:.2f} ms/{_f(r['peak_mb'], 1)} MB"
             for n, r in rows.items()), flush=True)
 
-    report, readme = render(results, scale, lib, args, env)
+    report = render(results, scale, lib, args, env)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report, encoding="utf-8")
     print(f"\nwrote {out}")
-    if args.readme:
-        update_readme_section(Path(args.readme), README_HEADING, readme)
-        print(f"updated the '{README_HEADING}' section of {args.readme}")
     return 0
 
 
