@@ -483,8 +483,8 @@ def agla(
     **Convergence region.** The paper proves convergence (its Eq. (10), as the DeepAGLA
     port cites it) for ``alpha < (1 - 1/gamma) beta + 1/gamma - 1/2`` when ``gamma <= 1``
     and ``alpha < 1 / (2 beta (gamma - 1) + gamma) - 1/2`` when ``gamma > 1``
-    (:func:`agla_alpha_bound`). The defaults (alpha 0.99, beta 1.1, gamma 1.25, the values
-    two independent ports use) lie far outside it: the bound there is
+    (:func:`agla_alpha_bound`). The defaults (alpha 0.99 as FGLA's momentum; beta 1.1,
+    gamma 1.25 as two independent ports) lie far outside it: the bound there is
     ``1/1.8 - 1/2 = 0.056``. The bound is sufficient, not necessary: at the defaults AGLA
     converges and beats FGLA on the bundled clips (``tests/test_projections.py``), while
     alpha = 0.05 inside the region is barely faster than GLA. No warning is raised for
