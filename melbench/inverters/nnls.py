@@ -509,6 +509,13 @@ class NNLS(Inverter):
     FISTA (adaptive restart) on the sparse filterbank. Among the many exact
     solutions of the underdetermined system it returns one close to the clipped
     pseudo-inverse (see :mod:`melbench.inverters.nnls`).
+
+    References
+    ----------
+    .. [1] A. Beck and M. Teboulle, "A fast iterative shrinkage-thresholding algorithm for
+       linear inverse problems," SIAM J. Imaging Sciences 2(1):183-202, 2009.
+    .. [2] B. O'Donoghue and E. Candès, "Adaptive restart for accelerated gradient schemes,"
+       Foundations of Computational Mathematics 15(3):715-732, 2015.
     """
 
     name: ClassVar[str] = "nnls"

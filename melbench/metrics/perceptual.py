@@ -270,6 +270,11 @@ class Pesq(Metric):
     ``pesq_resampled_from`` records the resampling applied per mode, e.g.
     ``"wb: 22050->16000 Hz; nb: 22050->8000 Hz"`` (``"wb: not resampled (16000 Hz)"``
     when the spec's rate is already the mode's).
+
+    References
+    ----------
+    .. [1] ITU-T Recommendation P.862, "Perceptual evaluation of speech quality (PESQ)," 2001,
+       and P.862.2 (wideband extension), 2007.
     """
 
     name: ClassVar[str] = "pesq"
@@ -323,7 +328,14 @@ class Pesq(Metric):
 
 
 class Stoi(Metric):
-    """Short-time objective intelligibility (Taal et al. 2011), pystoi, column ``stoi``."""
+    """Short-time objective intelligibility (Taal et al. 2011), pystoi, column ``stoi``.
+
+    References
+    ----------
+    .. [1] C. H. Taal, R. C. Hendriks, R. Heusdens and J. Jensen, "An algorithm for
+       intelligibility prediction of time-frequency weighted noisy speech," IEEE Trans. Audio,
+       Speech, and Language Processing 19(7):2125-2136, 2011.
+    """
 
     name: ClassVar[str] = "stoi"
     columns: ClassVar[tuple[str, ...]] = ("stoi",)
@@ -344,7 +356,14 @@ class Stoi(Metric):
 
 
 class Estoi(Stoi):
-    """Extended STOI (Jensen & Taal 2016), pystoi ``extended=True``, column ``estoi``."""
+    """Extended STOI (Jensen & Taal 2016), pystoi ``extended=True``, column ``estoi``.
+
+    References
+    ----------
+    .. [1] J. Jensen and C. H. Taal, "An algorithm for predicting the intelligibility of speech
+       masked by modulated noise maskers," IEEE/ACM Trans. Audio, Speech, and Language
+       Processing 24(11):2009-2022, 2016.
+    """
 
     name: ClassVar[str] = "estoi"
     columns: ClassVar[tuple[str, ...]] = ("estoi",)

@@ -29,7 +29,13 @@ from .spectral import spectral_convergence_db
 
 
 class MagnitudeSC(Metric):
-    """SC of the inverter's magnitude against the true magnitude (``mag_sc_true_db``)."""
+    """SC of the inverter's magnitude against the true magnitude (``mag_sc_true_db``).
+
+    References
+    ----------
+    .. [1] A. Marafioti, N. Holighaus and P. Majdak, "Time-frequency phase retrieval for audio:
+       the effect of transform parameters," IEEE Trans. Signal Processing 69:3585-3596, 2021.
+    """
 
     name: ClassVar[str] = "mag_sc"
     columns: ClassVar[tuple[str, ...]] = ("mag_sc_true_db",)
@@ -65,6 +71,11 @@ class FixedSC(Metric):
     ``hop * n_fft`` (melbench's ``gaussian`` window of support 1240 samples has
     ``exp(-pi t^2 / 262144)``, truncated at 1% height). The SC is taken over the
     whole clip, frames near the edges included.
+
+    References
+    ----------
+    .. [1] A. Marafioti, N. Holighaus and P. Majdak, "Time-frequency phase retrieval for audio:
+       the effect of transform parameters," IEEE Trans. Signal Processing 69:3585-3596, 2021.
     """
 
     name: ClassVar[str] = "sc_fixed"

@@ -49,6 +49,11 @@ class SpectralConvergence(Metric):
     Columns: ``sc_db`` (against the magnitude the phase stage was given: the
     inverter's output; measures consistency) and ``sc_true_db`` (against the
     reference audio's true STFT magnitude; measures the whole pipeline).
+
+    References
+    ----------
+    .. [1] N. Sturmel and L. Daudet, "Signal reconstruction from STFT magnitude: a state of the
+       art," DAFx 2011.
     """
 
     name: ClassVar[str] = "sc"
@@ -281,6 +286,11 @@ class MelCepstralDistortion(Metric):
     all frames, no time warping (the signals are aligned). Columns: ``mcd_db``
     (the output's mel against the reference audio's mel; needs reference audio)
     and ``mel_mcd_db`` (against the given mel; reference-free).
+
+    References
+    ----------
+    .. [1] R. Kubichek, "Mel-cepstral distance measure for objective speech quality assessment,"
+       IEEE Pacific Rim Conf. on Communications, Computers and Signal Processing 1993.
     """
 
     name: ClassVar[str] = "mcd"

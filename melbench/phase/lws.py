@@ -575,6 +575,11 @@ class LWS(PhaseRetriever):
     Frames beyond the ends are static copies of the edge frames (the reference's choice;
     ``edges="silent"`` for zeros). Each leading batch item is processed
     independently.
+
+    References
+    ----------
+    .. [1] J. Le Roux, H. Kameoka, N. Ono and S. Sagayama, "Fast signal reconstruction from
+       magnitude STFT spectrogram based on spectrogram consistency," DAFx 2010.
     """
 
     name: ClassVar[str] = "lws"

@@ -339,6 +339,12 @@ class PGHI(PhaseRetriever):
 
     A warm start is ignored (PGHI needs none); use ``phase=chain`` to refine PGHI's
     output with an iterative method. Leading batch axes are processed item by item.
+
+    References
+    ----------
+    .. [1] Z. Průša, P. Balazs and P. L. Søndergaard, "A noniterative method for reconstruction
+       of phase from STFT magnitude," IEEE/ACM Trans. Audio, Speech, and Language Processing
+       25(5):1154-1164, 2017.
     """
 
     name: ClassVar[str] = "pghi"

@@ -661,7 +661,13 @@ def _check_params(p) -> None:
 
 
 class GLA(PhaseRetriever):
-    """Griffin-Lim: alternate projections on consistency and on the magnitude."""
+    """Griffin-Lim: alternate projections on consistency and on the magnitude.
+
+    References
+    ----------
+    .. [1] D. W. Griffin and J. S. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. Acoustics, Speech, and Signal Processing 32(2):236-243, 1984.
+    """
 
     name: ClassVar[str] = "gla"
 
@@ -691,7 +697,13 @@ class GLA(PhaseRetriever):
 
 
 class FGLA(PhaseRetriever):
-    """Fast Griffin-Lim: GLA with momentum ``alpha`` on the consistent iterate."""
+    """Fast Griffin-Lim: GLA with momentum ``alpha`` on the consistent iterate.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    """
 
     name: ClassVar[str] = "fgla"
 
@@ -731,6 +743,11 @@ class AGLA(PhaseRetriever):
     The defaults lie outside the paper's proven convergence region
     (:func:`agla_alpha_bound`: alpha < 0.056 at beta 1.1, gamma 1.25) but converge in
     practice; see :func:`agla`.
+
+    References
+    ----------
+    .. [1] R. Nenov, D.-K. Nguyen and P. Balazs, "Faster than fast: accelerating the Griffin-Lim
+       algorithm," ICASSP 2023 (arXiv:2306.12504).
     """
 
     name: ClassVar[str] = "agla"
@@ -785,7 +802,15 @@ class AGLA(PhaseRetriever):
 
 
 class RAAR(PhaseRetriever):
-    """Relaxed averaged alternating reflections (Peer, Welker & Gerkmann 2022)."""
+    """Relaxed averaged alternating reflections (Peer, Welker & Gerkmann 2022).
+
+    References
+    ----------
+    .. [1] D. R. Luke, "Relaxed averaged alternating reflections for diffraction imaging,"
+       Inverse Problems 21(1):37-50, 2005.
+    .. [2] R. Peer, S. Welker and T. Gerkmann, "Beyond Griffin-Lim: improved iterative phase
+       retrieval for speech," IWAENC 2022.
+    """
 
     name: ClassVar[str] = "raar"
 
@@ -824,7 +849,15 @@ class RAAR(PhaseRetriever):
 
 
 class DM(RAAR):
-    """Difference map (Elser 2003; Peer, Welker & Gerkmann 2022); two STFT pairs per iteration."""
+    """Difference map (Elser 2003; Peer, Welker & Gerkmann 2022); two STFT pairs per iteration.
+
+    References
+    ----------
+    .. [1] V. Elser, "Phase retrieval by iterated projections," J. Optical Society of America A
+       20(1):40-55, 2003.
+    .. [2] R. Peer, S. Welker and T. Gerkmann, "Beyond Griffin-Lim: improved iterative phase
+       retrieval for speech," IWAENC 2022.
+    """
 
     name: ClassVar[str] = "dm"
 

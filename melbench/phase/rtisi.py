@@ -187,6 +187,12 @@ class RTISILA(PhaseRetriever):
     analysed with Zhu et al.'s asymmetric windows. A fast initialiser for iterative
     methods (``phase=chain``); with a warm start each arriving frame starts from the warm
     start's phase. Leading batch axes are processed item by item.
+
+    References
+    ----------
+    .. [1] X. Zhu, G. T. Beauregard and L. L. Wyse, "Real-time signal estimation from modified
+       short-time Fourier transform magnitude spectra," IEEE Trans. Audio, Speech, and Language
+       Processing 15(5):1645-1653, 2007.
     """
 
     name: ClassVar[str] = "rtisi_la"

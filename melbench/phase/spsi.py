@@ -121,6 +121,11 @@ class SPSI(PhaseRetriever):
     With a warm start, the phase accumulator starts from the warm start's first frame
     (converted to the centred convention). Useful as an initialiser for iterative
     methods (``phase=chain``). Leading batch axes are processed item by item.
+
+    References
+    ----------
+    .. [1] G. T. Beauregard, M. Harish and L. Wyse, "Single pass spectrogram inversion," IEEE
+       Int. Conf. on Digital Signal Processing (DSP) 2015.
     """
 
     name: ClassVar[str] = "spsi"
