@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow lint venv install install-test bench clean ci-gate ci-baseline browser docs
+.PHONY: run test test-slow lint venv install install-test bench clean ci-gate ci-baseline browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,18 +66,19 @@ browser:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	  || echo "chromium not installed (needs root and apt-get): the HTML browser test will be skipped"
 
-test-slow: $(TEST_STAMP)
-	$(PY) -m pytest -q -m slow tests plugins
-
 # issue 17: the documentation site, built with warnings as errors (docs/_build/html/index.html).
 # Preset table and plugin catalogue are generated from the code at build time; results/*.md
 # and results/papers/*/README.md are included as committed.
+.PHONY: docs
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(PIP) install -q -e ".[docs]"
 	touch $@
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/sphinx-build -q -W --keep-going -b html -c docs . docs/_build/html
+
+test-slow: $(TEST_STAMP)
+	$(PY) -m pytest -q -m slow tests plugins
 
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check melbench tests plugins
