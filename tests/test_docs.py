@@ -108,3 +108,18 @@ def test_benchmark_commands_do_not_touch_the_readme():
     offenders = [p.name for p in bench.glob("*.py")
                  if re.search(r"--readme|update_readme|readme_section", p.read_text())]
     assert offenders == []
+
+
+#: melbench's own plugins that implement a published method: each must cite it.
+PUBLISHED = {
+    "phase": ["gla", "fgla", "agla", "raar", "dm", "lws", "pghi", "spsi", "rtisi_la"],
+    "metric": ["pesq", "stoi", "estoi", "sc", "mcd", "mag_sc", "sc_fixed"],
+    "inverter": ["nnls"],
+}
+
+
+@pytest.mark.parametrize(("kind", "name"), [(k, n) for k, ns in PUBLISHED.items() for n in ns])
+def test_published_methods_cite_their_paper(ext, kind, name):
+    refs = ext.plugin_references(registry.get(kind, name))
+    assert refs, f"{kind} {name!r}: no numpydoc References section"
+    assert all(re.search(r"\b(19|20)\d\d\b", r) for r in refs), refs
