@@ -136,25 +136,29 @@ def plugin_page() -> str:
         "",
         "Generated at build time from the plugin registry (`melbench list` shows the same "
         "plugins with their parameters). Summary = first line of the class docstring; "
-        "references = the numpydoc *References* section of the plugin class, else of the "
+        "papers = the numpydoc *References* section of the plugin class, else of the "
         "functions it calls in its module, else of its module.",
         "",
     ]
     for kind, plugins in registry.discover().items():
         lines += [f"## {kind} (entry-point group `{registry.GROUPS[kind]}`)", "",
-                  "| name | summary | parameters | references | package |",
-                  "|---|---|---|---|---|"]
+                  "| name | summary | parameters | package |", "|---|---|---|---|"]
+        papers = []
         for name, info in plugins.items():
             pkg = f"{info.distribution} {info.version}".strip() or "(registered in-process)"
             if not info.available or info.cls is None:
-                lines.append(f"| `{name}` | unavailable: {_cell(info.error)} | | | {pkg} |")
+                lines.append(f"| `{name}` | unavailable: {_cell(info.error)} | | {pkg} |")
                 continue
             doc = inspect.getdoc(info.cls) or ""
             summary = doc.splitlines()[0] if doc else ""
-            refs = "<br>".join(_cell(r) for r in plugin_references(info.cls)) or "—"
-            lines.append(f"| `{name}` | {_cell(summary)} | {_params(info.cls)} | {refs} "
-                         f"| {pkg} |")
+            lines.append(f"| `{name}` | {_cell(summary)} | {_params(info.cls)} | {pkg} |")
+            refs = plugin_references(info.cls)
+            if refs:
+                papers.append(f"- `{name}`: " + " ".join(f"[{i}] {r}" for i, r in enumerate(refs, 1)))
         lines.append("")
+        if papers:
+            lines += ["**Papers** (the others cite none):", "",
+                      *papers, ""]
     return "\n".join(lines)
 
 
