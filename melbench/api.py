@@ -144,7 +144,17 @@ def load_spec_file(path: str | Path) -> FeatureSpec:
 
 
 def resolve_spec(spec: SpecLike = None, **overrides: Any) -> FeatureSpec:
-    """A :class:`FeatureSpec` from a preset name, a YAML/JSON file, a mapping or a spec."""
+    """A :class:`FeatureSpec` from a preset name, a YAML/JSON file, a mapping or a spec.
+
+    ``overrides`` replace fields; an unknown field name is a :class:`ParameterError`
+    listing the valid ones.
+    """
+    fields = {f.name for f in dataclasses.fields(FeatureSpec)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ParameterError(
+            f"unknown FeatureSpec field(s) {unknown}; valid fields: {', '.join(sorted(fields))}"
+        )
     if isinstance(spec, Path) or (
         isinstance(spec, str)
         and (spec.lower().endswith((".yaml", ".yml", ".json")) or Path(spec).expanduser().is_file())

@@ -47,6 +47,8 @@ class ClipResult:
     trace: list[dict[str, float]] = field(default_factory=list)
     #: Notes of each metric, aligned with the ``metrics`` given to :func:`run_clip`.
     metric_notes: list[list[str]] = field(default_factory=list)
+    #: Notes about the clip itself (e.g. a reference wav cut short), before the metrics'.
+    clip_notes: list[str] = field(default_factory=list)
     #: Indices of metrics left for the caller to score (``defer=True``), and their context.
     deferred: list[int] = field(default_factory=list)
     context: dict[str, Any] | None = None
@@ -254,7 +256,8 @@ def run_clip(
         row.update(values)
     if result.deferred:
         result.context = ctx
-    row["notes"] = join_notes(result.metric_notes)
+    result.clip_notes = [f"load: {clip.meta['note']}"] if clip.meta.get("note") else []
+    row["notes"] = join_notes([result.clip_notes, *result.metric_notes])
     if record_trace:
         row["trace"] = json.dumps(result.trace)
     return result

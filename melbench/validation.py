@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import sys
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -21,18 +24,44 @@ def _as_float(x: np.ndarray, what: str) -> np.ndarray:
     return x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)
 
 
-def _check_finite(x: np.ndarray, what: str) -> None:
+def _check_finite(x: np.ndarray, what: str, hint: str | None = None) -> None:
     if not np.all(np.isfinite(x)):
         n_nan = int(np.isnan(x).sum())
         n_inf = int(np.isinf(x).sum())
-        raise InputError(
-            f"{what} contains {n_nan} NaN and {n_inf} Inf values; fix the upstream model "
-            "output (e.g. log of zero without a floor) before inverting"
-        )
+        hint = hint or ("fix the upstream model output (e.g. log of zero without a floor) "
+                        "before inverting")
+        raise InputError(f"{what} contains {n_nan} NaN and {n_inf} Inf values; {hint}")
 
 
 class MelbenchWarning(UserWarning):
     """Base class of melbench's warnings (legal but doubtful input)."""
+
+
+@contextlib.contextmanager
+def plain_warnings(prog: str = "melbench") -> Iterator[None]:
+    """Show melbench's warnings as ``prog: warning: message`` lines, without source lines.
+
+    For the command line: Python's default format prints the file, line and source
+    line of the ``warnings.warn`` call, which mean nothing to the user. Each message
+    is shown once. Other warnings keep Python's format.
+    """
+    original = warnings.showwarning
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if isinstance(category, type) and issubclass(category, MelbenchWarning):
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
+            return
+        original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 class EmptyMelBandWarning(MelbenchWarning):
@@ -515,11 +544,14 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec, *, values: bool = False) -> np
         if values and not np.any(mel < 0):
             check_mel_values(mel, spec)
         if np.any(mel < 0):
+            presets = matching_presets(mel, exclude=spec.name)
             raise InputError(
                 f"mel has negative values (min {float(mel.min()):.3g}) but spec {spec} says it "
                 f"is a linear {spec.domain} mel (compression='none'); it is probably log- or "
                 f"dB-compressed: {_guess_log_domain(mel)} (with its floor) in the spec, to "
                 "match how it was made"
+                + (f"; presets with {spec.n_mels} bands it fits: {', '.join(presets)} "
+                   "(--spec NAME; they differ in sample rate and framing)" if presets else "")
             )
     else:
         hi = float(mel.max())
@@ -613,5 +645,7 @@ def check_audio(y: np.ndarray, what: str = "audio") -> np.ndarray:
     y = _as_float(y, what)
     if y.ndim == 0 or y.shape[-1] == 0:
         raise InputError(f"{what} is empty (shape {y.shape})")
-    _check_finite(y, what)
+    _check_finite(y, what, "audio samples must be finite: the file or array is damaged or was "
+                  "written from a failed computation (a float wav can store NaN); re-export "
+                  "it, or replace the bad samples (np.nan_to_num) if they are few")
     return y

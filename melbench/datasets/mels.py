@@ -303,6 +303,8 @@ class Mels(Dataset):
                 else:
                     try:
                         audio, _, info = load_audio(apath, spec.sample_rate)
+                        if info.get("note"):
+                            meta["note"] = info["note"]
                         audio = align_audio(audio, mel.shape[-1], spec)
                     except InputError as exc:
                         yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
