@@ -327,16 +327,16 @@ def mel_misfits(stats: MelStats, spec: FeatureSpec) -> list[Misfit]:
             + ("" if dbish else " (if it was made with a smaller floor, set floor to it)"),
             "error" if dbish else "warning"))
     if stats.zero_fraction >= ZERO_FRACTION:
-        if stats.zero_edge_frames:
+        if stats.lo >= 0:
+            out.append(Misfit(
+                f"{100 * stats.zero_fraction:.0f}% of its values are exactly 0 and none is "
+                "negative: a linear mel with digital silence", "error"))
+        elif stats.zero_edge_frames:
             out.append(Misfit(
                 f"{stats.zero_edge_frames} frame(s) at its start/end are all exactly 0, which "
                 f"a {_NAMES[comp]} mel reads as linear {_decompress_scalar(0.0, comp, power, spec.ref):g} "
                 "(loud): batch padding? crop the mel to its true length (or pad with "
                 f"{floor_c:.4g}, the compressed floor)", "error"))
-        elif stats.lo >= 0:
-            out.append(Misfit(
-                f"{100 * stats.zero_fraction:.0f}% of its values are exactly 0 and none is "
-                "negative: a linear mel with digital silence", "error"))
         else:
             out.append(Misfit(
                 f"{100 * stats.zero_fraction:.0f}% of its values are exactly 0, which a "
