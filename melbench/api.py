@@ -12,7 +12,6 @@ audio as the corresponding cell of a run (same seed)::
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import warnings
 from collections.abc import Mapping
@@ -111,36 +110,15 @@ def default_cell() -> tuple[str, str]:
 
 
 def load_spec_file(path: str | Path) -> FeatureSpec:
-    """A spec from a YAML or JSON file of FeatureSpec fields.
+    """A spec from a YAML or JSON file: FeatureSpec fields, or a model's config file.
 
-    The mapping may hold a ``preset`` key (base preset, other keys override it) and
-    may be nested under ``spec:`` (so a run's ``.hydra/config.yaml`` works too).
+    See :func:`melbench.spec_files.load_spec_file` (HiFi-GAN/BigVGAN ``config.json``,
+    ParallelWaveGAN yaml, Vocos yaml, or a mapping of FeatureSpec fields with an optional
+    ``preset`` key, possibly nested under ``spec:`` as in a run's ``.hydra/config.yaml``).
     """
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError(f"cannot read spec file {path}: {exc}") from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    from .spec_files import load_spec_file as _load
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001 - yaml/json raise various errors
-        raise ParameterError(f"spec file {path} is not valid YAML/JSON: {exc}") from None
-    if isinstance(data, Mapping) and isinstance(data.get("spec"), Mapping):
-        data = data["spec"]
-    if not isinstance(data, Mapping):
-        raise ParameterError(
-            f"spec file {path} must hold a mapping of FeatureSpec fields (e.g. sample_rate: "
-            f"22050, n_mels: 80, ...), optionally with 'preset: tts22k'"
-        )
-    d = dict(data)
-    if "name" not in d and "preset" not in d:
-        d["name"] = path.stem
-    return get_spec(d)
+    return _load(path)
 
 
 def resolve_spec(spec: SpecLike = None, **overrides: Any) -> FeatureSpec:
