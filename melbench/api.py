@@ -82,8 +82,8 @@ def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
     same_bands = sorted(n for n, p in PRESETS.items() if p.n_mels == n_mels)
     if names:
         detail = "; ".join(
-            f"{n}: {PRESETS[n].sample_rate} Hz, hop {PRESETS[n].hop_length}, "
-            f"{PRESETS[n].compression}" for n in names
+            f"{n}: {PRESETS[n].sample_rate} Hz, hop {PRESETS[n].hop_length}, fmax "
+            f"{PRESETS[n].f_max:g}, framing {PRESETS[n].framing}" for n in names
         )
         raise ParameterError(
             f"no spec given, and the mel ({what}) fits several presets ({detail}); the sample "

@@ -141,6 +141,17 @@ def _output_path(src: Path, base: Path, out: Path, single: bool, ext: str) -> Pa
     return out / Path(rel).with_suffix(ext)
 
 
+def _first_loadable(files: list[Path], args: argparse.Namespace, load: Any, error: type) -> Any:
+    """The first mel among ``files`` that loads (to infer the spec from)."""
+    first_exc = None
+    for f in files:
+        try:
+            return load(f, transpose=args.transpose, key=args.key, batch=True)
+        except error as exc:
+            first_exc = first_exc or exc
+    raise error(f"no spec given and no mel file loads to infer one from ({first_exc}); pass --spec")
+
+
 def _item_path(dst: Path, index: int | None) -> Path:
     return dst if index is None else dst.with_name(f"{dst.stem}_{index}{dst.suffix}")
 
@@ -204,8 +215,7 @@ def _main(argv: list[str] | None) -> int:
                 raise ValueError(f"--ref {args.ref:g}: the reference of a dB mel must be > 0")
             overrides["ref"] = float(args.ref)
         if args.spec is None:
-            first = load_mel_file(files[0], transpose=args.transpose, key=args.key, batch=True)
-            base, message = infer_spec(first)
+            base, message = infer_spec(_first_loadable(files, args, load_mel_file, InputError))
             print(f"melbench invert: {message}", file=sys.stderr)
             spec = resolve_spec(base, **overrides)
         else:
@@ -271,13 +281,13 @@ def _main(argv: list[str] | None) -> int:
     bar.close()
 
     where = "stdout" if to_stdout else out
-    print(f"melbench invert: {len(files) - len(failed_files)}/{len(files)} file(s) converted "
+    print(f"melbench invert: {len(files) - len(failed_files)}/{len(files)} converted "
           f"({n_written} audio file(s)) -> {where}", file=sys.stderr)
     if n_clipped:
         print(f"melbench invert: warning: {n_clipped} file(s) exceed full scale and were clipped "
               f"by --subtype {subtype}; use --subtype FLOAT to keep them", file=sys.stderr)
     if failed:
-        print(f"melbench invert: {len(failed)} mel(s) failed:", file=sys.stderr)
+        print(f"melbench invert: {len(failed_files)} file(s) failed:", file=sys.stderr)
         for f, why in failed:
             print(f"  {f}: {why}", file=sys.stderr)
         return 1

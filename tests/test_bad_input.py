@@ -230,16 +230,24 @@ def test_invert_without_spec_infers_and_says_so(tmp_path, capsys, speech22k):
     from melbench.api import SpecInferredWarning
     from melbench.invert_cli import main as invert_main
 
-    mel = TTS.mel(speech22k)
-    with pytest.warns(SpecInferredWarning, match="inferred spec tts22k"):
-        melbench.invert(mel, **QUICK)
-    np.save(tmp_path / "m.npy", mel)
-    assert invert_main([str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.wav"), "--inverter",
+    sp16 = get_spec("speech16k")
+    (c,) = registry.create("dataset", "bundled", {"ids": ["cmu_arctic_a0007"]}).clips(sp16)
+    linear = sp16.mel(c.audio)  # the one linear 80-band preset: inferred, and said
+    with pytest.warns(SpecInferredWarning, match="inferred spec speech16k"):
+        melbench.invert(linear, **QUICK)
+    np.save(tmp_path / "lin.npy", linear)
+    assert invert_main([str(tmp_path / "lin.npy"), "-o", str(tmp_path / "lin.wav"), "--inverter",
                         "pinv", "--phase-param", "n_iter=2", "-q"]) == 0
-    assert "inferred spec tts22k" in capsys.readouterr().err
-    assert sf.info(str(tmp_path / "m.wav")).samplerate == 22050
+    assert "inferred spec speech16k" in capsys.readouterr().err
+    assert sf.info(str(tmp_path / "lin.wav")).samplerate == 16000
+    # an 80-band ln mel fits tts22k, HiFi-GAN, BigVGAN...: never a silent guess, the choices
+    np.save(tmp_path / "ln.npy", TTS.mel(speech22k))
+    assert invert_main([str(tmp_path / "ln.npy"), "-o", str(tmp_path / "ln.wav"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "several presets" in err and "hifigan_v1" in err and "tts22k" in err
+    assert not (tmp_path / "ln.wav").exists()
     with pytest.raises(ParameterError, match="no preset fits"):
-        melbench.invert(mel[:64], **QUICK)
+        melbench.invert(TTS.mel(speech22k)[:64], **QUICK)
 
 
 def test_ambiguous_inference_asks_for_the_spec(monkeypatch, speech22k):

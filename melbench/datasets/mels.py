@@ -44,7 +44,7 @@ def path_problem(path: str | Path, what: str = "mel file") -> str:
             return f"{what} {path} is a symbolic-link loop (the links point at each other)"
         if path.is_symlink():
             return f"{what} {path} is a broken symbolic link (to {os.readlink(path)})"
-        return f"{what} not found: {path}"
+        return f"{what} {path} does not exist"
     if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
         return ""
     kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
