@@ -547,3 +547,38 @@ def test_api_spec_and_featurespec_reachable_from_import_melbench():
             "print(melbench.FeatureSpec(n_mels=40).n_mels)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "40", out.stderr
+
+
+def hifigan_mel(y):
+    """HiFi-GAN V1's mel_spectrogram (meldataset.py), re-implemented with librosa and numpy:
+    reflect-pad (n_fft - hop) // 2, STFT with center=False, sqrt(|X|^2 + 1e-9), Slaney mel
+    to 8 kHz, ln clamped at 1e-5."""
+    librosa = pytest.importorskip("librosa")
+    pad = (1024 - 256) // 2
+    yp = np.pad(y.astype(np.float64), pad, mode="reflect")
+    x = librosa.stft(yp, n_fft=1024, hop_length=256, win_length=1024, window="hann", center=False)
+    mag = np.sqrt(x.real**2 + x.imag**2 + 1e-9)
+    fb = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmin=0, fmax=8000)
+    return np.log(np.maximum(fb @ mag, 1e-5)).astype(np.float32)
+
+
+def test_mels_run_names_the_framing_that_fits_the_reference(tmp_path, speech22k):
+    from melbench import runner
+
+    (tmp_path / "mels").mkdir()
+    (tmp_path / "wavs").mkdir()
+    np.save(tmp_path / "mels" / "utt.npy", hifigan_mel(speech22k))
+    sf.write(str(tmp_path / "wavs" / "utt.wav"), speech22k, 22050, subtype="FLOAT")
+
+    def run(spec, name):
+        cfg = {"spec": spec, "dataset": {"name": "mels", "path": str(tmp_path / "mels"),
+                                         "audio_dir": str(tmp_path / "wavs")},
+               "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 5}, "metrics": ["sc"],
+               "seed": 0, "cache_dir": None, "progress": False}
+        return runner.run(cfg, tmp_path / name, echo=False).iloc[0]
+
+    wrong = run("tts22k", "wrong")  # HiFi-GAN's mel declared as the centred Tacotron 2 front end
+    assert wrong["status"] == "failed"
+    assert "framing 'same'" in wrong["error"] and "hifigan_v1" in wrong["error"]
+    right = run("hifigan_v1", "right")
+    assert right["status"] == "ok" and right["notes"] == "" and np.isfinite(right["sc_true_db"])

@@ -206,21 +206,75 @@ def match_audio(audio_dir: Path, rel: Path) -> Path | None:
     return None
 
 
+#: What each framing is, for messages.
+FRAMING_NOTES = {
+    "center": "n_fft//2 padding each side: librosa/torch center=True, Tacotron 2, ESPnet",
+    "same": "(n_fft-hop)//2 reflect padding, center=False: HiFi-GAN, BigVGAN, VITS",
+    "none": "no padding, center=False",
+}
+
+
+def framings_that_fit(n_samples: int, n_frames: int, spec: FeatureSpec) -> list[str]:
+    """Framings (other than the spec's) under which ``n_samples`` samples give ``n_frames`` frames."""
+    from ..spec import FRAMINGS
+
+    out = []
+    for framing in FRAMINGS:
+        if framing == spec.framing:
+            continue
+        try:
+            if spec.replace(framing=framing).n_frames(n_samples) == n_frames:
+                out.append(framing)
+        except (InputError, ParameterError):
+            continue
+    return out
+
+
+def _presets_with_framing(spec: FeatureSpec, framing: str) -> list[str]:
+    from ..spec import PRESETS
+
+    keys = ("sample_rate", "n_fft", "hop_length", "n_mels")
+    return [n for n, p in PRESETS.items() if p.framing == framing
+            and all(getattr(p, k) == getattr(spec, k) for k in keys)]
+
+
 def align_audio(audio: np.ndarray, n_frames: int, spec: FeatureSpec, tolerance: int = 2) -> np.ndarray:
     """Crop or zero-pad reference audio to the length a mel of ``n_frames`` frames implies.
+
+    The mel must have exactly the frame count the spec's framing gives for the
+    audio's length (a mel computed from that audio); a small difference that
+    another framing explains exactly is the classic HiFi-GAN-mel-declared-as-centred
+    mistake (one frame too many and half a hop early), so it is an error naming
+    that framing. A small difference no framing explains is cropped or padded.
 
     Raises
     ------
     InputError
-        If the audio's frame count differs by more than ``tolerance`` frames (and 1 %):
-        the mel was not made from this audio with this spec.
+        If another framing gives exactly ``n_frames`` frames for the audio (the
+        message names it and the presets that use it), or the frame counts differ
+        by more than ``tolerance`` frames (and 1 %): the mel was not made from this
+        audio with this spec.
     """
-    have = spec.n_frames(audio.shape[-1])
+    n = audio.shape[-1]
+    have = spec.n_frames(n)
+    if have != n_frames:
+        fits = framings_that_fit(n, n_frames, spec)
+        if fits:
+            f = fits[0]
+            presets = _presets_with_framing(spec, f)
+            raise InputError(
+                f"mel has {n_frames} frames but the reference audio ({n} samples) gives {have} "
+                f"with spec {spec}'s framing {spec.framing!r} ({FRAMING_NOTES[spec.framing]}); "
+                f"framing {f!r} ({FRAMING_NOTES[f]}) gives exactly {n_frames}: the mel was made "
+                f"with framing={f!r}; declare it (spec.framing={f}"
+                + (f", or spec={presets[0]}" if presets else "")
+                + "), or the audio would be scored misaligned"
+            )
     if abs(have - n_frames) > max(tolerance, 0.01 * n_frames):
         raise InputError(
             f"mel has {n_frames} frames but the reference audio gives {have} with spec {spec} "
-            f"(hop_length={spec.hop_length}, sample_rate={spec.sample_rate}); the mel was made "
-            "with another spec or from other audio"
+            f"(hop_length={spec.hop_length}, sample_rate={spec.sample_rate}, framing "
+            f"{spec.framing!r}); the mel was made with another spec or from other audio"
         )
     if have == n_frames:
         return audio
@@ -305,7 +359,13 @@ class Mels(Dataset):
                         audio, _, info = load_audio(apath, spec.sample_rate)
                         if info.get("note"):
                             meta["note"] = info["note"]
+                        n_audio = audio.shape[-1]
                         audio = align_audio(audio, mel.shape[-1], spec)
+                        if audio.shape[-1] != n_audio:
+                            meta["note"] = "; ".join(filter(None, [meta.get("note"), (
+                                f"reference {apath.name} cropped/padded from {n_audio} to "
+                                f"{audio.shape[-1]} samples to match the mel's "
+                                f"{mel.shape[-1]} frames")]))
                     except InputError as exc:
                         yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
                                    error=f"{apath}: {exc}")
