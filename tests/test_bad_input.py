@@ -582,3 +582,36 @@ def test_mels_run_names_the_framing_that_fits_the_reference(tmp_path, speech22k)
     assert "framing 'same'" in wrong["error"] and "hifigan_v1" in wrong["error"]
     right = run("hifigan_v1", "right")
     assert right["status"] == "ok" and right["notes"] == "" and np.isfinite(right["sc_true_db"])
+
+
+@pytest.mark.parametrize("made, declared, named", [
+    ({"power": 1}, {"power": 2}, "power=1"),                    # magnitude mel declared power
+    ({"compression": "log10"}, {}, "compression='log10'"),      # log10 mel declared ln
+    ({}, {"compression": "log10"}, "compression='ln'"),         # ln mel declared log10
+])
+def test_mels_run_compares_with_the_reference_audio(tmp_path, made, declared, named):
+    """With reference audio, conventions the values alone cannot show are named: the mel
+    (made here with librosa) is compared with the reference's mel under the declaration."""
+    from melbench import runner
+
+    librosa = pytest.importorskip("librosa")
+    (c,) = registry.create("dataset", "bundled", {"ids": ["cmu_arctic_a0007"]}).clips(TTS)
+    y = c.audio[TTS.sample_rate // 2: 2 * TTS.sample_rate]  # speech only: no clipped floor
+    s = np.abs(librosa.stft(y, n_fft=1024, hop_length=256, pad_mode="reflect")) ** made.get("power", 1)
+    lin = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmax=8000) @ s
+    log = np.log10 if made.get("compression") == "log10" else np.log
+    (tmp_path / "m").mkdir()
+    (tmp_path / "w").mkdir()
+    np.save(tmp_path / "m" / "u.npy", log(np.maximum(lin, 1e-5)).astype(np.float32))
+    sf.write(str(tmp_path / "w" / "u.wav"), y, 22050, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MelDomainWarning)
+        cfg = {"spec": {"preset": "tts22k", **declared},
+               "dataset": {"name": "mels", "path": str(tmp_path / "m"), "audio_dir": str(tmp_path / "w")},
+               "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 2}, "metrics": ["sc"],
+               "seed": 0, "cache_dir": None, "progress": False}
+        row = runner.run(cfg, tmp_path / "run", echo=False).iloc[0]
+        assert row["status"] == "failed" and named in row["error"], row["error"]
+        cfg["spec"] = {"preset": "tts22k", **made}  # declared as made: scored
+        row = runner.run(cfg, tmp_path / "run2", echo=False).iloc[0]
+    assert row["status"] == "ok", row["error"]

@@ -284,6 +284,73 @@ def align_audio(audio: np.ndarray, n_frames: int, spec: FeatureSpec, tolerance: 
     return np.pad(audio, (0, want - audio.shape[-1]))
 
 
+def _log_slope(given: np.ndarray, ref: np.ndarray, floor: float) -> tuple[float, float]:
+    """Slope and correlation of log(given) on log(ref) over the cells well above the floor."""
+    g = np.asarray(given, np.float64).ravel()
+    r = np.asarray(ref, np.float64).ravel()
+    keep = (g > 100 * floor) & (r > 100 * floor) & np.isfinite(g) & np.isfinite(r)
+    if keep.sum() < 50:
+        return float("nan"), float("nan")
+    a, b = np.log(g[keep]), np.log(r[keep])
+    vb = float(np.var(b))
+    if vb <= 0 or np.var(a) <= 0:
+        return float("nan"), float("nan")
+    cov = float(np.mean((a - a.mean()) * (b - b.mean())))
+    return cov / vb, cov / np.sqrt(vb * float(np.var(a)))
+
+
+def convention_mismatch(mel: np.ndarray, audio: np.ndarray, spec: FeatureSpec) -> str:
+    """Compare a mel with the mel of its (aligned) reference audio; why the declaration is wrong.
+
+    Undone as declared, a mel made from this audio with this spec matches
+    ``spec.mel(audio)`` up to noise: the log-log slope is 1. A magnitude mel declared
+    power has slope ~0.5, a log10 mel declared ln ~0.43, ln declared log10 ~2.3. When
+    the two are strongly correlated (the mel is this audio's), the slope is far from 1
+    and another declaration gives a slope near 1, that declaration is named. A
+    model's prediction that correlates less is not judged.
+
+    Returns
+    -------
+    str
+        The reason, or "" if the declaration fits (or nothing can be told).
+    """
+    floor = max(float(spec.floor), 1e-12)
+    given = spec.decompress(np.asarray(mel, np.float64))
+    refs = {}
+
+    def ref_mel(power: int) -> np.ndarray:
+        if power not in refs:
+            refs[power] = spec.replace(power=power).mel(np.asarray(audio, np.float64), compress=False)
+        return refs[power]
+
+    slope, corr = _log_slope(given, ref_mel(spec.power), floor)
+    if not (corr >= 0.9) or abs(slope - 1) <= 0.3:
+        return ""
+    fits = []
+    for comp in ("ln", "log10", "db", "none"):
+        for power in (1, 2):
+            if (comp, power) == (spec.compression, spec.power):
+                continue
+            cand = spec.replace(compression=comp, power=power)
+            if comp == "none" and np.any(np.asarray(mel) < 0):
+                continue
+            s_c, r_c = _log_slope(cand.decompress(np.asarray(mel, np.float64)), ref_mel(power), floor)
+            if r_c >= 0.9 and abs(s_c - 1) <= 0.15:
+                fits.append((abs(s_c - 1), comp, power))
+    if not fits:
+        return ""
+    _, comp, power = min(fits)
+    change = [f"compression='{comp}'"] if comp != spec.compression else []
+    if power != spec.power:
+        change.append(f"power={power} ({'power' if power == 2 else 'magnitude'})")
+    return (
+        f"compared with the mel of its reference audio, this mel undone as spec {spec} declares "
+        f"({spec.compression}, {spec.domain}) grows as the reference's to the power {slope:.2f} "
+        f"instead of 1 (correlation {corr:.2f}): it was made with {', '.join(change)}; declare "
+        "that (spec.compression / spec.power), or the inverted audio is distorted"
+    )
+
+
 class Mels(Dataset):
     """A folder of model-predicted mels (.npy/.pt) made with the run's spec; audio optional."""
 
@@ -369,6 +436,11 @@ class Mels(Dataset):
                     except InputError as exc:
                         yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
                                    error=f"{apath}: {exc}")
+                        continue
+                    why = convention_mismatch(mel, audio, spec)
+                    if why:
+                        yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
+                                   error=f"{f}: {why}")
                         continue
                     meta["reference"] = str(apath)
             yield Clip(id=cid, audio=audio, mel=mel, sample_rate=spec.sample_rate, meta=meta)
