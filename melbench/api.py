@@ -291,6 +291,9 @@ def invert(
     else:
         fs = resolve_spec(spec)
     if ref is not None:
+        if fs.compression != "db":
+            raise ParameterError(f"ref={ref!r}: the reference applies to dB mels, but spec {fs} is "
+                                 f"{fs.compression}-compressed")
         fs = get_spec(fs, ref=float(ref))
     inv_extra, ph_extra = _split_params(params, inverter, phase)
     inv = make_plugin("inverter", inverter, {**dict(inverter_params or {}), **inv_extra})

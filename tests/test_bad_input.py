@@ -153,6 +153,8 @@ def test_ref_max_db_mel_warns_level_lost_and_ref_restores_it(speech22k):
     def rms_db(y):
         return 10 * np.log10(np.mean(np.asarray(y, np.float64) ** 2))
 
+    with pytest.raises(ParameterError, match="applies to dB mels"):
+        melbench.invert(TTS.mel(speech22k), spec="tts22k", ref=3.0, **QUICK)
     # the level comes back to the source's within 1.5 dB; without ref it is far off
     assert abs(rms_db(restored) - rms_db(speech22k)) < 1.5
     assert abs(rms_db(lost) - rms_db(speech22k)) > 10
