@@ -350,6 +350,19 @@ def mel_misfits(stats: MelStats, spec: FeatureSpec) -> list[Misfit]:
     return out
 
 
+def looks_standardized(mel: np.ndarray) -> bool:
+    """True if a mel looks z-scored per band (overall mean ~0, std ~1, every band mean near 0).
+
+    A log mel of audio has band means far below 0 (ln: around -5); a feature file
+    normalised with training statistics (ParallelWaveGAN/ESPnet ``feats``) does not.
+    """
+    if mel.shape[-1] < 20:
+        return False
+    bands = np.moveaxis(mel, -2, 0).reshape(mel.shape[-2], -1)
+    mean, std = float(mel.mean()), float(mel.std())
+    return abs(mean) < 0.5 and 0.5 < std < 1.5 and float(np.max(np.abs(bands.mean(axis=1)))) < 1.5
+
+
 def plausible_conventions(stats: MelStats, spec: FeatureSpec) -> list[FeatureSpec]:
     """Variants of ``spec`` (compression, power, floor) the values fit without an error."""
     sig = stats.floor_value
@@ -446,6 +459,14 @@ def check_mel_values(mel: np.ndarray, spec: FeatureSpec) -> None:
     for m in misfits:
         warnings.warn(f"mel values look doubtful for spec {spec}: {m.reason}", MelDomainWarning,
                       stacklevel=4)
+    if spec.compression != "none" and looks_standardized(mel):
+        warnings.warn(
+            f"mel looks mean-variance normalised (mean {float(mel.mean()):.2f}, std "
+            f"{float(mel.std()):.2f}, every band's mean near 0), not like a {_NAMES[spec.compression]} "
+            "mel: undo the normalisation first (e.g. ParallelWaveGAN/ESPnet feats: mel * scale + "
+            "mean with the training stats.h5), or the audio is garbage",
+            MelDomainWarning, stacklevel=4,
+        )
     if spec.compression == "db" and stats.hi == 0.0 and spec.ref == 1.0 and stats.n_hi <= max(
             2, stats.n // 1000):
         warnings.warn(

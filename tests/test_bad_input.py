@@ -622,3 +622,14 @@ def test_mels_run_compares_with_the_reference_audio(tmp_path, made, declared, na
         cfg["spec"] = {"preset": "tts22k", **made}  # declared as made: scored
         row = runner.run(cfg, tmp_path / "run2", echo=False).iloc[0]
     assert row["status"] == "ok", row["error"]
+
+
+def test_normalised_feature_file_is_warned_about(speech22k):
+    pwg = get_spec("pwg_22k")
+    feats = pwg.mel(speech22k)
+    # ParallelWaveGAN's normalize.py: (feats - mean) / scale per band with training stats
+    # (here the utterance's own, as a stand-in for stats.h5)
+    z = (feats - feats.mean(axis=1, keepdims=True)) / feats.std(axis=1, keepdims=True)
+    with pytest.warns(MelDomainWarning, match="mean-variance normalised"):
+        check_mel(z.astype(np.float32), pwg, values=True)
+    no_melbench_warnings(check_mel, feats, pwg, values=True)
