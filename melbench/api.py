@@ -59,8 +59,8 @@ def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
         No preset or several presets fit: the message lists them and asks for a spec
         (the sample rate, hop and framing cannot be read off a mel).
     """
+    from .mel_values import matching_presets
     from .spec import PRESETS
-    from .validation import matching_presets
 
     mel = np.asarray(mel)
     if mel.ndim < 2:
