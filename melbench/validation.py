@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -20,18 +23,44 @@ def _as_float(x: np.ndarray, what: str) -> np.ndarray:
     return x if x.dtype in (np.float32, np.float64) else x.astype(np.float32)
 
 
-def _check_finite(x: np.ndarray, what: str) -> None:
+def _check_finite(x: np.ndarray, what: str, hint: str | None = None) -> None:
     if not np.all(np.isfinite(x)):
         n_nan = int(np.isnan(x).sum())
         n_inf = int(np.isinf(x).sum())
-        raise InputError(
-            f"{what} contains {n_nan} NaN and {n_inf} Inf values; fix the upstream model "
-            "output (e.g. log of zero without a floor) before inverting"
-        )
+        hint = hint or ("fix the upstream model output (e.g. log of zero without a floor) "
+                        "before inverting")
+        raise InputError(f"{what} contains {n_nan} NaN and {n_inf} Inf values; {hint}")
 
 
 class MelbenchWarning(UserWarning):
     """Base class of melbench's warnings (legal but doubtful input)."""
+
+
+@contextlib.contextmanager
+def plain_warnings(prog: str = "melbench") -> Iterator[None]:
+    """Show melbench's warnings as ``prog: warning: message`` lines, without source lines.
+
+    For the command line: Python's default format prints the file, line and source
+    line of the ``warnings.warn`` call, which mean nothing to the user. Each message
+    is shown once. Other warnings keep Python's format.
+    """
+    original = warnings.showwarning
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if isinstance(category, type) and issubclass(category, MelbenchWarning):
+            text = str(message)
+            if text not in seen:
+                seen.add(text)
+                print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
+            return
+        original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 class EmptyMelBandWarning(MelbenchWarning):
@@ -40,6 +69,10 @@ class EmptyMelBandWarning(MelbenchWarning):
 
 class MelDomainWarning(MelbenchWarning):
     """The mel's values look like another domain than the spec says."""
+
+
+class MelLevelWarning(MelbenchWarning):
+    """The mel's absolute level is unknown (e.g. a ``ref=np.max`` dB mel): the output's is too."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,7 +117,34 @@ def _guess_log_domain(mel: np.ndarray) -> str:
     )
 
 
-def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+def min_frames(spec: FeatureSpec) -> int:
+    """Smallest frame count whose natural signal length (``spec.n_samples``) is >= 1 sample."""
+    n = 1
+    while spec.n_samples(n) < 1:
+        n += 1
+    return n
+
+
+def check_frames(n_frames: int, spec: FeatureSpec, what: str = "mel") -> None:
+    """Require enough frames to synthesise audio (a one-frame centred mel gives none).
+
+    Raises
+    ------
+    InputError
+        If ``n_frames`` frames give no sample of audio under the spec's framing.
+    """
+    need = min_frames(spec)
+    if n_frames < need:
+        framing = getattr(spec, "framing", "center" if spec.center else "none")
+        raise InputError(
+            f"{what} has {n_frames} frame(s): with spec {spec} (n_fft={spec.n_fft}, hop_length="
+            f"{spec.hop_length}, framing {framing!r}) that is less than one hop of audio "
+            f"({spec.n_samples(n_frames)} samples); at least {need} frames are needed: pass the "
+            "whole utterance's mel, not a single frame"
+        )
+
+
+def check_mel(mel: np.ndarray, spec: FeatureSpec, *, values: bool = False) -> np.ndarray:
     """Validate a mel ``(..., n_mels, frames)`` in the domain ``spec`` describes.
 
     Parameters
@@ -94,6 +154,12 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
         leading batch axes.
     spec : FeatureSpec
         The contract the mel was made with.
+    values : bool
+        Also check the values against the declared convention
+        (:func:`melbench.mel_values.check_mel_values`: the level audio within [-1, 1] allows, the
+        floor, exact zeros, a ``ref=np.max`` dB mel). Done where a user's mel
+        enters (``melbench.invert``, ``melbench invert``, ``dataset=mels``, a
+        clip's given mel), not inside inverters, which accept any scale.
 
     Returns
     -------
@@ -140,23 +206,42 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     if not np.all(np.isfinite(mel)):
         n_nan = int(np.isnan(mel).sum())
         n_inf = int(np.isinf(mel).sum())
-        hint = (
-            "a log of zero without a floor gives -Inf: clip to a floor before the log "
-            f"(spec.floor={spec.floor:g})"
-            if spec.compression != "none" or np.any(np.isneginf(mel))
-            else "fix the upstream model output"
-        )
+        n_neginf = int(np.isneginf(mel).sum())
+        if n_neginf and not n_nan:
+            hint = (
+                "a log of zero without a floor gives -Inf: clip to a floor before the log "
+                f"(spec.floor={spec.floor:g})"
+            )
+        elif n_nan:
+            hint = (
+                "NaN comes from the model itself (a diverged or masked output) or from 0/0 or "
+                "the log of a negative number upstream, not from a missing log floor: check "
+                "the model output with np.isnan(mel).any()"
+                + (f"; the -Inf values come from a log of zero (clip to spec.floor={spec.floor:g} "
+                   "before the log)" if n_neginf else "")
+            )
+        else:
+            hint = "+Inf means an overflow upstream: fix the model output"
         raise InputError(
             f"mel contains {n_nan} NaN and {n_inf} Inf values; {hint}, or replace them "
             "(np.nan_to_num) before inverting"
         )
     if spec.compression == "none":
+        if values and not np.any(mel < 0):
+            from .mel_values import check_mel_values
+
+            check_mel_values(mel, spec)
         if np.any(mel < 0):
+            from .mel_values import matching_presets
+
+            presets = matching_presets(mel, exclude=spec.name)
             raise InputError(
                 f"mel has negative values (min {float(mel.min()):.3g}) but spec {spec} says it "
                 f"is a linear {spec.domain} mel (compression='none'); it is probably log- or "
                 f"dB-compressed: {_guess_log_domain(mel)} (with its floor) in the spec, to "
                 "match how it was made"
+                + (f"; presets with {spec.n_mels} bands it fits: {', '.join(presets)} "
+                   "(--spec NAME; they differ in sample rate and framing)" if presets else "")
             )
     else:
         hi = float(mel.max())
@@ -168,7 +253,11 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
                 f"{spec.compression}-compressed: undoing that gives {linear_max:.3g}, far beyond "
                 "any spectrogram; it is probably a linear mel: set compression='none'"
             )
-        if float(mel.min()) >= 0 and mel.size >= 2 * spec.n_mels:
+        if values:
+            from .mel_values import check_mel_values
+
+            check_mel_values(mel, spec)
+        if float(mel.min()) >= 0 and mel.size >= 2 * spec.n_mels and not np.any(mel == 0):
             warnings.warn(
                 f"mel is declared {spec.compression}-compressed but every value is >= 0 "
                 f"(range [{float(mel.min()):.3g}, {hi:.3g}]), i.e. every band of every frame is "
@@ -180,6 +269,52 @@ def check_mel(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
             )
     _warn_empty_bands(spec)
     return mel
+
+
+#: Output peaks above this (x full scale, +20 dB) mean the mel was declared wrongly.
+OUTPUT_PEAK_LIMIT = 10.0
+
+
+def check_output_level(y: np.ndarray, mel: np.ndarray, spec: FeatureSpec) -> None:
+    """Refuse synthesised audio that peaks far above full scale, naming the likely cause.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        The synthesised audio ``(..., n_samples)``.
+    mel : np.ndarray
+        The mel it came from (as declared by ``spec``), to propose declarations it fits.
+    spec : FeatureSpec
+        The declared convention.
+
+    Raises
+    ------
+    InputError
+        If ``max |y| > OUTPUT_PEAK_LIMIT``: no mel of audio within [-1, 1] inverts to
+        that, so the mel was made with another convention (power vs magnitude, dB vs
+        ln/log10, ref) or from unnormalised audio.
+    """
+    y = np.asarray(y)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if not peak > OUTPUT_PEAK_LIMIT:
+        return
+    from .mel_values import NAMES, MelStats, describe, matching_presets, plausible_conventions
+
+    mel = np.asarray(mel)
+    fits = []
+    if np.all(np.isfinite(mel)):
+        stats = MelStats.of(mel)
+        fits = list(dict.fromkeys(describe(c, spec) for c in plausible_conventions(stats, spec)))
+    presets = matching_presets(mel, exclude=spec.name)
+    hint = (f"; the mel's values also fit {' or '.join(fits[:3])}" if fits else "")
+    hint += (f"; presets with {spec.n_mels} bands they fit: {', '.join(presets)}" if presets else "")
+    raise InputError(
+        f"output audio peaks at {peak:.3g}, {20 * np.log10(peak):.0f} dB above full scale: the "
+        f"mel was probably not made as spec {spec} declares ({NAMES[spec.compression]}, "
+        f"{spec.domain}, floor={spec.floor:g}, ref={spec.ref:g}); typical causes: a power mel "
+        "declared power=1 (magnitude), a dB mel declared ln/log10, a wrong ref, or a mel made "
+        f"from audio not scaled to [-1, 1]{hint}"
+    )
 
 
 def check_magnitude(magnitude: np.ndarray, spec: FeatureSpec) -> np.ndarray:
@@ -204,5 +339,7 @@ def check_audio(y: np.ndarray, what: str = "audio") -> np.ndarray:
     y = _as_float(y, what)
     if y.ndim == 0 or y.shape[-1] == 0:
         raise InputError(f"{what} is empty (shape {y.shape})")
-    _check_finite(y, what)
+    _check_finite(y, what, "audio samples must be finite: the file or array is damaged or was "
+                  "written from a failed computation (a float wav can store NaN); re-export "
+                  "it, or replace the bad samples (np.nan_to_num) if they are few")
     return y
