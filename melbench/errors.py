@@ -32,3 +32,24 @@ class PluginUnavailableError(MelbenchError, ImportError):
 
 class SkipCell(MelbenchError):
     """Raised by a plugin that declines a setting; recorded as a reason, not a failure."""
+
+
+# --------------------------------------------------------------------------- warnings
+# Defined here (beside the errors) so that every module can import them without a cycle;
+# their documented home is :mod:`melbench.validation`, which re-exports them.
+
+
+class MelbenchWarning(UserWarning):
+    """Base class of melbench's warnings (legal but doubtful input)."""
+
+
+class EmptyMelBandWarning(MelbenchWarning):
+    """Some mel bands contain no FFT bin: the filterbank is rank-deficient."""
+
+
+class MelDomainWarning(MelbenchWarning):
+    """The mel's values look like another domain than the spec says."""
+
+
+class MelLevelWarning(MelbenchWarning):
+    """The mel's absolute level is unknown (e.g. a ``ref=np.max`` dB mel): the output's is too."""

@@ -19,9 +19,8 @@ import warnings
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, MelDomainWarning, MelLevelWarning
 from .spec import FeatureSpec
-from .validation import MelDomainWarning, MelLevelWarning
 
 #: Amplitude headroom over full scale allowed before a mel is called impossible (x10 = +20 dB).
 HEADROOM = 10.0

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import InputError
+from .errors import (  # noqa: F401 - the warnings are re-exported here (their public home)
+    EmptyMelBandWarning,
+    InputError,
+    MelbenchWarning,
+    MelDomainWarning,
+    MelLevelWarning,
+)
 from .spec import FeatureSpec
 
 
@@ -30,10 +36,6 @@ def _check_finite(x: np.ndarray, what: str, hint: str | None = None) -> None:
         hint = hint or ("fix the upstream model output (e.g. log of zero without a floor) "
                         "before inverting")
         raise InputError(f"{what} contains {n_nan} NaN and {n_inf} Inf values; {hint}")
-
-
-class MelbenchWarning(UserWarning):
-    """Base class of melbench's warnings (legal but doubtful input)."""
 
 
 @contextlib.contextmanager
@@ -61,18 +63,6 @@ def plain_warnings(prog: str = "melbench") -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = original
-
-
-class EmptyMelBandWarning(MelbenchWarning):
-    """Some mel bands contain no FFT bin: the filterbank is rank-deficient."""
-
-
-class MelDomainWarning(MelbenchWarning):
-    """The mel's values look like another domain than the spec says."""
-
-
-class MelLevelWarning(MelbenchWarning):
-    """The mel's absolute level is unknown (e.g. a ``ref=np.max`` dB mel): the output's is too."""
 
 
 @functools.lru_cache(maxsize=64)
