@@ -161,3 +161,172 @@ def test_visqol_absent_package_is_a_reason_not_an_error(monkeypatch, speech):
     assert math.isnan(values["visqol_speech"]) and math.isnan(values["visqol_audio"])
     assert len(notes) == 1 and notes[0].startswith("visqol: visqol-python is not installed")
     assert "pip install 'melbench[visqol]'" in notes[0]
+
+
+# --------------------------------------------------------------------------- WORLD/SPTK MCD, F0
+
+
+@pytest.fixture(scope="module")
+def world():
+    pyworld = pytest.importorskip("pyworld")
+    pysptk = pytest.importorskip("pysptk")
+    return pyworld, pysptk
+
+
+def test_mcd_world_equals_the_published_formula_on_the_packages_features(world, speech):
+    """pyworld + pysptk called here, MCD summed frame by frame with the ESPnet/Kubichek formula."""
+    from melbench.metrics.world import WorldMCD
+
+    pyworld, pysptk = world
+    est = noisy(speech, 20)
+
+    def mcep(y):
+        x = y.astype(np.float64)
+        f0, t = pyworld.dio(x, 16000, frame_period=5.0)
+        f0 = pyworld.stonemask(x, f0, t, 16000)
+        return f0, pysptk.sp2mc(pyworld.cheaptrick(x, f0, t, 16000), 24, 0.41)
+
+    (rf0, rmc), (ef0, emc) = mcep(speech), mcep(est)
+    frames = [10 / math.log(10) * math.sqrt(2 * sum((rmc[t, d] - emc[t, d]) ** 2 for d in range(1, 25)))
+              for t in range(rmc.shape[0])]
+    both = (rf0 > 0) & (ef0 > 0)
+    cents = 1200 * np.log2(ef0[both] / rf0[both])
+    out = WorldMCD().compute(ctx_for(speech, est, kind="speech"))
+    assert out["mcd_world_db"] == pytest.approx(np.mean(frames), rel=1e-12)
+    assert out["f0_rmse_cents"] == pytest.approx(np.sqrt(np.mean(cents**2)), rel=1e-12)
+    assert out["vuv_error_pct"] == pytest.approx(100 * np.mean((rf0 > 0) != (ef0 > 0)))
+    assert "alpha 0.410 (mcepalpha(16000))" in out["mcd_world_info"]
+    assert f"pysptk {pysptk.__version__}" in out["mcd_world_info"]
+    assert pysptk.util.mcepalpha(16000) == pytest.approx(0.41)
+    given = WorldMCD(alpha=0.42, include_c0=True).compute(ctx_for(speech, est))
+    assert "alpha 0.420 (given)" in given["mcd_world_info"] and "c0 included" in given["mcd_world_info"]
+
+
+def test_mcd_units_and_c0():
+    from melbench.metrics.world import mel_cepstral_distortion
+
+    a = np.zeros((4, 25))
+    b = a.copy()
+    b[:, 1] = 1.0  # one unit in c1: 10/ln10 * sqrt(2) dB
+    assert mel_cepstral_distortion(a, b) == pytest.approx(6.141851463713754)
+    b[:, 0] = 5.0  # energy: excluded by default
+    assert mel_cepstral_distortion(a, b) == pytest.approx(6.141851463713754)
+    assert mel_cepstral_distortion(a, b, include_c0=True) == pytest.approx(
+        10 / math.log(10) * math.sqrt(2 * 26))
+
+
+def test_dtw_matches_librosa_and_undoes_a_delay(world, speech):
+    librosa = pytest.importorskip("librosa")
+    from melbench.metrics.world import WorldMCD, dtw_path, world_features
+
+    _, a = world_features(speech, 16000)
+    _, b = world_features(np.roll(speech, 400), 16000)  # 25 ms late
+    path, cost = dtw_path(a[:, 1:], b[:, 1:])
+    acc = librosa.sequence.dtw(X=a[:, 1:].T, Y=b[:, 1:].T, metric="euclidean")[0]
+    assert cost == pytest.approx(acc[-1, -1], rel=1e-10)
+    steps = np.diff(path, axis=0)
+    assert (path[0] == 0).all() and tuple(path[-1]) == (a.shape[0] - 1, b.shape[0] - 1)
+    assert set(map(tuple, steps)) <= {(1, 1), (1, 0), (0, 1)}
+    late = ctx_for(speech, np.roll(speech, 400), kind="speech")
+    plain = WorldMCD().compute(late)["mcd_world_db"]
+    warped = WorldMCD(dtw=True).compute(late)["mcd_world_db"]
+    assert warped < 0.5 * plain
+
+
+def test_f0_errors_in_cents_and_voicing():
+    from melbench.metrics.world import f0_errors
+
+    ref = np.full(40, 200.0)
+    est = ref * 2 ** (100 / 1200)  # a semitone sharp
+    est[:4] = 0.0  # 4 of 40 frames lose their voicing
+    rmse, vuv = f0_errors(ref, est)
+    assert rmse == pytest.approx(100.0) and vuv == pytest.approx(10.0)
+    assert math.isnan(f0_errors(ref[:5], est[:5])[0])
+
+
+def test_mcd_world_f0_on_a_detuned_harmonic_tone(world):
+    from melbench.metrics.world import WorldMCD
+
+    t = np.arange(32000) / 16000
+
+    def tone(f):
+        return sum(0.1 / k * np.sin(2 * np.pi * k * f * t) for k in range(1, 8)).astype(np.float32)
+
+    out = WorldMCD().compute(ctx_for(tone(200.0), tone(200.0 * 2 ** (50 / 1200))))
+    assert out["f0_rmse_cents"] == pytest.approx(50, abs=5)
+    assert out["vuv_error_pct"] < 5
+
+
+def test_mcd_world_kinds_reasons_and_parameters(world, speech, music, monkeypatch):
+    from melbench.metrics.world import WorldMCD
+
+    values, notes = score_metric(WorldMCD(), ctx_for(music, noisy(music, 20), kind="music"))
+    assert np.isfinite(values["mcd_world_db"]) and math.isnan(values["f0_rmse_cents"])
+    assert notes == ["mcd_world (f0_rmse_cents, vuv_error_pct): F0 and voicing errors are for voiced "
+                     "speech; the clip is music"]
+    values, notes = score_metric(WorldMCD(), ctx_for(speech, np.zeros_like(speech)))
+    assert notes == ["mcd_world: estimate is silent (all samples are zero): its log spectral "
+                     "envelope is undefined"]
+    with pytest.raises(ParameterError, match="f0_method='yin'"):
+        WorldMCD(f0_method="yin")
+    with pytest.raises(ParameterError, match="alpha=1.5 must lie in"):
+        WorldMCD(alpha=1.5)
+    hide_module(monkeypatch, "pysptk")
+    values, notes = score_metric(WorldMCD(), ctx_for(speech, speech))
+    assert notes[0].startswith("mcd_world: pysptk is not installed") and "melbench[world]" in notes[0]
+
+
+# --------------------------------------------------------------------------- multi-resolution STFT
+
+
+def published_mrstft(ref, est, stft):
+    """Parallel WaveGAN's loss from an independent STFT ``stft(y, n_fft, hop, win) -> complex``."""
+    sc, mag = [], []
+    for n_fft, hop, win in ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240)):
+        y = np.sqrt(np.maximum(np.abs(stft(ref, n_fft, hop, win)) ** 2, 1e-7))
+        x = np.sqrt(np.maximum(np.abs(stft(est, n_fft, hop, win)) ** 2, 1e-7))
+        sc.append(np.linalg.norm(y - x) / np.linalg.norm(y))
+        mag.append(np.mean(np.abs(np.log(y) - np.log(x))))
+    return np.mean(sc), np.mean(mag)
+
+
+def test_mrstft_equals_the_definition_on_librosa_stfts(speech):
+    librosa = pytest.importorskip("librosa")
+    from melbench.metrics.mrstft import MultiResolutionSTFT
+
+    est = noisy(speech, 10)
+    sc, mag = published_mrstft(speech.astype(np.float64), est.astype(np.float64), lambda y, n, h, w: (
+        librosa.stft(y, n_fft=n, hop_length=h, win_length=w, window="hann", center=True,
+                     pad_mode="reflect")))
+    out = MultiResolutionSTFT().compute(ctx_for(speech, est))
+    assert out["mrstft_sc"] == pytest.approx(sc, rel=1e-9)
+    assert out["mrstft_logmag"] == pytest.approx(mag, rel=1e-9)
+    assert out["mrstft"] == pytest.approx(sc + mag, rel=1e-9)
+
+
+def test_mrstft_equals_torch_stft_when_torch_is_installed(speech):
+    torch = pytest.importorskip("torch")
+    from melbench.metrics.mrstft import mrstft_distance
+
+    est = noisy(speech, 10)
+
+    def tstft(y, n, h, w):
+        return torch.stft(torch.from_numpy(y), n, h, w, torch.hann_window(w, dtype=torch.float64),
+                          return_complex=True).numpy()
+
+    sc, mag = published_mrstft(speech.astype(np.float64), est.astype(np.float64), tstft)
+    assert mrstft_distance(speech, est) == pytest.approx((sc, mag), rel=1e-9)
+
+
+def test_mrstft_identities_and_reasons(speech, rng):
+    from melbench.metrics.mrstft import MultiResolutionSTFT, mrstft_distance
+
+    assert mrstft_distance(speech, speech) == (0.0, 0.0)
+    loud = rng.standard_normal(16000)  # white noise: no bin near the 1e-7 power floor
+    sc, mag = mrstft_distance(loud, 2 * loud)
+    assert sc == pytest.approx(1.0) and mag == pytest.approx(math.log(2))
+    values, notes = score_metric(MultiResolutionSTFT(), ctx_for(speech[:800], speech[:800]))
+    assert notes == ["mrstft: clip has 800 samples; the 2048-point STFT's reflect padding needs "
+                     "more than 1024"]
+    with pytest.raises(ParameterError, match=r"resolution \[512, 600, 240\]"):
+        MultiResolutionSTFT(resolutions=[[512, 600, 240]])
