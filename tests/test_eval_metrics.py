@@ -330,3 +330,100 @@ def test_mrstft_identities_and_reasons(speech, rng):
                      "more than 1024"]
     with pytest.raises(ParameterError, match=r"resolution \[512, 600, 240\]"):
         MultiResolutionSTFT(resolutions=[[512, 600, 240]])
+
+
+# --------------------------------------------------------------------------- DNSMOS
+
+
+@pytest.fixture(scope="module")
+def speechmos():
+    pytest.importorskip("onnxruntime")
+    return pytest.importorskip("speechmos.dnsmos")
+
+
+@pytest.fixture(scope="module")
+def speech23():
+    """2.3 s of speech: speechmos repeats it to 9.2 s, one 9.01 s window (fast)."""
+    y, _, _ = load_audio(bundled_dir() / "speech" / "cmu_arctic_a0007.wav", 16000)
+    return y[4000:4000 + 36800]
+
+
+@pytest.mark.parametrize("sr", [16000, 22050])
+def test_dnsmos_equals_speechmos_run_on_the_same_16k_input(speechmos, speech23, sr):
+    from melbench.metrics.dnsmos import Dnsmos
+
+    est = noisy(speech23, 20)
+    at_sr = soxr.resample(est, 16000, sr, quality="VHQ") if sr != 16000 else est
+    out = Dnsmos().compute(ctx_for(None, at_sr, sr=sr, spec=get_spec("tts22k") if sr != 16000 else None))
+    x16 = soxr.resample(at_sr.astype(np.float64), sr, 16000, quality="VHQ") if sr != 16000 else (
+        at_sr.astype(np.float64))
+    ref = speechmos.run(x16, 16000)
+    for key, col in (("sig_mos", "dnsmos_sig"), ("bak_mos", "dnsmos_bak"),
+                     ("ovrl_mos", "dnsmos_ovrl"), ("p808_mos", "dnsmos_p808")):
+        assert out[col] == pytest.approx(float(ref[key]), rel=1e-5), col  # 1 vs all ONNX threads
+    assert ("not resampled (16000 Hz)" if sr == 16000 else "22050->16000 Hz (soxr VHQ)") in out["dnsmos_info"]
+    assert "2.30 s repeated to 9.20 s by speechmos" in out["dnsmos_info"]
+    assert "speechmos 0.0.1.1" in out["dnsmos_info"]
+
+
+def test_dnsmos_noise_lowers_background_and_overall(speechmos, speech23):
+    from melbench.metrics.dnsmos import dnsmos_scores
+
+    clean, _ = dnsmos_scores(speech23, 16000)
+    dirty, _ = dnsmos_scores(noisy(speech23, 0), 16000)
+    assert dirty["dnsmos_bak"] < clean["dnsmos_bak"] - 1
+    assert dirty["dnsmos_ovrl"] < clean["dnsmos_ovrl"] - 0.5
+
+
+def test_dnsmos_loud_input_is_scaled_and_recorded(speechmos, speech23):
+    from melbench.metrics.dnsmos import dnsmos_scores
+
+    base = speech23.astype(np.float64) / np.abs(speech23).max()
+    got, info = dnsmos_scores(1.6 * base, 16000)
+    assert "scaled by 0.625 to peak 1" in info
+    want = speechmos.run(base, 16000)
+    assert got["dnsmos_ovrl"] == pytest.approx(float(want["ovrl_mos"]), rel=1e-5)
+
+
+def test_dnsmos_kinds_reasons_and_absent_package(speechmos, speech23, music, monkeypatch):
+    from melbench.metrics.dnsmos import Dnsmos
+
+    values, notes = score_metric(Dnsmos(), ctx_for(None, music, kind="music"))
+    assert all(math.isnan(values[c]) for c in Dnsmos.columns)
+    assert notes == ["dnsmos: DNSMOS is trained on speech; the clip is music (kinds='all' scores it "
+                     "anyway)"]
+    values, _ = score_metric(Dnsmos(kinds="all"), ctx_for(None, music[:36800], kind="music"))
+    assert np.isfinite(values["dnsmos_ovrl"])
+    _, notes = score_metric(Dnsmos(), ctx_for(None, np.zeros_like(speech23)))
+    assert notes == ["dnsmos: estimate is silent (all samples are zero)"]
+    with pytest.raises(ParameterError, match="model='p835'"):
+        Dnsmos(model="p835")
+    hide_module(monkeypatch, "speechmos")
+    _, notes = score_metric(Dnsmos(), ctx_for(None, speech23))
+    assert notes[0].startswith("dnsmos: speechmos is not installed") and "melbench[dnsmos]" in notes[0]
+
+
+def test_dnsmos_in_a_mels_run_without_reference_audio(speechmos, speech23, tmp_path):
+    """A model's predicted mel with no audio: DNSMOS is scored, reference metrics say why not."""
+    from melbench import runner
+
+    mdir = tmp_path / "mels"
+    mdir.mkdir()
+    np.save(mdir / "pred.npy", SPEC.mel(speech23).astype(np.float32))
+    cfg = {"spec": "speech16k", "dataset": {"name": "mels", "path": str(mdir)}, "inverter": "pinv",
+           "phase": {"name": "fgla", "n_iter": 10}, "metrics": "dnsmos,visqol,mrstft", "seed": 0,
+           "cache_dir": None, "metric_jobs": 1}
+    df = runner.run(cfg, tmp_path / "run", echo=False)
+    (row,) = df.to_dict("records")
+    assert row["status"] == "ok"
+    assert all(1 <= row[c] <= 5 for c in ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"))
+    assert "visqol: no reference audio" in row["notes"] and "mrstft: no reference audio" in row["notes"]
+
+
+def test_clip_kind_reads_the_context_then_the_clip_and_ignores_format_labels():
+    from melbench.metrics.material import clip_kind
+
+    assert clip_kind(ctx_for(None, np.ones(4000), kind="Music")) == "music"
+    assert clip_kind({"kind": "speech", "clip": Clip(id="x", meta={"kind": "music"})}) == "speech"
+    for label in ("mel", "audio", None):
+        assert clip_kind(ctx_for(None, np.ones(4000), kind=label)) == ""

@@ -4,6 +4,8 @@ The evaluation metrics (ViSQOL, DNSMOS, WORLD/SPTK MCD, MR-STFT) choose what to
 score from the clip's *kind* (``"speech"``, ``"music"``, ``"other"``...), which
 a dataset records in ``clip.meta["kind"]`` (the pipeline copies it to the
 row's ``kind`` column); a context may also carry it directly as ``ctx["kind"]``.
+Labels that name a format rather than a material (``"mel"`` from the ``mels``
+dataset, ``"audio"`` from ``folder``, ``"unknown"``) count as an unknown kind.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import numpy as np
 
 from ..errors import SkipCell
 from .base import Missing
+
+#: Kind labels that say nothing about the material (a format or a placeholder).
+UNSPECIFIED_KINDS = frozenset({"", "mel", "audio", "unknown"})
 
 
 def clip_kind(ctx: Mapping[str, Any]) -> str:
@@ -30,13 +35,15 @@ def clip_kind(ctx: Mapping[str, Any]) -> str:
     Returns
     -------
     str
-        E.g. ``"speech"``, ``"music"``, ``"other"``, or ``""``.
+        E.g. ``"speech"``, ``"music"``, ``"other"``, or ``""`` (unknown, including the
+        labels in :data:`UNSPECIFIED_KINDS`).
     """
     kind = ctx.get("kind")
     if not kind:
         meta = getattr(ctx.get("clip"), "meta", None) or {}
         kind = meta.get("kind")
-    return str(kind or "").strip().lower()
+    kind = str(kind or "").strip().lower()
+    return "" if kind in UNSPECIFIED_KINDS else kind
 
 
 def check_signal(x: Any, what: str) -> np.ndarray:
