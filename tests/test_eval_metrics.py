@@ -427,3 +427,22 @@ def test_clip_kind_reads_the_context_then_the_clip_and_ignores_format_labels():
     assert clip_kind({"kind": "speech", "clip": Clip(id="x", meta={"kind": "music"})}) == "speech"
     for label in ("mel", "audio", None):
         assert clip_kind(ctx_for(None, np.ones(4000), kind=label)) == ""
+
+
+# --------------------------------------------------------------------------- melbench bench metrics
+
+
+def test_bench_metrics_writes_a_table_with_the_suite_total(tmp_path, capsys):
+    from melbench.bench.metrics import main
+
+    out = tmp_path / "bench_metrics.md"
+    assert main(["--metrics", "sc,mrstft", "--clips", "cmu_arctic_a0007", "--reps", "1",
+                 "--spec", "speech16k", "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+            if line.startswith("| sc ") or line.startswith("| mrstft ")}
+    assert set(rows) == {"sc", "mrstft"} and all("| yes |" in r for r in rows.values())
+    per_clip = [float(r.split("|")[4]) for r in rows.values()]
+    assert f"**Suite total** (sc, mrstft): {sum(per_clip):.2f} s per clip" in text
+    assert "cmu_arctic_a0007 (speech)" in text and "Versions: numpy" in text
+    assert str(out) in capsys.readouterr().out
