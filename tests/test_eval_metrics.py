@@ -71,11 +71,15 @@ def hide_module(monkeypatch, *names):
 
 @pytest.fixture(scope="module")
 def visqol_pkg(speech):
-    """visqol-python, warmed up once (its first call compiles numba kernels, ~30 s if not cached)."""
+    """visqol-python, warmed up once (its first call compiles numba kernels, ~30 s if not cached).
+
+    Warmed through melbench, which picks numba's fork-safe threading layer before the
+    package starts numba's threads (the metric-pool test forks workers from this process).
+    """
     visqol = pytest.importorskip("visqol")
-    api = visqol.VisqolApi()
-    api.create(mode="speech")
-    api.measure_from_arrays(speech.astype(np.float64), speech.astype(np.float64), sample_rate=16000)
+    from melbench.metrics.visqol import visqol_moslqo
+
+    visqol_moslqo(speech, speech, 16000, mode="speech")
     return visqol
 
 
@@ -446,3 +450,28 @@ def test_bench_metrics_writes_a_table_with_the_suite_total(tmp_path, capsys):
     assert f"**Suite total** (sc, mrstft): {sum(per_clip):.2f} s per clip" in text
     assert "cmu_arctic_a0007 (speech)" in text and "Versions: numpy" in text
     assert str(out) in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- metric pool
+
+
+def test_evaluation_metrics_give_identical_rows_in_the_metric_pool(visqol_pkg, world, speechmos,
+                                                                     speech23, tmp_path):
+    import soundfile as sf
+
+    from melbench import runner
+
+    (tmp_path / "wavs").mkdir()
+    sf.write(tmp_path / "wavs" / "a.wav", speech23, 16000)
+    cfg = {"spec": "speech16k", "dataset": {"name": "folder", "path": str(tmp_path / "wavs")},
+           "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 5},
+           "metrics": ["visqol", "dnsmos", "mcd_world", "mrstft"], "seed": 0, "cache_dir": None}
+    serial = runner.run({**cfg, "metric_jobs": 1}, tmp_path / "serial", echo=False)
+    parallel = runner.run({**cfg, "metric_jobs": 2}, tmp_path / "parallel", echo=False)
+    cols = [c for m in cfg["metrics"] for c in registry.get("metric", m).columns]
+    cols += ["notes", "visqol_info", "dnsmos_info", "mcd_world_info"]
+    assert serial[cols].equals(parallel[cols]), (serial[cols].to_dict("records"),
+                                                 parallel[cols].to_dict("records"))
+    (row,) = parallel.to_dict("records")
+    assert np.isfinite([row[c] for c in ("visqol_audio", "dnsmos_ovrl", "mcd_world_db", "mrstft")]).all()
+    assert "pending" not in row["notes"]

@@ -107,7 +107,9 @@ def render(rows: dict[str, dict], contexts: list, inv_times: list[float], spec_n
         "(one core for the metric). `x inversion`: metric seconds over the cell's own "
         f"inversion seconds on the same clips ({inv:.3f} s per clip, same run); `x pesq`: over "
         "PESQ's seconds. First call: the first call in this process, on the first speech clip "
-        "(model loading; numba compilation when its disk cache is cold).",
+        "(model loading; numba compilation when its disk cache is cold). The machine is "
+        f"shared: load average {load[0]:.1f} at the start and {load[1]:.1f} at the end on "
+        f"{os.cpu_count()} CPUs, so absolute seconds are inflated; compare the ratios.",
         "",
         "| metric | suite | first call (s) | s per clip | " + " | ".join(
             f"s per {k} clip" for k in kinds) + " | s per audio s | x inversion | x pesq |",

@@ -106,6 +106,7 @@ class MultiResolutionSTFT(Metric):
     columns: ClassVar[tuple[str, ...]] = ("mrstft", "mrstft_sc", "mrstft_logmag")
     better: ClassVar[dict[str, str]] = {c: "lower" for c in columns}
     needs_reference: ClassVar[bool] = True
+    deferred: ClassVar[bool] = True
 
     @dataclass
     class Params:

@@ -22,8 +22,9 @@ to the mode's rate; the text column ``visqol_info`` records the resampling, the
 mapper and the package version, e.g. ``"speech: 22050->16000 Hz (soxr VHQ),
 lattice mapper; visqol-python 3.8.0"``.
 
-Scores are reproducible to the last digit: the package's parallel numba kernels run
-on one thread during the call (with several, their reductions vary by about 1e-14).
+Scores are reproducible to the last digit, and safe in forked metric workers: the
+package's parallel numba kernels and libsvm's OpenMP loops run on one thread during
+the call (see :func:`_one_thread`).
 
 Cost: the package compiles numba kernels on its first call (about 30 s, cached on
 disk by numba, so later processes start in about 1.5 s); then about 0.15 s (speech)
@@ -33,10 +34,11 @@ and 0.4 s (audio) per second of audio on one core (see ``melbench bench metrics`
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -74,18 +76,47 @@ def _api(mode: str, use_lattice: bool | None) -> Any:
     return _APIS[key]
 
 
-def _single_numba_thread() -> int:
-    """Run the package's parallel numba kernels on one thread; return the count to restore.
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the package's numba kernels and libsvm's OpenMP loops on one thread, then restore.
 
-    Their parallel reductions change the last digits (about 1e-14) from call to call
-    with several threads; one thread makes scores reproducible. Parallelism comes from
-    the metric pool (one clip per worker) instead.
+    * numba: its parallel reductions change the last digits (about 1e-14) from call to
+      call with several threads; one thread makes scores reproducible. If numba has not
+      started its threads yet it is told to use its "workqueue" layer, because GNU
+      OpenMP (numba's default here) aborts a forked metric worker whose parent used it.
+    * libsvm (audio mode's SVR, built with GNU OpenMP): a thread team left by the parent
+      deadlocks ``svm_predict`` in a forked metric worker; with one thread no team exists.
+
+    Parallelism comes from the metric pool (one clip per worker) instead.
     """
     import numba
+    from numba.np.ufunc import parallel as numba_parallel
 
+    if not getattr(numba_parallel, "_is_initialized", True):
+        numba.config.THREADING_LAYER = "workqueue"
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
-    return threads
+    gomp = _libgomp()
+    omp_threads = gomp.omp_get_max_threads() if gomp is not None else 0
+    if gomp is not None:
+        gomp.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+        if gomp is not None:
+            gomp.omp_set_num_threads(omp_threads)
+
+
+@functools.cache
+def _libgomp() -> Any:
+    """GNU OpenMP's runtime (as libsvm loads it), or None where it is not available."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        return None
 
 
 def visqol_moslqo(
@@ -131,19 +162,14 @@ def visqol_moslqo(
     quiet = logging.getLogger("visqol")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # its sample-rate hints would repeat for every clip
-    threads = _single_numba_thread()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with _one_thread(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             result = api.measure_from_arrays(ref_r, est_r, sample_rate=rate)
     except Exception as exc:  # noqa: BLE001 - the package's errors become the reason
         raise SkipCell(f"visqol-python failed in {mode} mode: {type(exc).__name__}: {exc}") from exc
     finally:
         quiet.setLevel(level)
-        if threads:
-            import numba
-
-            numba.set_num_threads(threads)
     value = float(result.moslqo)
     if value != value:
         raise SkipCell(f"visqol-python returned {value} in {mode} mode")
