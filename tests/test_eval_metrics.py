@@ -475,3 +475,13 @@ def test_evaluation_metrics_give_identical_rows_in_the_metric_pool(visqol_pkg, w
     (row,) = parallel.to_dict("records")
     assert np.isfinite([row[c] for c in ("visqol_audio", "dnsmos_ovrl", "mcd_world_db", "mrstft")]).all()
     assert "pending" not in row["notes"]
+
+
+def test_visqol_on_a_clip_too_short_for_its_patches_says_so(visqol_pkg, music):
+    from melbench.metrics.visqol import Visqol
+
+    short = music[:8000]  # 0.5 s
+    values, notes = score_metric(Visqol(mode="audio"), ctx_for(short, noisy(short, 20)))
+    assert math.isnan(values["visqol_audio"])
+    assert notes[0].startswith("visqol: visqol-python failed in audio mode on a 0.50 s clip (too short "
+                               "for its patches: ViSQOL needs about 1 s)")

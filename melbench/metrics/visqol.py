@@ -167,7 +167,10 @@ def visqol_moslqo(
             warnings.simplefilter("ignore")
             result = api.measure_from_arrays(ref_r, est_r, sample_rate=rate)
     except Exception as exc:  # noqa: BLE001 - the package's errors become the reason
-        raise SkipCell(f"visqol-python failed in {mode} mode: {type(exc).__name__}: {exc}") from exc
+        seconds = ref.size / sample_rate
+        short = " (too short for its patches: ViSQOL needs about 1 s)" if seconds < 1.0 else ""
+        raise SkipCell(f"visqol-python failed in {mode} mode on a {seconds:.2f} s clip{short}: "
+                       f"{type(exc).__name__}: {exc}") from exc
     finally:
         quiet.setLevel(level)
     value = float(result.moslqo)
