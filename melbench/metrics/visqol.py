@@ -84,8 +84,9 @@ def _one_thread() -> Iterator[None]:
       call with several threads; one thread makes scores reproducible. If numba has not
       started its threads yet it is told to use its "workqueue" layer, because GNU
       OpenMP (numba's default here) aborts a forked metric worker whose parent used it.
-    * libsvm (audio mode's SVR, built with GNU OpenMP): a thread team left by the parent
-      deadlocks ``svm_predict`` in a forked metric worker; with one thread no team exists.
+    * libsvm (audio mode's SVR, built with GNU OpenMP): its parallel reduction varies
+      the last digits too, and a thread team left by the parent deadlocks
+      ``svm_predict`` in a forked metric worker; with one thread no team exists.
 
     Parallelism comes from the metric pool (one clip per worker) instead.
     """
