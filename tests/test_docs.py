@@ -113,7 +113,8 @@ def test_benchmark_commands_do_not_touch_the_readme():
 #: melbench's own plugins that implement a published method: each must cite it.
 PUBLISHED = {
     "phase": ["gla", "fgla", "agla", "raar", "dm", "lws", "pghi", "spsi", "rtisi_la"],
-    "metric": ["pesq", "stoi", "estoi", "sc", "mcd", "mag_sc", "sc_fixed"],
+    "metric": ["pesq", "stoi", "estoi", "sc", "mcd", "mag_sc", "sc_fixed", "dnsmos", "mcd_world",
+               "mrstft", "visqol"],
     "inverter": ["nnls"],
 }
 

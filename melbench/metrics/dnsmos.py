@@ -131,6 +131,13 @@ class Dnsmos(Metric):
     higher is better) and the text column ``dnsmos_info``. Scores speech; a clip
     of a known kind other than speech gets a reason. Works in ``dataset=mels`` runs
     without reference audio. Needs the ``dnsmos`` extra (``pip install 'melbench[dnsmos]'``).
+
+    References
+    ----------
+    .. [1] C. K. A. Reddy, V. Gopal and R. Cutler, "DNSMOS: a non-intrusive perceptual objective
+       speech quality metric to evaluate noise suppressors," ICASSP 2021.
+    .. [2] C. K. A. Reddy, V. Gopal and R. Cutler, "DNSMOS P.835: a non-intrusive perceptual
+       objective speech quality metric to evaluate noise suppressors," ICASSP 2022.
     """
 
     name: ClassVar[str] = "dnsmos"

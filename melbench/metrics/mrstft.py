@@ -100,6 +100,12 @@ class MultiResolutionSTFT(Metric):
     convergence, linear) and ``mrstft_logmag`` (mean absolute natural-log magnitude
     difference), each averaged over the resolutions; lower is better. Needs
     reference audio; numpy only.
+
+    References
+    ----------
+    .. [1] R. Yamamoto, E. Song and J.-M. Kim, "Parallel WaveGAN: a fast waveform generation
+       model based on generative adversarial networks with multi-resolution spectrogram," ICASSP
+       2020.
     """
 
     name: ClassVar[str] = "mrstft"

@@ -189,6 +189,11 @@ class Visqol(Metric):
     other known kind (music, other...) audio mode; the other column is missing
     with that reason. A clip with no kind gets ``fallback``. Needs reference audio;
     the ``visqol`` extra (``pip install 'melbench[visqol]'``).
+
+    References
+    ----------
+    .. [1] M. Chinen, F. S. C. Lim, J. Skoglund, N. Gureev, F. O'Gorman and A. Hines, "ViSQOL
+       v3: an open source production ready objective speech and audio metric," QoMEX 2020.
     """
 
     name: ClassVar[str] = "visqol"

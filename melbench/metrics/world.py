@@ -203,6 +203,14 @@ class WorldMCD(Metric):
     c0, DTW, package versions). F0 columns need voiced material: a clip of a known
     kind other than speech gets a reason. Needs reference audio and the ``world``
     extra (``pip install 'melbench[world]'``).
+
+    References
+    ----------
+    .. [1] R. Kubichek, "Mel-cepstral distance measure for objective speech quality assessment,"
+       IEEE Pacific Rim Conf. on Communications, Computers and Signal Processing 1993.
+    .. [2] M. Morise, F. Yokomori and K. Ozawa, "WORLD: a vocoder-based high-quality speech
+       synthesis system for real-time applications," IEICE Trans. Information and Systems
+       E99-D(7):1877-1884, 2016.
     """
 
     name: ClassVar[str] = "mcd_world"
