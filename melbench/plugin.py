@@ -46,6 +46,10 @@ class Plugin:
     name: ClassVar[str] = ""
     #: Plugin kind: "inverter", "phase", "metric" or "dataset".
     kind: ClassVar[str] = ""
+    #: True if every FFT a call does is counted (:mod:`melbench.costs`): the STFT engine's
+    #: own transforms are counted automatically, anything else the plugin reports itself.
+    #: Rows get ``fft_pairs`` only for plugins declaring it (else NaN and a note).
+    counts_ffts: ClassVar[bool] = False
 
     @dataclass
     class Params:

@@ -44,6 +44,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .. import costs
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever, initial_spectrogram
 from ..spec import FeatureSpec
@@ -268,7 +269,8 @@ class _Tracer:
         t = time.perf_counter()
         p2 = np.empty_like(x)
         _k_p2(_v(x), a.reshape(-1), _v(p2))
-        e = proj.project(p2, overwrite=True)
+        with costs.uncounted():  # bookkeeping, not the method's work
+            e = proj.project(p2, overwrite=True)
         self.paused += time.perf_counter() - t
         self.add(it, _k_sc(_v(e), a.reshape(-1)))
 
@@ -303,9 +305,10 @@ def _warm(dtype: np.dtype) -> None:
     _k_raar(z, z.copy(), z.copy(), a, h, z.copy())
     _k_dm_pre(z, a, h, z.copy())
     _k_dm_post(z.copy(), z, z, a, h, h, h, True)
-    for mode in ("constant", "reflect"):  # the STFT engine's kernels
-        Projector(n_fft=4, hop_length=2, window=np.ones(4), n_frames=3, pad_mode=mode,
-                  dtype=dtype).project(np.ones((1, 3, 3), c))
+    with costs.uncounted():  # warm-up, not the method's work
+        for mode in ("constant", "reflect"):  # the STFT engine's kernels
+            Projector(n_fft=4, hop_length=2, window=np.ones(4), n_frames=3, pad_mode=mode,
+                      dtype=dtype).project(np.ones((1, 3, 3), c))
     _WARM.add(dtype)
 
 
@@ -547,7 +550,8 @@ def raar(
     q = None
     if tr.on:  # q = P1(x), kept up to date: P1(x_{n+1}) = (P1(R2 x_n) + P1(x_n)) / 2
         t = time.perf_counter()
-        q = _v(proj.project(x))
+        with costs.uncounted():
+            q = _v(proj.project(x))
         tr.paused += time.perf_counter() - t
     _k_raar_start(xf, af, _v(p2), _v(xin))
     tr.mark()
@@ -624,6 +628,7 @@ class GLA(PhaseRetriever):
     """Griffin-Lim: alternate projections on consistency and on the magnitude."""
 
     name: ClassVar[str] = "gla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -654,6 +659,7 @@ class FGLA(PhaseRetriever):
     """Fast Griffin-Lim: GLA with momentum ``alpha`` on the consistent iterate."""
 
     name: ClassVar[str] = "fgla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -736,6 +742,7 @@ class RAAR(PhaseRetriever):
     """Relaxed averaged alternating reflections (Peer, Welker & Gerkmann 2022)."""
 
     name: ClassVar[str] = "raar"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
