@@ -116,6 +116,25 @@ def counting() -> bool:
     return _CURRENT.get() is not None
 
 
+def current() -> Ledger | None:
+    """The innermost open ledger (None outside one, or inside :func:`uncounted`)."""
+    return _CURRENT.get()
+
+
+def pairs_so_far(like_shape: tuple[int, ...]) -> float | None:
+    """FFT pairs counted so far in the current ledger, for spectrograms shaped ``like_shape``.
+
+    For convergence traces (``{"iter", "sc_db", "fft_pairs"}``); None outside a ledger.
+    """
+    led = _CURRENT.get()
+    if led is None or len(like_shape) < 2:
+        return None
+    batch = 1
+    for b in like_shape[:-2]:
+        batch *= int(b)
+    return led.fft_pairs(like_shape[-1], batch)
+
+
 def add_frame_ffts(n: float) -> None:
     """Count ``n`` single-frame real FFTs (forward or inverse); no-op outside a ledger.
 

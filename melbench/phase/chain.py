@@ -250,5 +250,9 @@ class Chain(PhaseRetriever):
                                                dtype=np.float64 if magnitude.dtype == np.float64
                                                else np.float32)
                 sc = _sc_db(proj, x, magnitude)
-                trace.append({"iter": offset, "sc_db": sc, "t": start, "step": text})
+                rec = {"iter": offset, "sc_db": sc, "t": start, "step": text}
+                pairs = costs.pairs_so_far(magnitude.shape)
+                if pairs is not None:
+                    rec["fft_pairs"] = pairs
+                trace.append(rec)
         return x

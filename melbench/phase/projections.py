@@ -31,7 +31,10 @@ with a ``Params`` dataclass. All of them
   ``k`` comes for free from iteration ``k + 1`` (it already computes
   ``P1(P2(x_k))`` or, for RAAR and DM, quantities it is a linear combination of);
   only the last entry costs one extra ``P1``. With batch axes the SC is over the
-  whole batch. With ``trace=None`` nothing is measured.
+  whole batch. With ``trace=None`` nothing is measured. Inside a cost ledger
+  (:mod:`melbench.costs`, as in every pipeline run) each record also has
+  ``fft_pairs``: the FFT pairs the call has used up to that output (the trace's own
+  extra projections are not counted).
 """
 
 from __future__ import annotations
@@ -236,6 +239,7 @@ class _Tracer:
         _warm(np.dtype(np.float64 if np.asarray(magnitude).dtype == np.float64 else np.float32))
         self.trace = trace
         self.on = trace is not None
+        self.shape = tuple(np.shape(magnitude))
         self.t0 = time.perf_counter()
         self.paused = 0.0
         self.norm2 = 0.0
@@ -244,6 +248,7 @@ class _Tracer:
             self.norm2 = float(np.dot(a, a))
             self.paused += time.perf_counter() - self.t0
         self.times: list[float] = []
+        self.pairs: list[float | None] = []
 
     def now(self) -> float:
         return time.perf_counter() - self.t0 - self.paused
@@ -252,6 +257,7 @@ class _Tracer:
         """Record the time at which the output after the current iteration exists."""
         if self.on:
             self.times.append(self.now())
+            self.pairs.append(costs.pairs_so_far(self.shape))
 
     def add(self, it: int, num2: float) -> None:
         if not self.on:
@@ -260,7 +266,10 @@ class _Tracer:
             sc = 10.0 * math.log10(max(num2, 1e-300) / self.norm2)
         else:
             sc = math.nan
-        self.trace.append({"iter": int(it), "sc_db": float(sc), "t": float(self.times[it])})
+        rec = {"iter": int(it), "sc_db": float(sc), "t": float(self.times[it])}
+        if self.pairs[it] is not None:  # cumulative FFT pairs of the call (melbench.costs)
+            rec["fft_pairs"] = float(self.pairs[it])
+        self.trace.append(rec)
 
     def final(self, it: int, proj: Projector, x: np.ndarray, a: np.ndarray) -> None:
         """Last entry: SC of ``P1(P2(x))`` (one extra projection, not timed)."""
