@@ -34,12 +34,13 @@ ID_COLUMNS = (
     "dataset", "clip", "kind", "spec", "spec_key", "degrade", "inverter", "phase", "seed",
 )
 STATUS_COLUMNS = ("status", "error", "notes", "duration")
-#: Cost columns (:mod:`melbench.costs`): FFT pairs of the inverter, the phase retriever and
-#: both; NaN for a plugin that does not count its FFTs (``counts_ffts``), with a note.
-COST_COLUMNS = ("fft_pairs", "fft_pairs_invert", "fft_pairs_phase")
 
 #: Type of an optional mel degradation stage: (mel, spec, rng) -> mel.
 Degrade = Callable[[np.ndarray, FeatureSpec, np.random.Generator], np.ndarray]
+
+#: Cost columns (:mod:`melbench.costs`): FFT pairs of the inverter, the phase retriever and
+#: both; NaN for a plugin that does not count its FFTs (``counts_ffts``), with a note.
+COST_COLUMNS = ("fft_pairs", "fft_pairs_invert", "fft_pairs_phase")
 
 
 @dataclass
