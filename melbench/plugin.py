@@ -163,6 +163,10 @@ class PhaseRetriever(Plugin):
     #: The parameter that counts iterations (what ``chain`` steps ``NAME:N`` set); None for
     #: non-iterative methods.
     iterations_param: ClassVar[str | None] = "n_iter"
+    #: True if ``init`` is a warm start the method refines (from the true phase it must stay
+    #: near-perfectly consistent: :func:`melbench.testing.check_phase`); False if it ignores
+    #: ``init`` or uses only part of it (e.g. SPSI's first frame).
+    warm_start: ClassVar[bool] = True
 
     def __call__(
         self,
