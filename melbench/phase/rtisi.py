@@ -1,23 +1,34 @@
 """Real-time iterative spectrogram inversion with look-ahead (RTISI-LA).
 
-Zhu, Beauregard & Wyse, IEEE TASLP 2007.
-Frames arrive one at a time. When frame ``m`` arrives, the ``look_ahead + 1`` newest
-frames ``m - look_ahead .. m`` are still open; ``n_iter`` times, from the newest to the
-oldest open frame, each open frame ``j`` is re-estimated Griffin-Lim style from the
-signal all frames with an estimate currently add up to over its span:
+Zhu, Beauregard & Wyse, "Real-time signal estimation from modified short-time Fourier
+transform magnitude spectra", IEEE TASLP 15(5), 2007; implemented as phaseret does it
+(Prusa: ``gabor/rtisila.m``, ``comp/comp_rtisilaupdate.m``, ``comp/comp_rtisilawins.m``,
+``libphaseret/src/rtisila.c``).
 
-    x_j = sum_i awin f_i / max(sum_i awin^2, floor)   (least-squares overlap-add of the
-                                                       frames i that have an estimate)
-    X_j = magnitude_j * exp(i angle(rfft(awin * x_j))),   f_j = irfft(X_j)
+Frames are submitted one at a time. When frame ``s`` is submitted, frame ``s + la``
+(``la`` = look-ahead) arrives and the ``la + 1`` open frames ``s .. s + la`` are
+re-estimated ``n_iter`` times, from the newest to the oldest (Gauss-Seidel: each update
+sees the ones before it)::
 
-so the future beyond frame ``m`` is unseen and a new frame starts from what its
-committed and open neighbours predict (no estimate of its own yet). The oldest open
-frame is then committed (never changed again). Normalising by the sum of squared
-windows of the frames present (rather than windowing a partial sum with a fixed
-asymmetric window) keeps the estimate unbiased while the overlap is incomplete; the
-floor (a fraction ``coverage_floor`` of the full window sum-square) limits the
-amplification where almost nothing overlaps yet. Everything follows the spec's own
-window, hop and least-squares ISTFT.
+    y  = win * (overlap-add of the time frames f_i of every buffered frame over j's span)
+    X_j = magnitude_j * exp(i angle(rfft(y))),   f_j = gd * irfft(X_j)
+
+with ``gd`` the canonical dual of the analysis window ``g`` (melbench's least-squares
+synthesis window, :func:`melbench.phase._local.synthesis_window`) and ``win = g``, except
+for the newest frame, which has no later neighbours yet: it uses Zhu et al.'s asymmetric
+analysis windows ``specg1(t) = sum_{j>=1} gd(t - j a)`` in the first round (its own
+estimate is still empty) and ``specg2(t) = sum_{j>=0} gd(t - j a)`` afterwards. Frame ``s``
+is then committed: its last spectrum is the output, and its time frame stays in the
+overlap-add for the frames after it. At the first submission frames ``0 .. la`` are all
+open at once and start empty, as in phaseret.
+
+Deviation from phaseret, on purpose: phaseret treats the signal as periodic (the frames
+after the last one wrap around to the first ones); melbench's STFT is not periodic, so
+the frames after the last one are silent.
+
+The whole loop is compiled (numba, FFTs through rocket-fft's numba bindings of
+``numpy.fft``); one update costs one real FFT pair of ``n_fft`` points plus ``O(n_fft)``
+work, because the overlap-add is kept as one running signal.
 """
 
 from __future__ import annotations
@@ -26,41 +37,97 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.fft
+import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
 from numba import njit
 
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
-from ._local import init_phase, over_batch
+from ._local import centred_to_frame_start, init_phase, over_batch, synthesis_window
 
 
-@njit(cache=True)
-def _windowed_estimate(num, den, start, w, floor, out):
-    """``out = w * num / max(den, floor)`` over the frame starting at ``start``."""
-    for t in range(w.size):
-        d = den[start + t]
-        out[t] = w[t] * num[start + t] / (d if d > floor else floor)
+def asymmetric_windows(gd: np.ndarray, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zhu et al.'s analysis windows for the newest look-ahead frame.
+
+    Parameters
+    ----------
+    gd : np.ndarray, shape (n_fft,)
+        Synthesis (dual) window, frame-start aligned.
+    hop_length : int
+        Hop ``a``.
+
+    Returns
+    -------
+    specg1, specg2 : np.ndarray, shape (n_fft,)
+        ``specg2(t) = sum_{j >= 0} gd(t - j a)`` and ``specg1`` the same sum without its
+        ``j = 0`` term (phaseret's ``comp_rtisilawins``).
+    """
+    gd = np.asarray(gd, dtype=np.float64)
+    n, a = gd.size, int(hop_length)
+    specg1 = np.zeros(n)
+    for j in range(1, -(-n // a)):
+        specg1[j * a:] += gd[: n - j * a]
+    return specg1, specg1 + gd
 
 
-@njit(cache=True)
-def _impose(spectrum, mag):
-    """In place: keep the phase of ``spectrum``, set its magnitude to ``mag`` (0 -> phase 0)."""
+@njit(cache=True, fastmath=True)
+def _update(ola, start, win, gd, mag_j, slot, unit, y):
+    """One RTISI-LA update of the frame starting at ``start``; returns its new spectrum.
+
+    ``slot`` holds the frame's current time frame (its share of ``ola``) and is replaced;
+    ``y`` is scratch. Bins whose analysed value is 0 get the phase ``unit`` (zero phase
+    about the window centre, as phaseret's centred FFT gives them).
+    """
+    n = win.size
+    for t in range(n):
+        y[t] = ola[start + t] * win[t]
+    spectrum = np.fft.rfft(y)
     for k in range(spectrum.size):
         z = spectrum[k]
-        a = abs(z)
-        spectrum[k] = z * (mag[k] / a) if a > 0 else mag[k]
+        r2 = z.real * z.real + z.imag * z.imag
+        if r2 > 0.0:
+            spectrum[k] = z * (mag_j[k] / np.sqrt(r2))
+        else:
+            spectrum[k] = mag_j[k] * unit[k]
+    frame = np.fft.irfft(spectrum, n)
+    for t in range(n):
+        v = gd[t] * frame[t]
+        ola[start + t] += v - slot[t]
+        slot[t] = v
+    return spectrum
 
 
 @njit(cache=True)
-def _replace(num, den, start, w, frame, contrib, had):
-    """Swap the frame's old contribution ``contrib`` in ``num`` for ``w * frame``."""
-    for t in range(w.size):
-        v = w[t] * frame[t]
-        num[start + t] += v - contrib[t]
-        contrib[t] = v
-        if not had:
-            den[start + t] += w[t] * w[t]
+def _rtisi_la(mag, g, gd, specg1, specg2, unit, a, la, n_iter, init, use_init):
+    """RTISI-LA over ``mag`` of shape (frames, n_freq); returns (frames, n_freq) complex."""
+    frames, nfreq = mag.shape
+    n = g.size
+    ola = np.zeros(n + a * (frames - 1))
+    ring = np.zeros((la + 1, n))  # time frames of the open frames, slot j % (la + 1)
+    out = np.zeros((frames, nfreq), dtype=np.complex128)
+    y = np.empty(n)
+    for s in range(frames):
+        newest = s + la
+        first_new = 0 if s == 0 else newest
+        for j in range(first_new, min(newest, frames - 1) + 1):
+            slot = ring[j % (la + 1)]
+            slot[:] = 0.0
+            if use_init:
+                frame = np.fft.irfft(init[j], n)
+                for t in range(n):
+                    v = gd[t] * frame[t]
+                    ola[j * a + t] += v
+                    slot[t] = v
+        for it in range(n_iter):
+            for j in range(min(newest, frames - 1), s - 1, -1):
+                if j == newest:
+                    win = specg2 if (it > 0 or use_init) else specg1
+                else:
+                    win = g
+                spectrum = _update(ola, j * a, win, gd, mag[j], ring[j % (la + 1)], unit, y)
+                if j == s and it == n_iter - 1:
+                    out[s] = spectrum
+    return out
 
 
 def rtisi_la(
@@ -69,10 +136,9 @@ def rtisi_la(
     *,
     look_ahead: int | None = None,
     n_iter: int = 5,
-    coverage_floor: float = 0.1,
     init_phase_2d: np.ndarray | None = None,
 ) -> np.ndarray:
-    """RTISI-LA on one ``(n_freq, frames)`` magnitude.
+    """RTISI-LA on one ``(n_freq, frames)`` magnitude (module docstring).
 
     Parameters
     ----------
@@ -81,67 +147,46 @@ def rtisi_la(
     spec : FeatureSpec
         STFT contract (window, hop, n_fft).
     look_ahead : int, optional
-        Number of frames after the committed one that are re-estimated; default
-        ``ceil(n_fft / hop) - 1`` (3 at 75% overlap).
+        Look-ahead frames; default ``ceil(n_fft / hop) - 1`` (3 at 75% overlap), capped at
+        ``frames - 1`` as in phaseret.
     n_iter : int
-        Re-estimation rounds per arriving frame.
-    coverage_floor : float
-        Floor of the overlap normaliser, relative to the full window sum-square.
-    init_phase_2d : np.ndarray, optional
-        Warm-start phases: an arriving frame then starts from this phase instead of
-        having no estimate.
+        Rounds per submitted frame (phaseret's ``maxit``, default 5): every frame is
+        updated ``n_iter * (look_ahead + 1)`` times before it is committed.
+    init_phase_2d : np.ndarray, shape (n_freq, frames), optional
+        Warm-start phases: an arriving frame then starts from ``magnitude * e^{i phase}``
+        instead of empty (and the newest frame uses ``specg2`` from the first round).
 
     Returns
     -------
     np.ndarray, complex128, shape (n_freq, frames)
     """
-    mag = np.asarray(magnitude, dtype=np.float64)
-    n_fft, a = spec.n_fft, spec.hop_length
-    w = np.asarray(spec.window_array, dtype=np.float64)
-    frames = mag.shape[1]
-    q = -(-n_fft // a)
-    la = q - 1 if look_ahead is None else int(look_ahead)
-    total = n_fft + a * (frames - 1)
-    num = np.zeros(total)  # sum_i awin * f_i over frames with an estimate
-    den = np.zeros(total)  # sum_i awin^2 over the same frames
-    full = np.zeros(q * a)
-    full[:n_fft] = w * w
-    floor = coverage_floor * float(full.reshape(q, a).sum(axis=0).max())
-    contrib = np.zeros((frames, n_fft))  # awin * f_i currently in `num`
-    has = np.zeros(frames, dtype=bool)
-    out = np.zeros(mag.shape, dtype=np.complex128)
-
-    buf = np.empty(n_fft)
-
-    def set_frame(j: int, spectrum: np.ndarray) -> None:
-        frame = scipy.fft.irfft(spectrum, n=n_fft)
-        _replace(num, den, j * a, w, frame, contrib[j], bool(has[j]))
-        has[j] = True
-        out[:, j] = spectrum
-
-    def update(j: int) -> None:
-        _windowed_estimate(num, den, j * a, w, floor, buf)
-        spectrum = scipy.fft.rfft(buf)
-        _impose(spectrum, mag[:, j])
-        set_frame(j, spectrum)
-
-    for m in range(frames + la):
-        newest = min(m, frames - 1)
-        if m < frames and init_phase_2d is not None:
-            set_frame(m, mag[:, m] * np.exp(1j * init_phase_2d[:, m]))
-        oldest = max(0, m - la)
-        for _ in range(n_iter):
-            for j in range(newest, oldest - 1, -1):
-                update(j)
-    return out
+    mag = np.ascontiguousarray(np.asarray(magnitude, dtype=np.float64).T)
+    frames = mag.shape[0]
+    if frames == 0:
+        return np.zeros(magnitude.shape, dtype=np.complex128)
+    a = spec.hop_length
+    g = np.asarray(spec.window_array, dtype=np.float64)
+    gd = synthesis_window(spec)
+    specg1, specg2 = asymmetric_windows(gd, a)
+    la = -(-spec.n_fft // a) - 1 if look_ahead is None else int(look_ahead)
+    la = min(la, frames - 1)
+    use_init = init_phase_2d is not None
+    if use_init:
+        init = np.ascontiguousarray(mag * np.exp(1j * np.asarray(init_phase_2d, np.float64).T))
+    else:
+        init = np.zeros((1, 1), dtype=np.complex128)
+    unit = np.exp(1j * centred_to_frame_start(spec))
+    out = _rtisi_la(mag, g, gd, specg1, specg2, unit, int(a), int(la), int(n_iter), init, use_init)
+    return np.ascontiguousarray(out.T)
 
 
 class RTISILA(PhaseRetriever):
-    """RTISI-LA: frame-by-frame Griffin-Lim with look-ahead (online, no future beyond it).
+    """RTISI-LA (Zhu, Beauregard & Wyse 2007) as in phaseret: online, look-ahead ``la``.
 
-    A fast initialiser for iterative methods (``phase=chain``). With a warm start, each
-    arriving frame starts from the warm start's phase. Leading batch axes are processed
-    item by item.
+    Frame by frame with the future beyond the look-ahead unseen; the newest frame is
+    analysed with Zhu et al.'s asymmetric windows. A fast initialiser for iterative
+    methods (``phase=chain``); with a warm start each arriving frame starts from the warm
+    start's phase. Leading batch axes are processed item by item.
     """
 
     name: ClassVar[str] = "rtisi_la"
@@ -153,29 +198,24 @@ class RTISILA(PhaseRetriever):
         Attributes
         ----------
         look_ahead : int, optional
-            Frames re-estimated after the committed one (latency in hops); default
-            ``ceil(n_fft / hop) - 1``, i.e. every frame overlapping the newest.
+            Look-ahead frames (latency in hops); default ``ceil(n_fft / hop) - 1``, every
+            frame overlapping the newest (phaseret's default).
         n_iter : int
-            Re-estimation rounds per arriving frame (each open frame is updated
-            ``n_iter * (look_ahead + 1)`` times before it is committed).
-        coverage_floor : float
-            Floor of the overlap normaliser, relative to the full window sum-square
-            (limits amplification where few frames overlap yet), in (0, 1].
+            Rounds per submitted frame (phaseret's ``maxit``, default 5): each frame is
+            updated ``n_iter * (look_ahead + 1)`` times before it is committed, so the
+            cost is that many real FFT pairs of ``n_fft`` points per frame.
         """
 
         look_ahead: int | None = None
         n_iter: int = 5
-        coverage_floor: float = 0.1
 
     def validate(self) -> None:
-        """Check the look-ahead, iteration count and floor."""
+        """Check the look-ahead and the iteration count."""
         p = self.params
         if p.look_ahead is not None and (int(p.look_ahead) != p.look_ahead or p.look_ahead < 0):
             raise ParameterError(f"rtisi_la look_ahead={p.look_ahead!r}: must be an integer >= 0")
         if int(p.n_iter) != p.n_iter or p.n_iter < 1:
             raise ParameterError(f"rtisi_la n_iter={p.n_iter!r}: must be an integer >= 1")
-        if not 0 < p.coverage_floor <= 1:
-            raise ParameterError(f"rtisi_la coverage_floor={p.coverage_floor}: must be in (0, 1]")
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
         """Run RTISI-LA over each item of the batch."""
@@ -184,6 +224,6 @@ class RTISILA(PhaseRetriever):
 
         def one(mag, ph, _rng):
             return rtisi_la(mag, spec, look_ahead=p.look_ahead, n_iter=int(p.n_iter),
-                            coverage_floor=p.coverage_floor, init_phase_2d=ph)
+                            init_phase_2d=ph)
 
         return over_batch(one, magnitude, phases, rng)
