@@ -704,6 +704,7 @@ class AGLA(PhaseRetriever):
     """Accelerated Griffin-Lim (Nenov et al. 2023); ``gamma = 1`` is FGLA."""
 
     name: ClassVar[str] = "agla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
