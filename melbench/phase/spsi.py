@@ -5,7 +5,10 @@ stationary sinusoid whose frequency is refined by quadratic interpolation of the
 log-magnitude around the peak bin; its phase advances by ``2 pi a f / N`` per hop
 (``f`` the interpolated bin, ``a`` the hop, ``N`` = n_fft) from the previous frame, and
 the bins of the peak's region (down to the troughs on either side) are locked to the
-peak's phase.
+peak's phase. As in phaseret (``libphaseret/src/spsi.c``, ``spsiupdate``): peaks are
+interior bins, the walks to the troughs stop before DC and Nyquist (which keep their
+phase unless they are the interpolated neighbour of a peak at bin 1 or N/2 - 1), and a
+peak with ``p = 0`` locks no neighbour.
 
 Locking the region to one phase holds in the window-centred convention (the spectrum
 of a windowed sinusoid is real around its peak when the window is centred); the phase is
@@ -52,17 +55,24 @@ def _spsi_phase(s, hop_length, n_fft, phi0, use_log):
             p = 0.5 * (a_ - c_) / den if den != 0.0 else 0.0
             phi = acc[k] + 2.0 * math.pi * hop_length * (k + p) / n_fft
             acc[k] = phi
-            if p > 0 and k + 1 < nfreq:
+            up = k
+            down = k
+            if p > 0:
                 acc[k + 1] = phi
+                up = k + 2
+                down = k - 1
             elif p < 0:
                 acc[k - 1] = phi
-            # lock the peak's region: walk down to the troughs on each side
-            j = k - 1
-            while j >= 0 and col[j] < col[j + 1]:
+                up = k + 1
+                down = k - 2
+            # lock the peak's region: walk down to the troughs on each side (as phaseret:
+            # DC and Nyquist are never walked into; p == 0 locks no neighbour)
+            j = down
+            while j > 0 and col[j] < col[j + 1]:
                 acc[j] = phi
                 j -= 1
-            j = k + 1
-            while j < nfreq and col[j] < col[j - 1]:
+            j = up
+            while j < nfreq - 1 and col[j] < col[j - 1]:
                 acc[j] = phi
                 j += 1
         for k in range(nfreq):
