@@ -1,21 +1,26 @@
 """``melbench bench local_phase``: local and non-iterative phase retrieval, side by side.
 
 One run on the bundled speech (``cmu_arctic_a0007``) and music (``vibe_ace_00-08s``),
-each at ``speech16k`` and ``tts22k`` (Hann window) and at ``speech16k`` with a
-``sqrt_hann`` window (the reference LWS package's own window), from the true magnitude:
+each at ``speech16k`` and ``tts22k`` (Hann window), at ``speech16k`` with a ``sqrt_hann``
+window, and at ``speech16k`` with the reference LWS package's own window (the square root
+of a half-sample-offset Hann, symmetric about (N-1)/2, made tight), from the true magnitude:
 
 * seconds (minimum over repetitions; the methods are timed in turn within each
   repetition, ratios are medians of within-repetition ratios) and spectral convergence
   (STFT of the synthesised signal against the true magnitude, as the ``sc`` metric) of
-  ``lws`` (speech and music presets), ``pghi``, ``spsi``, ``rtisi_la``, ``fgla`` with 100
-  iterations (seeded random start), ``pghi`` then ``fgla`` (100 iterations, warm-started
-  from PGHI's output), and the reference package through the ``lws_ref`` plugin where it
-  is installed: with the spec's own window (faithful translation) and, on Hann specs, with
-  the package's own window (how it is usually called);
-* the targets: melbench's ``lws`` within 1.5x of ``lws_ref``'s time and at most 0.5 dB
-  worse on the sqrt-Hann spec, better than the reference on Hann specs; ``pghi`` a
-  fraction of the time of 100 ``fgla`` iterations; ``pghi`` then ``fgla`` better than
-  ``fgla`` alone.
+  ``lws`` (speech and music presets as the reference, plus melbench's variants: silent
+  edge frames, and coverage-normalised causal weights), ``pghi``, ``spsi``, ``rtisi_la``
+  (and the FFT floor of its updates: as many real FFT pairs of ``n_fft`` points, compiled),
+  ``fgla`` with 100 iterations (seeded random start), ``pghi`` then ``fgla`` (100
+  iterations, warm-started from PGHI's output), and the reference package through the
+  ``lws_ref`` plugin where it is installed: with the spec's own window (faithful
+  translation) and, on Hann specs, with the package's own window (how it is usually called);
+* the LWS music stages side by side: SC after the no-future, online and batch stages of
+  melbench's ``lws`` and of the reference package on the same window;
+* the targets: melbench's ``lws`` no slower than ``lws_ref`` on every window and within
+  0.1 dB of it after each stage (where the reference's kernels are not broken, see
+  docs/local_phase.md); ``pghi`` a fraction of the time of 100 ``fgla`` iterations;
+  ``pghi`` then ``fgla`` better than ``fgla`` alone.
 
 Writes ``results/bench_local_phase.md`` (``--out``) and, with ``--readme README.md``, the
 headline into that file's "## Local and non-iterative phase retrieval" section.
@@ -24,6 +29,10 @@ headline into that file's "## Local and non-iterative phase retrieval" section.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import functools
+import io
 import platform
 import statistics
 import sys
@@ -32,11 +41,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import rocket_fft  # noqa: F401  (numpy.fft inside numba, for the FFT floor)
+from numba import njit
 
 from .. import registry
 from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
 from ..metrics.spectral import spectral_convergence_db
+from ..phase.lws import lws as lws_stages_run
 from ..spec import FeatureSpec, get_spec
 from ._common import update_readme_section
 
@@ -44,12 +56,39 @@ CLIPS = (("speech", "cmu_arctic_a0007"), ("music", "vibe_ace_00-08s"))
 README_HEADING = "## Local and non-iterative phase retrieval"
 
 
+def lws_package_window(n_fft: int, hop_length: int) -> np.ndarray:
+    """The lws package's default window of ``n_fft`` samples at hop ``hop_length``.
+
+    The square root of ``0.5 (1 - cos(2 pi (2j + 1) / (2N)))`` (symmetric about (N-1)/2),
+    made tight (``awin = sqrt(awin * awin / sum of squares)``), as ``lws.lws(N, a)`` builds it.
+    """
+    w = np.sqrt(0.5 * (1 - np.cos(2 * np.pi * np.arange(1, 2 * n_fft, 2) / (2 * n_fft))))
+    q = -(-n_fft // hop_length)
+    pad = np.zeros(q * hop_length)
+    pad[:n_fft] = w * w
+    w = np.sqrt(w * w / pad.reshape(q, hop_length).sum(axis=0)[np.arange(n_fft) % hop_length])
+    w.setflags(write=False)
+    return w
+
+
+class LwsWindowSpec(FeatureSpec):
+    """A spec whose analysis window is the lws package's own (no melbench preset has it)."""
+
+    @functools.cached_property
+    def window_array(self) -> np.ndarray:
+        """:func:`lws_package_window` of the spec's n_fft and hop."""
+        return lws_package_window(self.n_fft, self.hop_length)
+
+
 def _specs() -> list[tuple[str, FeatureSpec]]:
+    base = get_spec("speech16k")
+    own = LwsWindowSpec(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     return [
-        ("speech16k", get_spec("speech16k")),
+        ("speech16k", base),
         ("tts22k", get_spec("tts22k")),
         ("speech16k+sqrt_hann", get_spec("speech16k", window="sqrt_hann",
                                          name="speech16k-sqrthann")),
+        ("speech16k+lws_window", own),
     ]
 
 
@@ -80,6 +119,9 @@ def methods(spec: FeatureSpec, with_ref: bool) -> dict[str, Callable]:
     mk = registry.create
     lws_s = mk("phase", "lws", {"mode": "speech"})
     lws_m = mk("phase", "lws", {"mode": "music"})
+    lws_ss = mk("phase", "lws", {"mode": "speech", "edges": "silent"})
+    lws_mc = mk("phase", "lws", {"mode": "music", "edges": "silent", "causal": "coverage"})
+    lws_ms = mk("phase", "lws", {"mode": "music", "edges": "silent"})
     pghi = mk("phase", "pghi")
     spsi = mk("phase", "spsi")
     rtisi = mk("phase", "rtisi_la")
@@ -87,6 +129,9 @@ def methods(spec: FeatureSpec, with_ref: bool) -> dict[str, Callable]:
     out: dict[str, Callable] = {
         "lws (speech)": lambda m: lws_s(m, spec, rng=0),
         "lws (music)": lambda m: lws_m(m, spec, rng=0),
+        "lws (speech, silent edges)": lambda m: lws_ss(m, spec, rng=0),
+        "lws (music, silent edges)": lambda m: lws_ms(m, spec, rng=0),
+        "lws (music, silent, coverage)": lambda m: lws_mc(m, spec, rng=0),
         "pghi": lambda m: pghi(m, spec, rng=0),
         "spsi": lambda m: spsi(m, spec, rng=0),
         "rtisi_la": lambda m: rtisi(m, spec, rng=0),
@@ -98,9 +143,49 @@ def methods(spec: FeatureSpec, with_ref: bool) -> dict[str, Callable]:
         ref_m = mk("phase", "lws_ref", {"mode": "music", "window": "spec"})
         out["lws_ref (speech)"] = lambda m: ref_s(m, spec, rng=0)
         out["lws_ref (music)"] = lambda m: ref_m(m, spec, rng=0)
-        if spec.window != "sqrt_hann":
+        if spec.window == "hann" and not isinstance(spec, LwsWindowSpec):
             own = mk("phase", "lws_ref", {"mode": "speech", "window": "lws"})
             out["lws_ref (speech, own window)"] = lambda m: own(m, spec, rng=0)
+    return out
+
+
+@njit(cache=True)
+def _fft_pairs(v, n):
+    acc = 0.0
+    for _ in range(n):
+        acc += np.fft.irfft(np.fft.rfft(v), v.size)[0]
+    return acc
+
+
+def rtisi_floor(spec: FeatureSpec, frames: int) -> float:
+    """Seconds of the real FFT pairs ``rtisi_la`` (defaults) does on ``frames`` frames."""
+    la = -(-spec.n_fft // spec.hop_length) - 1
+    n = registry.create("phase", "rtisi_la").params.n_iter * (la + 1) * frames
+    v = np.random.default_rng(0).random(spec.n_fft)
+    _fft_pairs(v, 1)
+    t0 = time.perf_counter()
+    _fft_pairs(v, n)
+    return time.perf_counter() - t0
+
+
+def lws_stages(mag: np.ndarray, spec: FeatureSpec, y_len: int) -> dict[str, list[float]]:
+    """SC after the no-future, online and batch stages (music preset), melbench and lws."""
+    mag = np.asarray(mag, dtype=np.float64)
+    out = {"lws": [sc_db(spec, lws_stages_run(mag, spec, nofuture_iterations=1,
+                                              online_iterations=on, batch_iterations=ba),
+                         mag, y_len)
+                   for on, ba in ((0, 0), (10, 0), (10, 100))]}
+    try:
+        import lws as lws_pkg  # noqa: PLC0415
+    except ImportError:
+        return out
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = lws_pkg.lws(np.array(spec.window_array, dtype=np.float64), spec.hop_length,
+                          fftsize=spec.n_fft, mode="music")
+    s0 = ref.nofuture_lws(mag.T.copy())
+    s1 = ref.online_lws(s0)
+    s2 = ref.batch_lws(s1)
+    out["lws_ref"] = [sc_db(spec, s.T, mag, y_len) for s in (s0, s1, s2)]
     return out
 
 
@@ -120,7 +205,9 @@ def run_cell(y: np.ndarray, spec: FeatureSpec, reps: int, with_ref: bool):
             times[label].append(time.perf_counter() - t0)
             if rep == 0:
                 scs[label] = sc_db(spec, x, mag, y.shape[-1])
-    return mag.shape[1], scs, times
+        times.setdefault("rtisi_la FFT floor", []).append(rtisi_floor(spec, mag.shape[1]))
+    stages = lws_stages(mag, spec, y.shape[-1])
+    return mag.shape[1], scs, times, stages
 
 
 def _ratio(times, a: str, b: str) -> float:
@@ -145,13 +232,22 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
     if not with_ref:
         lines += ["The reference `lws` package (plugin `lws_ref`) is not installed: its rows "
                   "are missing (see plugins/melbench-lws-ref/README.md).", ""]
-    for kind, clip_id, spec_label, frames, scs, times in cells:
+    for kind, clip_id, spec_label, frames, scs, times, stages in cells:
         lines += [f"## {kind}: `{clip_id}` at {spec_label} ({frames} frames)", "",
                   "| method | seconds | SC (dB) |", "|---|---:|---:|"]
         for label in scs:
             lines.append(f"| {label} | {_f(min(times[label]), 3)} | {_f(scs[label])} |")
+        lines.append(f"| rtisi_la FFT floor | {_f(min(times['rtisi_la FFT floor']), 3)} | |")
+        lines.append("")
+        lines += ["LWS music stages, SC (dB) after each:", "",
+                  "| stage | " + " | ".join(stages) + " |",
+                  "|---|" + "---:|" * len(stages)]
+        for i, stage in enumerate(("no future (1)", "online (10)", "batch (100)")):
+            lines.append(f"| {stage} | " + " | ".join(_f(v[i]) for v in stages.values()) + " |")
         lines.append("")
         notes = []
+        notes.append("rtisi_la / its FFT floor: time "
+                     f"x{_f(_ratio(times, 'rtisi_la', 'rtisi_la FFT floor'))}")
         if "lws_ref (speech)" in times:
             for mode in ("speech", "music"):
                 a, b = f"lws ({mode})", f"lws_ref ({mode})"
@@ -182,7 +278,7 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
              "|---|---|---|---|---|---|---|---|" + ("---|" if with_ref else "")]
     order = ["lws (speech)", "lws (music)", "pghi", "spsi", "rtisi_la", "fgla 100",
              "pghi > fgla 100"] + (["lws_ref (speech)"] if with_ref else [])
-    for kind, _, spec_label, _, scs, times in cells:
+    for kind, _, spec_label, _, scs, times, _ in cells:
         row = [f"{kind}, {spec_label}"] + [
             f"{_f(scs[k], 1)} dB / {_f(min(times[k]), 2)} s" for k in order]
         head.append("| " + " | ".join(row) + " |")
@@ -208,8 +304,8 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
                     f"reference called with its own window "
                     f"{_f(scs['lws_ref (speech, own window)'], 1)} dB; given the spec's window "
                     f"through `lws_ref` it reaches {_f(scs['lws_ref (speech)'], 1)} dB")
-    for kind, _, spec_label, _, scs, times in cells:
-        if spec_label == "speech16k+sqrt_hann":
+    for kind, _, spec_label, _, scs, times, _ in cells:
+        if spec_label in ("speech16k+sqrt_hann", "speech16k+lws_window"):
             continue
         bullets.append(
             f"{kind}, {spec_label}: pghi takes x{_f(_ratio(times, 'pghi', 'fgla 100'), 3)} "
@@ -223,6 +319,22 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
     return full, "\n".join(head)
 
 
+
+
+def _render_stages(extra) -> str:
+    lines = ["## LWS music stages at hop n_fft/8 (speech16k, hop 128)", "",
+             "Here the reference runs its general kernels (`LWSanyQ`, `NoFuture_LWSanyQ`, "
+             "`Asym_UpdatePhaseanyQ`); at 75% overlap its no-future kernel "
+             "(`NoFuture_LWSQ4`) reads bin `2n - k` instead of `n - k` (an index added twice), "
+             "which is the -4 to -5 dB no-future column above. SC (dB) after each stage:", "",
+             "| clip | stage | lws | lws_ref | difference |", "|---|---|---:|---:|---:|"]
+    for kind, clip_id, stages in extra:
+        for i, stage in enumerate(("no future (1)", "online (10)", "batch (100)")):
+            ours = stages["lws"][i]
+            ref = stages.get("lws_ref", [float("nan")] * 3)[i]
+            lines.append(f"| {kind} `{clip_id}` | {stage} | {_f(ours)} | {_f(ref)} | "
+                         f"{ours - ref:+.2f} |")
+    return "\n".join(lines + [""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,11 +359,20 @@ def main(argv: list[str] | None = None) -> int:
             y = _load(clip_id, spec)
             if args.seconds:
                 y = y[: int(args.seconds * spec.sample_rate)]
-            frames, scs, times = run_cell(y, spec, args.repeat, with_ref)
-            cells.append((kind, clip_id, spec_label, frames, scs, times))
+            frames, scs, times, stages = run_cell(y, spec, args.repeat, with_ref)
+            cells.append((kind, clip_id, spec_label, frames, scs, times, stages))
             print(f"{kind} {clip_id} {spec_label}: " + ", ".join(
                 f"{k} {scs[k]:.2f} dB {min(times[k]):.3f} s" for k in scs), flush=True)
+    extra = []  # the stages where the reference runs its general kernels (hop n_fft / 8)
+    spec8 = get_spec("speech16k", hop_length=128, name="speech16k-hop128")
+    for kind, clip_id in CLIPS:
+        y = _load(clip_id, spec8)
+        if args.seconds:
+            y = y[: int(args.seconds * spec8.sample_rate)]
+        mag = np.abs(spec8.stft(y, dtype=np.float64))
+        extra.append((kind, clip_id, lws_stages(mag, spec8, y.shape[-1])))
     full, section = render(cells, with_ref, args, env)
+    full += _render_stages(extra)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(full, encoding="utf-8")

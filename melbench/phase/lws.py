@@ -620,8 +620,8 @@ class LWS(PhaseRetriever):
             unseen: "lws" (the reference package's, from Zhu et al.'s asymmetric
             windows, :func:`asymmetric_windows`) or "coverage" (melbench's variant: the
             analysis window divided by the coverage of the frames present, which undoes
-            the taper of the missing frames; 0.8-2.5 dB better after the batch stage in
-            ``results/bench_local_phase.md``).
+            the taper of the missing frames): better at 75% overlap, worse at hop
+            n_fft/8 (docs/local_phase.md, ``results/bench_local_phase.md``).
         edges : str
             Frames beyond either end: "copy" (the reference's: static copies of the
             first/last frame as each stage starts) or "silent" (zeros, which melbench's

@@ -449,6 +449,22 @@ def gla(
                 init_method=init_method, rng=rng, trace=trace, length=length)
 
 
+#: Momentum schedules of :func:`agla`.
+AGLA_SCHEDULES = ("constant", "increasing")
+
+
+def agla_alpha_bound(beta: float, gamma: float) -> float:
+    """Largest ``alpha`` of AGLA's proven convergence region (strict bound).
+
+    ``(1 - 1/gamma) beta + 1/gamma - 1/2`` for ``gamma <= 1``, else
+    ``1 / (2 beta (gamma - 1) + gamma) - 1/2`` (Nenov et al. 2023, Eq. (10)); at
+    ``gamma = 1`` both give 1/2.
+    """
+    if gamma <= 1:
+        return (1 - 1 / gamma) * beta + 1 / gamma - 0.5
+    return 1 / (2 * beta * (gamma - 1) + gamma) - 0.5
+
+
 def agla(
     magnitude: np.ndarray,
     spec: FeatureSpec,
@@ -457,13 +473,14 @@ def agla(
     alpha: float = 0.99,
     beta: float = 1.1,
     gamma: float = 1.25,
+    schedule: str = "constant",
     init: np.ndarray | None = None,
     init_method: str = "random",
     rng: np.random.Generator | int | None = None,
     trace: list | None = None,
     length: int | None = None,
 ) -> np.ndarray:
-    """Accelerated Griffin-Lim (Nenov et al. 2023, arXiv 2306.12504).
+    """Accelerated Griffin-Lim (Nenov, Nguyen, Balazs et al. 2023, arXiv 2306.12504).
 
     Variant: ``T = P1 o P2`` (consistent ``t``, Perraudin's order, as the DeepAGLA
     port; another port uses ``P2 o P1`` — the paper's order is unverified here)::
@@ -474,8 +491,23 @@ def agla(
 
     with ``t_1 = c_1 = d_1 = T(c_0)``; output ``P2(c_N)``. ``gamma = 1`` is
     :func:`fgla` for any ``beta`` (``d`` drops out); ``gamma = 1, alpha = 0`` is GLA.
-    Defaults (alpha 0.99, beta 1.1, gamma 1.25) follow one published port and were
-    checked to beat FGLA on the bundled speech; the paper's own values are unverified.
+
+    **Convergence region.** The paper proves convergence (its Eq. (10), as the DeepAGLA
+    port cites it) for ``alpha < (1 - 1/gamma) beta + 1/gamma - 1/2`` when ``gamma <= 1``
+    and ``alpha < 1 / (2 beta (gamma - 1) + gamma) - 1/2`` when ``gamma > 1``
+    (:func:`agla_alpha_bound`). The defaults (alpha 0.99 as FGLA's momentum; beta 1.1,
+    gamma 1.25 as two independent ports) lie far outside it: the bound there is
+    ``1/1.8 - 1/2 = 0.056``. The bound is sufficient, not necessary: at the defaults AGLA
+    converges and beats FGLA on the bundled clips (``tests/test_projections.py``), while
+    alpha = 0.05 inside the region is barely faster than GLA. No warning is raised for
+    parameters outside the region (it would fire on the defaults, which are the useful
+    setting); the docs say so.
+
+    **Schedules.** ``schedule="constant"``: fixed alpha, beta. ``"increasing"``: the
+    iteration-dependent momenta ``alpha_n = (n - 1) / (n + 2)``, ``beta_n = n / (n + 3)``
+    (``n`` = 1, 2, ...; alpha and beta are then ignored) of an independent port of the
+    paper. The paper's own experiment values could not be checked here (its text was not
+    reachable): both presets are documented as the ports' values, unverified.
 
     Parameters
     ----------
@@ -485,6 +517,8 @@ def agla(
         Momenta of ``c`` and ``d`` (alpha in [0, 1], beta >= 0).
     gamma : float
         Mixing in (0, 2].
+    schedule : {"constant", "increasing"}
+        Fixed momenta, or the iteration-dependent ones above.
 
     Returns
     -------
@@ -498,6 +532,9 @@ def agla(
         raise ParameterError(f"beta={beta!r}: must be >= 0")
     if not 0 < gamma <= 2:
         raise ParameterError(f"gamma={gamma!r} outside (0, 2]")
+    if schedule not in AGLA_SCHEDULES:
+        raise ParameterError(f"agla schedule={schedule!r}; choose one of "
+                             f"{', '.join(AGLA_SCHEDULES)}")
     tr = _Tracer(trace, magnitude)  # the clock starts here (after numba's warm-up)
     proj, a, x = _setup(magnitude, spec, init, init_method, rng, length)
     af = a.reshape(-1)
@@ -511,6 +548,9 @@ def agla(
         u = _v(proj.project(xin, overwrite=True))
         if tprev is None:  # first step: t_1 = d_1 = c_1 = T(c_0)
             tprev, d = u.copy(), u.copy()
+        if schedule == "increasing":  # alpha_n = (n - 1) / (n + 2), beta_n = n / (n + 3)
+            n = it + 1
+            al, be = proj.dtype.type((n - 1) / (n + 2)), proj.dtype.type(n / (n + 3))
         num = _k_agla(u, tprev, d, af, al, be, ga, _v(xin), tr.on)
         tr.mark()
         tr.add(it, num)
@@ -701,7 +741,12 @@ class FGLA(PhaseRetriever):
 
 
 class AGLA(PhaseRetriever):
-    """Accelerated Griffin-Lim (Nenov et al. 2023); ``gamma = 1`` is FGLA."""
+    """Accelerated Griffin-Lim (Nenov et al. 2023); ``gamma = 1`` is FGLA.
+
+    The defaults lie outside the paper's proven convergence region
+    (:func:`agla_alpha_bound`: alpha < 0.056 at beta 1.1, gamma 1.25) but converge in
+    practice; see :func:`agla`.
+    """
 
     name: ClassVar[str] = "agla"
     counts_ffts: ClassVar[bool] = True
@@ -720,6 +765,9 @@ class AGLA(PhaseRetriever):
             Momentum of the auxiliary sequence, >= 0.
         gamma : float
             Mixing of the auxiliary sequence and the projection, in (0, 2].
+        schedule : str
+            "constant" (alpha, beta fixed) or "increasing" (``alpha_n = (n-1)/(n+2)``,
+            ``beta_n = n/(n+3)``, alpha and beta ignored), see :func:`agla`.
         init : str
             "random" or "zero" initial phase (without warm start).
         """
@@ -728,6 +776,7 @@ class AGLA(PhaseRetriever):
         alpha: float = 0.99
         beta: float = 1.1
         gamma: float = 1.25
+        schedule: str = "constant"
         init: str = "random"
 
     def validate(self) -> None:
@@ -740,12 +789,15 @@ class AGLA(PhaseRetriever):
             raise ParameterError(f"beta={p.beta!r}: must be >= 0")
         if not 0 < p.gamma <= 2:
             raise ParameterError(f"gamma={p.gamma!r} outside (0, 2]")
+        if p.schedule not in AGLA_SCHEDULES:
+            raise ParameterError(f"agla schedule={p.schedule!r}; choose one of "
+                                 f"{', '.join(AGLA_SCHEDULES)}")
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
         """Run :func:`agla`."""
         p = self.params
         return agla(magnitude, spec, n_iter=p.n_iter, alpha=p.alpha, beta=p.beta,
-                    gamma=p.gamma, init=init, init_method=p.init, rng=rng, trace=trace)
+                    gamma=p.gamma, schedule=p.schedule, init=init, init_method=p.init, rng=rng, trace=trace)
 
 
 class RAAR(PhaseRetriever):
