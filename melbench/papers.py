@@ -579,7 +579,7 @@ def _prusa_sections(rows: pd.DataFrame, *, beyond: bool = False) -> list[Section
                      "linear SC (`20 log10(mean(10^(sc_db/20)))`; the speech, music and all "
                      "orderings and gaps below use this one). FFT pairs: counted per clip "
                      "(`fft_pairs`, melbench.costs; one pair = one inverse plus one forward "
-                     "FFT of every frame; PGHI and SPSI use none). Seconds: phase-retrieval "
+                     "FFT of every frame; PGHI, SPSI and LWS do no FFTs). Seconds: phase-retrieval "
                      "wall time per clip on 2 shared cores.\n\n"
                      f"† Published columns, source {PRUSA2017_SOURCE}.\n\n"
                      + "\n".join(f"- {s}" for s in lines) + "\n")
@@ -605,7 +605,8 @@ PRUSA_DISCUSSION = """\
   dual up to the edges), so the first and last frames differ. Iteration counts (200) and
   starts (zero phase, or PGHI's output for the chains) are the paper's.
 - RTISI-LA runs 25 re-estimation rounds per frame as in the paper's script (the last of
-  its `rtisiiters`; about 200 full-signal iteration equivalents at redundancy 8), with the
+  its `rtisiiters`; at redundancy 8 that is about 200 FFT pairs per clip, counted in the
+  FFT pairs column: the paper's budget equals the 200-iteration cells'), with the
   look-ahead of every overlapping frame. PGHI uses the plugin's tolerances (1e-1, then
   1e-10) where the script used 1e-1 then 1e-4, in the PGHI row and in the chains alike.
 - Times are wall-clock seconds per clip on 2 cores shared with other jobs (load average
