@@ -285,12 +285,14 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
     head.append("")
     bullets = []
     if with_ref:
-        for kind in ("speech", "music"):
-            c = by.get((kind, "speech16k+sqrt_hann"))
+        for kind, label in [(k, lab) for k in ("speech", "music") for lab in (
+                "speech16k+sqrt_hann", "speech16k+lws_window")]:
+            c = by.get((kind, label))
             if c:
                 scs, times = c[4], c[5]
+                name = "sqrt-Hann" if label.endswith("sqrt_hann") else "lws's own window"
                 bullets.append(
-                    f"{kind}, sqrt-Hann (lws's own window): melbench `lws` takes "
+                    f"{kind}, {name}: melbench `lws` takes "
                     f"x{_f(_ratio(times, 'lws (speech)', 'lws_ref (speech)'))} the reference's "
                     f"time, SC {scs['lws (speech)'] - scs['lws_ref (speech)']:+.2f} dB relative "
                     f"to it (music preset: x{_f(_ratio(times, 'lws (music)', 'lws_ref (music)'))}"

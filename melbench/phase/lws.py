@@ -21,7 +21,11 @@ window and hop the spec allows (not only the sqrt-Hann of the reference package)
 LWS truncates the sum to ``|k| <= L`` and replaces, bin by bin, the phase of ``X[n, m]``
 by that of the weighted sum of its neighbours (the self term excluded), keeping the
 target magnitude: a Gauss-Seidel descent on the inconsistency ``||P1(X) - X||``. The
-loops run in numba.
+loops run in numba. The no-future and online stages use the package's weights (from Zhu
+et al.'s asymmetric windows, :func:`asymmetric_windows`) and its edge frames (static
+copies of the first/last frame); ``causal="coverage"`` and ``edges="silent"`` are
+melbench's variants. docs/local_phase.md compares them, and notes a bug in the package's
+no-future kernel at 75% overlap that melbench does not copy.
 """
 
 from __future__ import annotations
@@ -570,7 +574,8 @@ class LWS(PhaseRetriever):
 
     Works with any window and hop of the spec: the consistency weights come from the
     spec's own analysis window and the synthesis window of melbench's least-squares ISTFT.
-    Frames beyond the ends are treated as silent. Each leading batch item is processed
+    Frames beyond the ends are static copies of the edge frames (the reference's choice;
+    ``edges="silent"`` for zeros). Each leading batch item is processed
     independently.
     """
 
