@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import costs
 from .datasets.base import Clip
 from .errors import MelbenchError, SkipCell
 from .metrics.base import Missing
@@ -37,6 +38,10 @@ STATUS_COLUMNS = ("status", "error", "notes", "duration")
 #: Type of an optional mel degradation stage: (mel, spec, rng) -> mel.
 Degrade = Callable[[np.ndarray, FeatureSpec, np.random.Generator], np.ndarray]
 
+#: Cost columns (:mod:`melbench.costs`): FFT pairs of the inverter, the phase retriever and
+#: both; NaN for a plugin that does not count its FFTs (``counts_ffts``), with a note.
+COST_COLUMNS = ("fft_pairs", "fft_pairs_invert", "fft_pairs_phase")
+
 
 @dataclass
 class ClipResult:
@@ -49,6 +54,8 @@ class ClipResult:
     metric_notes: list[list[str]] = field(default_factory=list)
     #: Notes about the clip itself (e.g. a reference wav cut short), before the metrics'.
     clip_notes: list[str] = field(default_factory=list)
+    #: Notes of the inverter and phase stages (:func:`melbench.costs.note`, uncounted FFTs).
+    stage_notes: list[str] = field(default_factory=list)
     #: Indices of metrics left for the caller to score (``defer=True``), and their context.
     deferred: list[int] = field(default_factory=list)
     context: dict[str, Any] | None = None
@@ -167,6 +174,8 @@ def run_clip(
         "inverter": inverter.label, "phase": phase.label, "seed": seed,
         "status": "ok", "error": "", "notes": "", "duration": clip.duration,
     }
+    for c in COST_COLUMNS:
+        row[c] = math.nan
     for m in metrics:
         for c in m.columns:
             row[c] = math.nan
@@ -175,7 +184,24 @@ def run_clip(
     def fail(stage: str, exc: BaseException, status: str = "failed") -> ClipResult:
         row["status"] = status
         row["error"] = _error_text(stage, exc)
+        if result.stage_notes:
+            row["notes"] = join_notes([result.stage_notes])
         return result
+
+    def account(stage: str, plugin: Inverter | PhaseRetriever, led: costs.Ledger,
+                like: np.ndarray) -> None:
+        """Cost column, facts and notes of one stage (``like``: the clip's spectrogram)."""
+        like = np.asarray(like)
+        if costs.counts_ffts(plugin):
+            batch = int(np.prod(like.shape[:-2], dtype=np.int64)) if like.ndim > 2 else 1
+            row[f"fft_pairs_{stage}"] = led.fft_pairs(like.shape[-1], batch)
+        else:
+            names = ", ".join(costs.uncounted_plugins(plugin))
+            result.stage_notes.append(
+                f"fft_pairs_{stage}: not counted (plugin {names} does not declare counts_ffts)")
+        for k, v in led.facts.items():
+            row[f"{stage}_{k}"] = v
+        result.stage_notes.extend(n for n in led.notes if n not in result.stage_notes)
 
     if clip.error:
         row["status"], row["error"] = "failed", f"load: {clip.error}"
@@ -211,19 +237,24 @@ def run_clip(
 
     times = {"invert": 0.0, "phase": 0.0, "synth": 0.0}
     try:
-        t0 = time.perf_counter()
-        target = inverter(mel, spec, context={"reference_magnitude": true_mag})
-        times["invert"] = time.perf_counter() - t0
+        with costs.ledger() as led:
+            t0 = time.perf_counter()
+            target = inverter(mel, spec, context={"reference_magnitude": true_mag})
+            times["invert"] = time.perf_counter() - t0
+        account("invert", inverter, led, target)
     except Exception as exc:  # noqa: BLE001
         return fail("invert", exc)
     try:
         trace: list | None = [] if record_trace else None
-        t0 = time.perf_counter()
-        x = phase(target, spec, rng=seed, trace=trace)
-        times["phase"] = time.perf_counter() - t0
+        with costs.ledger() as led:
+            t0 = time.perf_counter()
+            x = phase(target, spec, rng=seed, trace=trace)
+            times["phase"] = time.perf_counter() - t0
+        account("phase", phase, led, target)
         result.trace = trace or []
     except Exception as exc:  # noqa: BLE001
         return fail("phase", exc)
+    row["fft_pairs"] = row["fft_pairs_invert"] + row["fft_pairs_phase"]
     try:
         length = reference.shape[-1] if reference is not None else spec.n_samples(target.shape[-1])
         t0 = time.perf_counter()
@@ -257,7 +288,7 @@ def run_clip(
     if result.deferred:
         result.context = ctx
     result.clip_notes = [f"load: {clip.meta['note']}"] if clip.meta.get("note") else []
-    row["notes"] = join_notes([result.clip_notes, *result.metric_notes])
+    row["notes"] = join_notes([result.clip_notes, result.stage_notes, *result.metric_notes])
     if record_trace:
         row["trace"] = json.dumps(result.trace)
     return result

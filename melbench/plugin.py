@@ -47,6 +47,10 @@ class Plugin:
     name: ClassVar[str] = ""
     #: Plugin kind: "inverter", "phase", "metric", "dataset" or "degrade".
     kind: ClassVar[str] = ""
+    #: True if every FFT a call does is counted (:mod:`melbench.costs`): the STFT engine's
+    #: own transforms are counted automatically, anything else the plugin reports itself.
+    #: Rows get ``fft_pairs`` only for plugins declaring it (else NaN and a note).
+    counts_ffts: ClassVar[bool] = False
 
     @dataclass
     class Params:
@@ -160,6 +164,10 @@ class PhaseRetriever(Plugin):
     #: The parameter that counts iterations (what ``chain`` steps ``NAME:N`` set); None for
     #: non-iterative methods.
     iterations_param: ClassVar[str | None] = "n_iter"
+    #: True if ``init`` is a warm start the method refines (from the true phase it must stay
+    #: near-perfectly consistent: :func:`melbench.testing.check_phase`); False if it ignores
+    #: ``init`` or uses only part of it (e.g. SPSI's first frame).
+    warm_start: ClassVar[bool] = True
 
     def __call__(
         self,

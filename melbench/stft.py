@@ -23,6 +23,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from . import costs as _costs
 from .errors import InputError, ParameterError
 
 #: Window names FeatureSpec accepts (periodic, "fftbins" windows as librosa uses).
@@ -194,6 +195,7 @@ def stft(
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop_length, :]
     frames = frames * window.astype(dtype, copy=False)  # one contiguous copy, windowed
     spec = scipy.fft.rfft(frames, axis=-1, workers=workers or FFT_WORKERS, overwrite_x=True)
+    _costs.add_frame_ffts(frames.size // n_fft)  # cost accounting (melbench.costs)
     return np.swapaxes(spec, -1, -2)
 
 
@@ -373,6 +375,7 @@ def istft(
     frames = scipy.fft.irfft(np.swapaxes(x, -1, -2), n=n_fft, axis=-1,
                              workers=workers or FFT_WORKERS)
     frames = np.ascontiguousarray(frames.reshape(-1, t, n_fft), dtype=rdtype)
+    _costs.add_frame_ffts(frames.shape[0] * t)  # cost accounting (melbench.costs)
     w = np.ascontiguousarray(window, dtype=np.float64)
     y = np.empty((frames.shape[0], n_fft + hop_length * (t - 1)), dtype=rdtype)
     _ola_kernel(frames, w.astype(rdtype), int(hop_length), y)
@@ -523,6 +526,7 @@ class Projector:
         """Padded, normalised ISTFT signal of internal ``z`` in the shared buffer."""
         frames = scipy.fft.irfft(z, n=self.n_fft, axis=-1, workers=self.workers,
                                  overwrite_x=overwrite)
+        _costs.add_frame_ffts(frames.shape[0] * frames.shape[1])  # melbench.costs
         _ola_kernel(frames, self.window, self.hop_length, self._ybuf)
         return frames
 
@@ -560,6 +564,7 @@ class Projector:
         if self._refill:
             self._fill_padding()
         _frame_only_kernel(self._ybuf, self.window, self.hop_length, frames)
+        _costs.add_frame_ffts(2 * frames.shape[0] * frames.shape[1])  # one pair (melbench.costs)
         return scipy.fft.rfft(frames, axis=-1, workers=self.workers, overwrite_x=True)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

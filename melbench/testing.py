@@ -20,9 +20,13 @@ What is checked, per kind:
   silence is); clear :class:`~melbench.errors.InputError` for a wrong band
   count and for NaN.
 - phase: complex output of the magnitude's shape (complex64 for float32),
-  finite; deterministic for a fixed seed; leading batch axes; its output's
-  consistency is no worse than trivial (random or zero) phase;
-  clear errors for negative magnitudes, a wrong bin count and a misshapen warm start.
+  finite; deterministic for a fixed seed; leading batch axes (two *different*
+  magnitudes stacked: each item's output fits its own magnitude better than the
+  other one); its output's consistency is no worse than trivial (random or zero)
+  phase; with the true phase as ``init`` (for plugins whose ``warm_start`` is True)
+  near-perfect consistency (SC at most -30 dB and 10 dB better than without it; a
+  ParameterError saying it takes no warm start is accepted); clear errors for
+  negative magnitudes, a wrong bin count and a misshapen warm start.
 - metric: returns only declared columns, as floats, deterministically (timing
   excepted) on a real pipeline context.
 - dataset: clips are mono float32 at the spec's rate (or mels with the spec's
@@ -175,22 +179,69 @@ def check_phase(plugin: Any) -> None:
     assert np.all(np.isfinite(x)), f"{label}: non-finite output"
     x2 = ph(mag, spec, rng=0)
     assert np.array_equal(x, x2), f"{label}: same seed, different output (not deterministic)"
-    batch = ph(np.stack([mag, mag]), spec, rng=0)
-    assert batch.shape == (2, *mag.shape), f"{label}: batch output shape {batch.shape}"
-    assert np.all(np.isfinite(batch)), f"{label}: non-finite batch output"
+    n = y.shape[-1]
+    _check_phase_batch(ph, spec, mag, x, n)
     # sanity: the synthesised signal is at least as consistent with |S| as the worse of the
     # two trivial baselines (random phase, zero phase)
-    n = y.shape[-1]
     sc = _sc(mag, spec.magnitude(spec.istft(x, length=n)))
     rnd = np.random.default_rng(0).uniform(-np.pi, np.pi, mag.shape)
     sc_rand = _sc(mag, spec.magnitude(spec.istft(mag * np.exp(1j * rnd), length=n)))
     sc_zero = _sc(mag, spec.magnitude(spec.istft(mag.astype(np.complex64), length=n)))
     bound = max(sc_rand, sc_zero) + 0.5
     assert sc <= bound, f"{label}: SC {sc:.2f} dB, worse than trivial phase ({bound - 0.5:.2f} dB)"
+    if getattr(ph, "warm_start", True):
+        _check_true_phase_init(ph, spec, y, sc)
     _raises(InputError, lambda: ph(-mag, spec, rng=0), f"{label}: negative magnitude")
     _raises(InputError, lambda: ph(mag[:-1], spec, rng=0), f"{label}: wrong number of bins")
     _raises(InputError, lambda: ph(mag, spec, init=np.zeros((3, 3)), rng=0),
             f"{label}: misshapen warm start")
+
+
+def _check_phase_batch(ph: PhaseRetriever, spec: FeatureSpec, mag: np.ndarray, x: np.ndarray,
+                       n: int) -> None:
+    """Two different magnitudes stacked: shapes, finiteness, and each item fits its own."""
+    label = ph.label
+    y2 = conformance_signal(spec.sample_rate, seed=1)[::-1].copy()  # a different signal
+    mag2 = spec.magnitude(y2).astype(np.float32)
+    batch = ph(np.stack([mag, mag2]), spec, rng=0)
+    assert batch.shape == (2, *mag.shape), f"{label}: batch output shape {batch.shape}"
+    assert np.all(np.isfinite(batch)), f"{label}: non-finite batch output"
+    single2 = ph(mag2, spec, rng=0)
+    mags = (mag, mag2)
+    for i in range(2):
+        rebuilt = spec.magnitude(spec.istft(batch[i], length=n))
+        own = _sc(mags[i], rebuilt)
+        # the item's own magnitude, by its modulus or by its re-analysed signal
+        fit_own = min(_sc(mags[i], np.abs(batch[i])), own)
+        fit_other = min(_sc(mags[1 - i], np.abs(batch[i])), _sc(mags[1 - i], rebuilt))
+        assert fit_own < fit_other - 3.0, (
+            f"{label}: batch item {i} fits the other item's magnitude ({fit_other:.2f} dB) about "
+            f"as well as its own ({fit_own:.2f} dB): items mixed up or copied")
+        alone = _sc(mags[i], spec.magnitude(spec.istft((x, single2)[i], length=n)))
+        assert own <= max(alone + 6.0, -40.0), (
+            f"{label}: batch item {i} SC {own:.2f} dB, single call {alone:.2f} dB "
+            "(leading axes must give the per-item results)")
+
+
+def _check_true_phase_init(ph: PhaseRetriever, spec: FeatureSpec, y: np.ndarray,
+                           sc_no_init: float) -> None:
+    """The true STFT (and its phase alone) as warm start keep the output near-perfect."""
+    label = ph.label
+    n = y.shape[-1]
+    true = spec.stft(y)
+    mag = np.abs(true).astype(np.float32)
+    for what, init in (("complex STFT", true), ("phase", np.angle(true))):
+        try:
+            x = ph(mag, spec, init=init, rng=0)
+        except ParameterError as exc:
+            assert "warm start" in str(exc) or "init" in str(exc), (
+                f"{label}: warm start refused without saying so: {exc}")
+            return
+        sc = _sc(mag, spec.magnitude(spec.istft(x, length=n)))
+        assert sc <= min(-30.0, sc_no_init - 10.0), (
+            f"{label}: started from the true {what} it ends at SC {sc:.2f} dB (without a warm "
+            f"start {sc_no_init:.2f} dB): the warm start is ignored or spoiled (a method that "
+            "does not refine init should set warm_start = False)")
 
 
 def check_metric(plugin: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from importlib import metadata
 
 import numpy as np
@@ -271,8 +272,32 @@ def test_lsd_identities(rng):
     assert math.isnan(log_spectral_distance_db(np.zeros((5, 3)), np.ones((5, 3))))
 
 
+def test_mcd_equals_kubicheks_definition_on_an_independent_cepstrum(rng):
+    """MCD from its definition (Kubichek 1993): ``(10 / ln 10) sqrt(2 sum_d (c_d - c'_d)^2)``
+    per frame, mean over frames, with ``c_d`` the cepstrum of the natural-log amplitude in the
+    two-sided convention ``ln|X|_k = c_0 + 2 sum_d c_d cos(pi d (k + 1/2) / M)``. The
+    cepstra here come from a least-squares fit on that cosine basis (numpy, no DCT)."""
+    n_mels, n_frames, n_coeffs = 40, 12, 24
+    mel = np.exp(rng.normal(0.0, 1.0, (n_mels, n_frames)))
+    other = np.exp(rng.normal(0.0, 1.0, (n_mels, n_frames)))
+    k = np.arange(n_mels) + 0.5
+    basis = np.stack([np.ones(n_mels)] + [2 * np.cos(np.pi * d * k / n_mels)
+                                          for d in range(1, n_mels)], axis=1)
+    c_ref = np.linalg.lstsq(basis, np.log(mel), rcond=None)[0]
+    c_est = np.linalg.lstsq(basis, np.log(other), rcond=None)[0]
+    diff = c_ref[1:n_coeffs + 1] - c_est[1:n_coeffs + 1]
+    expect = np.mean(10.0 / np.log(10.0) * np.sqrt(2.0 * np.sum(diff**2, axis=0)))
+    got = mel_cepstral_distortion_db(mel, other, power=False, n_coeffs=n_coeffs, floor_db=-400)
+    assert got == pytest.approx(expect, rel=1e-9)
+    assert MCD_K == pytest.approx(10.0 / np.log(10.0) * np.sqrt(2.0))
+    # one cepstral coefficient of amplitude A: MCD = (10 / ln 10) sqrt(2) A
+    a = 0.3
+    shifted = mel * np.exp(2 * a * np.cos(np.pi * 5 * k / n_mels))[:, None]
+    assert mel_cepstral_distortion_db(mel, shifted, power=False, floor_db=-400) == pytest.approx(
+        10.0 / np.log(10.0) * np.sqrt(2.0) * a, rel=1e-9)
+
+
 def test_mcd_identities(rng):
-    assert MCD_K == pytest.approx(6.141851463713754)
     mel = np.abs(rng.standard_normal((40, 30))) + 0.05
     other = np.abs(rng.standard_normal((40, 30))) + 0.05
     assert mel_cepstral_distortion_db(mel, mel, power=False) == 0.0
@@ -373,12 +398,43 @@ def test_metric_jobs_setting():
         parse_jobs("many")
 
 
-def test_timing_adds_up(speech):
-    clip = Clip(id="t", audio=speech, sample_rate=16000)
-    row = run_clip(clip, SPEC, registry.create("inverter", "pinv"), registry.create("phase", "zero"),
-                   [registry.create("metric", "timing"), Pesq()]).row
-    total = row["t_invert"] + row["t_phase"] + row["t_synth"]
-    assert row["rtf"] == pytest.approx(total / row["duration"])
+class _Sleeps(PhaseRetriever):
+    """Zero phase after sleeping a known time (a measurable phase stage)."""
+
+    name = "sleeps"
+    iterations_param = None
+
+    @dataclass
+    class Params:
+        """Seconds to sleep."""
+
+        seconds: float = 0.3
+
+    def retrieve(self, magnitude, spec, *, init, rng, trace):
+        import time
+
+        time.sleep(self.params.seconds)
+        return magnitude.astype(np.complex64)
+
+
+def test_timing_matches_measured_wall_time(speech):
+    """Stage times against a clock read around the call: t_phase covers a known sleep, the
+    stages fit inside the measured wall time, and rtf is their seconds per second of audio."""
+    import time
+
+    half = speech[:8000]  # 0.5 s: the sleep dominates the wall time
+    clip = Clip(id="t", audio=half, sample_rate=16000)
+    inv, metrics = registry.create("inverter", "pinv"), [registry.create("metric", "timing")]
+    run_clip(clip, SPEC, inv, _Sleeps({"seconds": 0.0}), metrics)  # warm caches (mel basis...)
+    t0 = time.perf_counter()
+    row = run_clip(clip, SPEC, inv, _Sleeps({"seconds": 0.4}), metrics).row
+    wall = time.perf_counter() - t0
+    assert row["duration"] == pytest.approx(0.5)
+    assert 0.4 <= row["t_phase"] <= wall
+    staged = row["t_invert"] + row["t_phase"] + row["t_synth"]
+    assert 0.4 <= staged <= wall
+    # rtf: seconds of the stages per second of audio, between the sleep and the wall clock
+    assert 0.4 / 0.5 <= row["rtf"] <= wall / 0.5
     assert all(row[c] >= 0 for c in ("t_invert", "t_phase", "t_synth"))
 
 

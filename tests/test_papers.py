@@ -1,4 +1,9 @@
-"""Paper reproductions (issue 10): configs compose, tiny runs end to end, report contents."""
+"""Paper reproductions: configs compose, tiny runs end to end, report logic against references.
+
+The report logic is checked on fabricated rows whose right answers are computed here
+independently (numpy aggregations, ``scipy.stats.kendalltau``, orderings by hand), and the
+published columns are read back from the rendered page rather than copied from papers.py.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 
 from melbench import hydra_configs, papers, registry
 from melbench.resources import config_dir
 
-EXPERIMENTS = ["librosa_thread", "prusa2017_pghi", "marafioti2021_redundancy", "beyond_papers"]
-
-
-def _missing(name: str) -> str:
-    miss = papers.missing_plugins(name)
-    return "; ".join(f"{k}: {', '.join(v)}" for k, v in miss.items())
+EXPERIMENTS = ["librosa_thread", "prusa2017_pghi", "marafioti2021_redundancy", "beyond_papers",
+               "peer2022_beyond_gl", "nenov2023_agla"]
 
 
 def _compose(overrides: list[str], hydra_cfg: bool = False):
@@ -35,6 +37,30 @@ def _sweep_params(name: str) -> dict[str, list[str]]:
     return {k: [v.strip() for v in str(val).split(",")] for k, val in params.items()}
 
 
+def _table(text: str, after: str) -> list[dict[str, str]]:
+    """The first Markdown table after the heading/text ``after``, as dicts of cell strings."""
+    lines = text.split(after, 1)[1].splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
+    header = [c.strip() for c in lines[start].strip().strip("|").split("|")]
+    out = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        out.append(dict(zip(header, (c.strip() for c in ln.strip().strip("|").split("|")),
+                            strict=True)))
+    return out
+
+
+def _num(cell: str) -> float:
+    return math.nan if cell in ("", "–", "not run") else float(cell)
+
+
+def _db_of_mean(values) -> float:
+    """The papers' aggregation, written out here: dB of the mean linear SC."""
+    v = np.asarray(list(values), dtype=float)
+    return 20 * np.log10(np.mean(10 ** (v / 20)))
+
+
 # --------------------------------------------------------------------------- configs
 
 
@@ -42,45 +68,47 @@ def _sweep_params(name: str) -> dict[str, list[str]]:
 def test_experiment_is_known_to_papers(name):
     assert name in papers.EXPERIMENTS
     assert (Path(config_dir()) / "experiment" / f"{name}.yaml").is_file()
+    assert papers.EXPERIMENTS[name].command == (
+        f"melbench run -m +experiment={name} hydra.sweep.dir=outputs/papers/{name}")
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_every_cell_of_the_experiment_composes(name):
-    """Each (method, spec, degrade) of the sweep composes and builds its plugins."""
+def test_every_cell_of_the_experiment_composes_and_builds(name):
+    """Each (method, spec, degrade) of the sweep composes and builds all its plugins."""
     from melbench.spec import get_spec
 
+    missing = papers.missing_plugins(name)
+    if missing:  # e.g. PESQ not installed: say exactly what, build nothing
+        pytest.skip(f"{name}: plugins not available here: {missing}")
     params = _sweep_params(name)
     methods = params.pop("+method")
-    assert methods, "the experiment sweeps no method"
+    assert methods and all(m for m in methods), f"{name}: the experiment sweeps no method"
     first = {k: v[0] for k, v in params.items()}
-    built, skipped, reasons = 0, [], []
-    for m in methods:
-        over = [f"+experiment={name}", f"+method={m}", *[f"{k}={v}" for k, v in first.items()]]
-        try:
-            cfg = _compose(over)
-            get_spec(dict(cfg.spec))
-            registry.from_config("inverter", cfg.inverter)
-            registry.from_config("phase", cfg.phase)
-            registry.from_config("dataset", cfg.dataset)
-        except Exception as exc:  # noqa: BLE001 - a method whose plugin is not registered yet
-            skipped.append(m)
-            reasons.append(f"{m}: {type(exc).__name__}: {exc}"[:400])
-            continue
-        built += 1
-    for values in params.values():  # every spec / degrade option composes with the first method
+    for m in methods:  # no except: a cell that does not build fails the test with its error
+        cfg = _compose([f"+experiment={name}", f"+method={m}",
+                        *[f"{k}={v}" for k, v in first.items()]])
+        get_spec(dict(cfg.spec))
+        registry.from_config("inverter", cfg.inverter)
+        registry.from_config("phase", cfg.phase)
+        registry.from_config("dataset", cfg.dataset)
+    for key, values in params.items():  # every spec / degrade option with the first method
         for v in values:
-            key = [k for k, vals in params.items() if v in vals][0]
-            try:
-                cfg = _compose([f"+experiment={name}", f"+method={methods[0]}", f"{key}={v}"])
-            except Exception:  # noqa: BLE001
-                continue
+            cfg = _compose([f"+experiment={name}", f"+method={methods[0]}", f"{key}={v}"])
             get_spec(dict(cfg.spec))
-    if skipped and not _missing(name):
-        pytest.fail(f"{name}: cells did not compose although every plugin is registered: {reasons}")
-    assert built or skipped
-    if skipped:
-        pytest.skip(f"{name}: plugins not registered yet ({_missing(name)}); cells skipped: "
-                    f"{', '.join(skipped)}")
+
+
+def test_method_configs_give_equal_fft_budgets_where_the_reproductions_say_so():
+    """The Peer et al. cells all cost 400 FFT pairs: DM (two per iteration) runs half."""
+    budgets = {}
+    for m in _sweep_params("peer2022_beyond_gl")["+method"]:
+        cfg = _compose(["+experiment=peer2022_beyond_gl", f"+method={m}"])
+        ph = registry.from_config("phase", cfg.phase)
+        steps = ph.steps if ph.name == "chain" else [(ph.name, ph)]
+        budgets[m] = sum(p.params.n_iter * (2 if p.name == "dm" else 1) for _, p in steps)
+    assert set(budgets.values()) == {400}, budgets
+    cfg = _compose(["+experiment=beyond_papers", "+method=beyond_dm"])
+    assert cfg.phase.n_iter * 2 == _compose(["+experiment=beyond_papers",
+                                             "+method=prusa2017_fgla"]).phase.n_iter
 
 
 def test_dataset_can_be_replaced_on_the_command_line():
@@ -96,7 +124,7 @@ def test_dataset_can_be_replaced_on_the_command_line():
 # --------------------------------------------------------------------------- tiny end-to-end runs
 
 #: Per experiment: the methods of the tiny run and extra overrides (one short synthetic clip,
-#: one cheap spec), so the four runs take seconds.
+#: one cheap spec), so the runs take seconds.
 _SYN = ["dataset=synthetic", "dataset.duration=0.5", "dataset.signals=[chirp]"]
 TINY = {
     "librosa_thread": (["thread_pinv_fgla", "thread_oracle_gla"],
@@ -106,33 +134,17 @@ TINY = {
     "marafioti2021_redundancy": (["marafioti2021_pghi", "marafioti2021_fgla"],
                                  ["spec=marafioti2021_r4", *_SYN]),
     "beyond_papers": (["beyond_raar", "beyond_lws"], ["spec=prusa2017_mocha", *_SYN]),
+    "peer2022_beyond_gl": (["peer2022_fgla", "peer2022_dm_fgla"], [*_SYN]),
+    "nenov2023_agla": (["nenov2023_fgla", "nenov2023_agla"], [*_SYN]),
 }
-
-
-def _tiny_missing(name: str, methods: list[str]) -> list[str]:
-    out = []
-    for m in methods:
-        text = (Path(config_dir()) / "method" / f"{m}.yaml").read_text()
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("- override /"):
-                kind, _, plugin = line[len("- override /"):].partition(":")
-                if plugin.strip() not in registry.available(kind.strip()):
-                    out.append(f"{kind.strip()} {plugin.strip()}")
-            if line.startswith("steps:"):
-                for step in line.split("[", 1)[1].rstrip("]").split(","):
-                    plugin = step.strip().strip("\"'").split(":")[0]
-                    if plugin not in registry.available("phase"):
-                        out.append(f"phase {plugin}")
-    return out
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
     methods, extra = TINY[name]
-    miss = _tiny_missing(name, methods)
-    if miss:
-        pytest.skip(f"plugins not registered yet: {', '.join(sorted(set(miss)))}")
+    missing = papers.missing_plugins(name)
+    if missing:
+        pytest.skip(f"{name}: plugins not available here: {missing}")
     from melbench import cli
 
     sweep = tmp_path / "sweep"
@@ -140,23 +152,75 @@ def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
     rc = cli.main(["run", "-m", f"+experiment={name}", f"+method={','.join(methods)}", *extra,
                    "cache_dir=null", "progress=false", "metric_jobs=1", f"hydra.sweep.dir={sweep}"])
     assert rc == 0
-    rows = papers.load_rows([sweep])
-    assert len(rows) >= len(methods)
+    rows = pd.concat([pd.read_csv(p) for p in sorted(sweep.glob("*/rows.csv"))], ignore_index=True)
+    assert len(rows) == len(methods)
     assert (rows["status"] == "ok").all(), rows[["phase", "status", "error"]].to_string()
+    # cost accounting reached the rows: every built-in cell counted its FFT pairs
+    assert rows["fft_pairs"].notna().all() and (rows["fft_pairs"] >= 0).all()
     out = tmp_path / "report"
     assert papers.main([name, str(sweep), "-o", str(out)]) == 0
     text = (out / "README.md").read_text()
-    assert (out / "rows.csv").is_file()
-    for heading in ("## Command", "## Discussion", "## Versions", "## Set-up: the paper and here"):
-        assert heading in text
-    assert f"+experiment={name}" in text
-    # regenerating from the committed rows gives the same page (bar the source line)
+    written = pd.read_csv(out / "rows.csv")
+    assert sorted(written["phase"]) == sorted(rows["phase"])
+    assert f"melbench run -m +experiment={name} hydra.sweep.dir=outputs/papers/{name}" in text
+    # the cells table lists every (inverter, phase) label of the run with its row count
+    cells = {(r["inverter"].strip("`"), r["phase"].strip("`")): int(r["rows"])
+             for r in _table(text, "## Cells: the exact plugin parameters")}
+    assert cells == rows.groupby(["inverter", "phase"]).size().to_dict()
+    # regenerating from the written rows gives the same page
     assert papers.main([name, str(out / "rows.csv"), "-o", str(out)]) == 0
-    again = (out / "README.md").read_text()
-    assert again.split("## Claims")[0][:200] == text.split("## Claims")[0][:200]
+    assert (out / "README.md").read_text() == text
 
 
-# --------------------------------------------------------------------------- report logic on fabricated rows
+# --------------------------------------------------------------------------- aggregation helpers
+
+
+def test_db_of_mean_is_the_papers_aggregation():
+    vals = [-10.0, -30.0, -40.0]
+    assert papers.db_of_mean(vals) == pytest.approx(_db_of_mean(vals), abs=1e-12)
+    # dB of the mean is never below the mean of the dB values (Jensen), equal if all equal
+    assert papers.db_of_mean(vals) > np.mean(vals)
+    assert papers.db_of_mean([-20.0, -20.0]) == pytest.approx(-20.0)
+    assert papers.db_of_mean([-20.0, math.nan]) == pytest.approx(-20.0)
+    assert math.isnan(papers.db_of_mean([]))
+
+
+def test_trace_readers():
+    tr = json.dumps([{"iter": 0, "sc_db": -1.0, "fft_pairs": 0.0},
+                     {"iter": 1, "sc_db": -2.0, "fft_pairs": 2.0},
+                     {"iter": 3, "sc_db": -4.0, "fft_pairs": 6.0}])
+    assert papers.trace_sc(tr, (1, 2, 3, 5)) == {1: -2.0, 2: -2.0, 3: -4.0}
+    assert papers.trace_at(tr, (1, 2, 5, 6, 7)) == {1: -1.0, 2: -2.0, 5: -2.0, 6: -4.0}
+    assert papers.trace_at(json.dumps([{"iter": 0, "sc_db": -1.0}]), (0,)) == {}
+    assert papers.trace_at("", (0,)) == {} and papers.trace_at("not json", (0,)) == {}
+
+
+def test_helpers_and_cli(capsys):
+    assert papers.method_key("chain[pghi>fgla:200:alpha=0.99]") == "pghi>fgla"
+    assert papers.method_key("fgla[alpha=0.99,n_iter=200]") == "fgla"
+    assert papers.n_iter_of("chain[pghi>fgla:200:alpha=0.99]") == "200"
+    assert papers.n_iter_of("chain[dm:100>fgla:200]") == "300"
+    assert papers.n_iter_of("gla[init=zero,n_iter=200]") == "200"
+    assert papers.display("pghi>raar") == "PGHI then RAAR"
+    a = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 0.5}
+    b = {"a": 1.0, "b": 3.0, "c": 2.0, "d": 4.0}
+    agree, total, flipped = papers.pairwise_agreement(a, b)
+    keys = list(a)
+    tau = scipy.stats.kendalltau([a[k] for k in keys], [b[k] for k in keys]).statistic
+    assert total == 6 and (2 * agree - total) / total == pytest.approx(tau)
+    assert papers.kendall_tau(a, b) == pytest.approx(tau)
+    assert (agree, flipped) == (2, ["a vs d", "b vs c", "b vs d", "c vs d"])
+    assert papers.main(["nope", "x"]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err
+    assert papers.main(["--list"]) == 0
+    listed = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert f"+experiment={name} " in listed
+    assert papers.main(["prusa2017_pghi"]) == 2
+    assert "give the run directory" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- report logic
 
 
 def _rows(records: list[dict]) -> pd.DataFrame:
@@ -165,38 +229,132 @@ def _rows(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{**base, **r} for r in records])
 
 
-def test_prusa_report_puts_published_numbers_beside_ours(tmp_path):
-    recs = []
-    ours = {"spsi": -18.0, "pghi": -26.0, "gla": -22.0, "fgla": -34.0, "rtisi_la": -30.0,
-            "pghi>gla": -33.0, "pghi>fgla": -40.0}
-    labels = {"spsi": "spsi", "pghi": "pghi", "gla": "gla[init=zero,n_iter=200]",
-              "fgla": "fgla[alpha=0.99,init=zero,n_iter=200]", "rtisi_la": "rtisi_la[n_iter=5]",
-              "pghi>gla": "chain[pghi>gla:200]", "pghi>fgla": "chain[pghi>fgla:200:alpha=0.99]"}
-    for k, v in ours.items():
-        for clip, kind, d in (("a", "speech", 0.0), ("m", "music", -2.0)):
+PRUSA_LABELS = {"spsi": "spsi", "pghi": "pghi", "gla": "gla[init=zero,n_iter=200]",
+                "fgla": "fgla[alpha=0.99,init=zero,n_iter=200]", "rtisi_la": "rtisi_la[n_iter=5]",
+                "pghi>gla": "chain[pghi>gla:200]", "pghi>fgla": "chain[pghi>fgla:200:alpha=0.99]"}
+PRUSA_DISPLAY = {"spsi": "SPSI", "pghi": "PGHI", "gla": "GLA", "fgla": "FGLA",
+                 "rtisi_la": "RTISI-LA", "pghi>gla": "PGHI then GLA", "pghi>fgla": "PGHI then FGLA"}
+
+
+def test_prusa_report_aggregates_both_ways_and_compares_with_the_published_column(tmp_path):
+    rng = np.random.default_rng(3)
+    ours = {k: float(v) for k, v in zip(PRUSA_LABELS, rng.uniform(-40, -15, 7), strict=True)}
+    spread = dict(zip(PRUSA_LABELS, rng.uniform(0.0, 12.0, 7), strict=True))
+    recs, per_clip = [], {}
+    for k, v in ours.items():  # method-dependent spread: the two aggregations order differently
+        s = spread[k]
+        vals = {"a": v - s, "b": v + 0.2 * s, "m": v - 2 * s}
+        per_clip[k] = vals
+        for clip, kind in (("a", "speech"), ("b", "speech"), ("m", "music")):
             recs.append({"clip": clip, "kind": kind, "spec": "prusa2017_sqam", "inverter": "oracle",
-                         "phase": labels[k], "sc_db": v + d, "t_phase": 1.0})
-    rows = _rows(recs)
-    rows.to_csv(tmp_path / "rows.csv", index=False)
-    path = papers.write_report("prusa2017_pghi", [tmp_path / "rows.csv"], tmp_path)
-    text = path.read_text()
-    assert "-44.80" in text and "-27.89" in text  # published values
-    assert "PGHI then FGLA" in text and "RTISI-LA" in text
-    assert "Kendall tau" in text
-    # RTISI-LA is the only pair flipped against the paper's all-files ordering here
-    assert "reversed:" in text and "RTISI-LA" in text.split("reversed:")[1].split("\n")[0]
+                         "phase": PRUSA_LABELS[k], "sc_db": vals[clip], "t_phase": 1.0,
+                         "fft_pairs": 200.0 if "gla" in k else 0.0})
+    _rows(recs).to_csv(tmp_path / "rows.csv", index=False)
+    text = papers.write_report("prusa2017_pghi", [tmp_path / "rows.csv"], tmp_path).read_text()
+    table = {r["method"]: r for r in _table(text, "## Table 1 beside melbench")}
+    assert set(table) == set(PRUSA_DISPLAY.values())
+    for k, disp in PRUSA_DISPLAY.items():
+        r, vals = table[disp], per_clip[k]
+        assert _num(r["melbench all, mean of dB"]) == pytest.approx(np.mean(list(vals.values())),
+                                                                    abs=0.006)
+        assert _num(r["melbench all, dB of mean"]) == pytest.approx(_db_of_mean(vals.values()),
+                                                                    abs=0.006)
+        assert _num(r["speech, dB of mean"]) == pytest.approx(_db_of_mean([vals["a"], vals["b"]]),
+                                                              abs=0.006)
+        assert _num(r["FFT pairs"]) == (200.0 if "gla" in k else 0.0)
+    # the published column, read back from the page; its agreement computed with scipy
+    pub = {k: _num(table[d]["paper all (SQAM) †"]) for k, d in PRUSA_DISPLAY.items()}
+    mine = {k: _db_of_mean(per_clip[k].values()) for k in PRUSA_DISPLAY}
+    keys = list(PRUSA_DISPLAY)
+    by_mean = {k: np.mean(list(per_clip[k].values())) for k in keys}
+    assert sorted(keys, key=mine.get) != sorted(keys, key=by_mean.get)  # the data discriminate
+    tau = scipy.stats.kendalltau([mine[k] for k in keys], [pub[k] for k in keys]).statistic
+    assert f"(Kendall tau {tau:.2f})" in text
+    concordant = sum((mine[x] - mine[y]) * (pub[x] - pub[y]) > 0
+                     for i, x in enumerate(keys) for y in keys[i + 1:])
+    assert f"ordered as in the paper: {concordant} of 21" in text
+    assert "source **unverified**" in text
 
 
-def test_marafioti_report_names_the_winner_per_redundancy(tmp_path):
+def test_marafioti_report_names_the_winner_per_redundancy():
+    fabricated = {32: (-45.0, -24.0), 8: (-28.0, -30.0), 2: (-14.0, -15.0)}
     recs = []
-    for r, (p, f) in {32: (-45.0, -24.0), 8: (-28.0, -30.0), 2: (-14.0, -15.0)}.items():
+    for r, (p, f) in fabricated.items():
         for k, v in (("pghi", p), ("fgla[alpha=0.99,init=zero,n_iter=100]", f)):
-            recs.append({"clip": "a", "kind": "speech", "spec": f"marafioti2021_r{r}",
-                         "inverter": "oracle", "phase": k, "sc_db": v - 1, "sc_fixed_db": v})
-    rows = _rows(recs)
-    text = papers.render(papers.EXPERIMENTS["marafioti2021_redundancy"], rows)
-    assert "agrees with the paper at 3 of 3 redundancies" in text
-    assert "-50.87" in text and "-15.61" in text
+            for clip, d in (("a", -1.0), ("b", 1.0)):
+                recs.append({"clip": clip, "kind": "speech", "spec": f"marafioti2021_r{r}",
+                             "inverter": "oracle", "phase": k, "sc_db": v - 1, "sc_fixed_db": v + d})
+    text = papers.render(papers.EXPERIMENTS["marafioti2021_redundancy"], _rows(recs))
+    table = {int(r["win/hop"]): r for r in _table(text, "## Redundancy sweep")}
+    agree = 0
+    for r, (p, f) in fabricated.items():
+        row = table[r]
+        p_lin = _db_of_mean([p - 1, p + 1])
+        f_lin = _db_of_mean([f - 1, f + 1])
+        assert _num(row["PGHI sc_fixed, dB of mean"]) == pytest.approx(p_lin, abs=0.006)
+        assert row["winner here (sc_fixed)"] == ("PGHI" if p_lin < f_lin else "FGLA")
+        paper_winner = ("PGHI" if _num(row["paper PGHI"]) < _num(row["paper FGLA"]) else "FGLA")
+        assert row["winner in paper"] == paper_winner
+        agree += row["winner here (sc_fixed)"] == paper_winner
+    assert f"agrees with the paper at {agree} of 3 redundancies" in text
+
+
+def _trace(per_iter_pairs: int, sc: list[float]) -> str:
+    return json.dumps([{"iter": i, "sc_db": v, "fft_pairs": float(per_iter_pairs * i)}
+                       for i, v in enumerate(sc)])
+
+
+def test_peer_report_compares_at_equal_fft_budgets():
+    """DM's trace is read by FFT pairs (two per iteration), not by iteration."""
+    n = 401
+    lin = np.linspace(0, 1, n)
+    curves = {  # SC against FFT pairs 0..400 (fabricated)
+        "fgla[n_iter=400]": (1, -10 - 20 * lin),
+        "dm[n_iter=200]": (2, -5 - 30 * lin[::2]),
+        "chain[dm:100>fgla:200]": (1, -5 - 40 * lin),
+        "gla[n_iter=400]": (1, -10 - 10 * lin),
+    }
+    recs = []
+    for clip in ("a", "b"):
+        for lab, (per, sc) in curves.items():
+            recs.append({"clip": clip, "kind": "speech", "spec": "speech16k", "inverter": "oracle",
+                         "phase": lab, "sc_db": float(sc[-1]), "fft_pairs": 400.0,
+                         "t_phase": 1.0, "trace": _trace(per, list(sc))})
+    text = papers.render(papers.EXPERIMENTS["peer2022_beyond_gl"], _rows(recs))
+    table = {r["method"]: r for r in _table(text, "## Equal-budget comparison")}
+    # at 100 pairs DM has done 50 iterations: -5 - 30 * 0.25
+    assert _num(table["DM"]["at 100 pairs"]) == pytest.approx(-5 - 30 * 0.25, abs=0.006)
+    assert _num(table["FGLA"]["at 100 pairs"]) == pytest.approx(-10 - 20 * 0.25, abs=0.006)
+    assert _num(table["DM then FGLA"]["SC, dB of mean"]) == pytest.approx(-45.0, abs=0.006)
+    assert "Every cell used the same budget" in text
+    claims = {r["claim (from the paper's abstract and title)"]: r["here"]
+              for r in _table(text, "- Final SC at the full budget")}
+    assert claims["The DM/FGLA hybrid reconstructs best at an equal budget"].startswith("holds")
+    # along the way: at 25/50/100 pairs the hybrid (-5 - 40 x) trails FGLA (-10 - 20 x)
+    assert claims["The DM/FGLA hybrid converges faster than FGLA (SC along the way)"].startswith(
+        "**does not hold**")
+    assert claims["DM beats GLA at an equal budget"].startswith("holds")
+
+
+def test_agla_report_counts_iterations_to_fglas_sc():
+    it = np.arange(301)
+    fgla = -10 - 20 * it / 300          # reaches -10 - 20 k/300 at iteration k
+    agla = np.concatenate([fgla[::2], fgla[-1] - 0.1 * np.arange(1, 151)])  # twice as fast
+    recs = []
+    for lab, sc in (("fgla[alpha=0.99,init=random,n_iter=300]", fgla),
+                    ("agla[alpha=0.99,beta=1.1,gamma=1.25,init=random,n_iter=300]", agla)):
+        recs.append({"clip": "a", "kind": "speech", "spec": "speech16k", "inverter": "oracle",
+                     "phase": lab, "sc_db": float(sc[-1]), "fft_pairs": 300.0, "t_phase": 1.0,
+                     "trace": _trace(1, list(sc))})
+    text = papers.render(papers.EXPERIMENTS["nenov2023_agla"], _rows(recs))
+    per_target = {int(r["FGLA iterations"]): r for r in _table(text, "so fewer iterations is less work")}
+    for k in (25, 50, 100, 200, 300):
+        expect = math.ceil(k / 2 - 1e-9)
+        assert int(per_target[k]["AGLA iterations to reach it"]) == expect, k
+    summary = _table(text, "## AGLA against FGLA")[0]
+    assert summary["targets reached in fewer iterations"] == "5 of 5"
+    assert summary["claim: fewer iterations for the same SC"].startswith("holds")
+    assert _num(summary["AGLA FFT pairs / iteration"]) == 1.0
 
 
 def test_thread_report_checks_each_claim():
@@ -220,20 +378,6 @@ def test_thread_report_checks_each_claim():
     assert claim3.count("holds") >= 2
     claim4 = text.split("## Claim 4")[1]
     assert "GLA after 100 iterations reaches -15.0 dB; FGLA is there by iteration 50" in claim4
-
-
-def test_helpers():
-    assert papers.method_key("chain[pghi>fgla:200:alpha=0.99]") == "pghi>fgla"
-    assert papers.method_key("fgla[alpha=0.99,n_iter=200]") == "fgla"
-    assert papers.n_iter_of("chain[pghi>fgla:200:alpha=0.99]") == "200"
-    assert papers.n_iter_of("gla[init=zero,n_iter=200]") == "200"
-    assert papers.display("pghi>raar") == "PGHI then RAAR"
-    agree, total, flipped = papers.pairwise_agreement({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 3, "c": 2})
-    assert (agree, total) == (2, 3) and flipped == ["b vs c"]
-    tr = json.dumps([{"iter": 0, "sc_db": -1.0}, {"iter": 1, "sc_db": -2.0}, {"iter": 3, "sc_db": -4.0}])
-    assert papers.trace_sc(tr, (1, 2, 3, 5)) == {1: -2.0, 2: -2.0, 3: -4.0}
-    assert papers.main(["nope", "x"]) == 2
-    assert papers.main(["--list"]) == 0
 
 
 # --------------------------------------------------------------------------- the metrics added for the papers

@@ -97,15 +97,21 @@ def test_seeded_output_is_reproducible_and_traced(speech, method):
 
 @pytest.mark.parametrize("momentum", [0.0, 0.99])
 def test_matches_librosa_griffinlim(speech, momentum):
-    """Same zero start, same update: librosa's griffinlim and ours agree closely."""
+    """Same zero start, same update, same length: the *signal* equals librosa.griffinlim's
+    (to float64 rounding; float32 work within its own rounding)."""
     spec, y, mag = speech
     ref = librosa.griffinlim(mag.astype(np.float64), n_iter=30, hop_length=spec.hop_length,
                              n_fft=spec.n_fft, window=spec.window, init=None, momentum=momentum,
                              length=len(y))
-    m = np.abs(librosa.stft(ref, n_fft=spec.n_fft, hop_length=spec.hop_length))
-    s_ref = 20 * np.log10(np.linalg.norm(m - mag) / np.linalg.norm(mag))
-    ours = P.fgla(mag, spec, n_iter=30, alpha=momentum, init_method="zero", length=len(y))
-    assert sc_db(spec, ours, mag, len(y)) == pytest.approx(s_ref, abs=0.05)
+    ours64 = P.fgla(mag.astype(np.float64), spec, n_iter=30, alpha=momentum,
+                    init_method="zero", length=len(y))
+    y64 = spec.istft(ours64, length=len(y))
+    np.testing.assert_allclose(y64, ref, rtol=0, atol=1e-10 * np.max(np.abs(ref)))
+    ours32 = P.fgla(mag.astype(np.float32), spec, n_iter=30, alpha=momentum,
+                    init_method="zero", length=len(y))
+    y32 = spec.istft(ours32, length=len(y))
+    assert y32.dtype == np.float32
+    assert np.linalg.norm(y32 - ref) <= 2e-3 * np.linalg.norm(ref)
 
 
 def test_agla_gamma_one_is_fgla(speech):
@@ -198,7 +204,7 @@ def test_chain_with_non_iterative_step(speech):
     assert [(r["iter"], r["step"]) for r in tr] == [(0, "zero"), (1, "gla:3"), (2, "gla:3"),
                                                     (3, "gla:3")]
     s0 = sc_db(spec, mag.astype(np.complex64), mag, spec.n_samples(mag.shape[-1]) + 255)
-    assert tr[0]["sc_db"] == pytest.approx(s0, abs=0.05)
+    assert tr[0]["sc_db"] == pytest.approx(s0, abs=1e-3)  # the same quantity, float32 rounding
 
 
 def test_chain_runs_any_registered_retriever(speech):

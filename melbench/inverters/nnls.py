@@ -43,6 +43,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from .. import costs
 from ..errors import ParameterError
 from ..plugin import Inverter
 from ..spec import FeatureSpec
@@ -67,7 +68,11 @@ class NNLSResult:
     n_iter : int
         Largest number of iterations any column used.
     converged : bool
-        Every column met the stopping rule before ``max_iter``.
+        Every column met the stopping rule (none was stopped by ``max_iter``).
+    n_unconverged : int
+        Columns stopped by ``max_iter`` before meeting the stopping rule.
+    n_columns : int
+        Columns solved (frames times batch items).
     """
 
     x: np.ndarray
@@ -75,6 +80,8 @@ class NNLSResult:
     pg_norm: float
     n_iter: int
     converged: bool
+    n_unconverged: int = 0
+    n_columns: int = 0
 
 
 class _Ops(NamedTuple):
@@ -229,7 +236,8 @@ def _fista_frames(
     iterated together as the innermost (SIMD) axis; when a frame meets the stopping
     rule its lane is refilled with the next pending frame, so the cost is the sum of
     the frames' iterations, not ``block`` times the slowest one's.
-    Returns the iterations used per frame.
+    Returns the iterations used per frame and whether each frame met the stopping rule
+    (False for a frame stopped by ``max_iter``).
     """
     n, n_frames = x.shape
     n_rows = mel.shape[0]
@@ -237,6 +245,7 @@ def _fista_frames(
     step = dt(1.0 / lip)
     zero = dt(0.0)
     iters = np.zeros(n_frames, dtype=np.int64)
+    ok = np.zeros(n_frames, dtype=np.bool_)
     bb = np.zeros((n, block), dtype=x.dtype)
     g = np.zeros((n, block), dtype=x.dtype)
     y = np.zeros((n, block), dtype=x.dtype)
@@ -260,6 +269,7 @@ def _fista_frames(
                 frame[f], thr[f], t[f], it[f] = k, max(th, abs_floor), 1.0, 0
                 n_active += 1
             else:  # M^T m = 0 (zero is optimal) or no iterations asked
+                ok[k] = not th > 0.0
                 for j in range(n):
                     x[j, k] = xb[j, f] if th > 0.0 else zero
                     xb[j, f] = zero
@@ -319,6 +329,7 @@ def _fista_frames(
                 for j in range(n):  # done: write back, refill the lane
                     x[j, k] = xb[j, f]
                 iters[k] = it[f]
+                ok[k] = np.sqrt(gm[f]) * lip <= thr[f]
                 frame[f] = -1
                 n_active -= 1
                 while nxt < n_frames and frame[f] < 0:
@@ -329,6 +340,7 @@ def _fista_frames(
                         frame[f], thr[f], t[f], it[f] = k, max(th, abs_floor), 1.0, 0
                         n_active += 1
                     else:
+                        ok[k] = True
                         for j in range(n):
                             x[j, k] = zero
                 if frame[f] < 0:  # nothing left: an idle lane computes zeros
@@ -336,7 +348,7 @@ def _fista_frames(
                         xb[j, f] = zero
                         y[j, f] = zero
                         bb[j, f] = zero
-    return iters
+    return iters, ok
 
 
 def nnls_solve(
@@ -407,8 +419,9 @@ def nnls_solve(
         x = np.array(x0, dtype=dtype, order="C")
     mel = np.ascontiguousarray(mel, dtype=dtype)
     iters = np.zeros(k, dtype=np.int64)
+    ok = np.ones(k, dtype=bool)
     if lip > 0 and k > 0:
-        iters = _fista_frames(
+        iters, ok = _fista_frames(
             ops.lo, ops.offsets, ops.weights, lip, mel, x,
             int(max_iter), float(tol), 0.0, bool(restart), _BLOCK,
         )
@@ -420,7 +433,8 @@ def nnls_solve(
         r = m_op @ x - mel
         pg = float(np.linalg.norm(nnls_projected_gradient(x, mt_op @ r)))
         obj = 0.5 * float(np.vdot(r, r))
-    return NNLSResult(x, obj, pg, n_it, bool(n_it < max_iter))
+    n_bad = int(np.count_nonzero(~ok))
+    return NNLSResult(x, obj, pg, n_it, n_bad == 0, n_bad, k)
 
 
 def _flatten_frames(mel: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -445,6 +459,7 @@ def mel_nnls_inverse(
     tol: float = 1e-5,
     start: str | np.ndarray = "pinv",
     return_info: bool = False,
+    facts: bool | None = None,
 ) -> np.ndarray | tuple[np.ndarray, NNLSResult]:
     """Non-negative least-squares inverse of a linear mel ``(..., n_mels, frames)``.
 
@@ -465,6 +480,9 @@ def mel_nnls_inverse(
         in ``spec.domain`` (the result is then an exact solution near it).
     return_info : bool
         Also return the :class:`NNLSResult` (on the flattened problem).
+    facts : bool, optional
+        Compute the result's objective and projected-gradient norm (default: as
+        ``return_info``; iterations and convergence are always known).
 
     Returns
     -------
@@ -494,7 +512,8 @@ def mel_nnls_inverse(
         raise ParameterError(f"start={start!r}; choose 'pinv', 'zeros' or an array")
     ops = _spec_operators(spec, np.dtype(dtype).str)
     res = nnls_solve(
-        flat, None, x0=x0, max_iter=max_iter, tol=tol, facts=return_info, _ops=ops
+        flat, None, x0=x0, max_iter=max_iter, tol=tol,
+        facts=return_info if facts is None else bool(facts), _ops=ops
     )
     out = _unflatten_frames(res.x, lead, mel.shape[-1])
     if return_info:
@@ -519,6 +538,7 @@ class NNLS(Inverter):
     """
 
     name: ClassVar[str] = "nnls"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -551,6 +571,18 @@ class NNLS(Inverter):
             raise ParameterError(f"start={p.start!r}; choose 'pinv' or 'zeros'")
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
-        """Return the non-negative least-squares spectrogram in ``spec.domain``."""
+        """Return the non-negative least-squares spectrogram in ``spec.domain``.
+
+        Reports (:mod:`melbench.costs`) ``iter`` (most iterations any frame used),
+        ``converged`` and ``unconverged`` (frames stopped by ``max_iter``), which the
+        pipeline puts in the row as ``invert_iter``, ``invert_converged`` and
+        ``invert_unconverged``, with a note when a frame did not converge.
+        """
         p = self.params
-        return mel_nnls_inverse(mel, spec, max_iter=int(p.max_iter), tol=p.tol, start=p.start)
+        out, res = mel_nnls_inverse(mel, spec, max_iter=int(p.max_iter), tol=p.tol,
+                                    start=p.start, return_info=True, facts=False)
+        costs.report(iter=res.n_iter, converged=res.converged, unconverged=res.n_unconverged)
+        if not res.converged:
+            costs.note(f"nnls: not converged: frames stopped at max_iter={int(p.max_iter)} "
+                       "before tol (count in invert_unconverged)")
+        return out

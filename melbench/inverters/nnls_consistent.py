@@ -237,6 +237,7 @@ class NNLSConsistent(Inverter):
     """
 
     name: ClassVar[str] = "nnls_consistent"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:

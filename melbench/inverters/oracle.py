@@ -22,6 +22,7 @@ class Oracle(Inverter):
     """
 
     name: ClassVar[str] = "oracle"
+    counts_ffts: ClassVar[bool] = True
     needs_reference: ClassVar[bool] = True
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:

@@ -44,6 +44,7 @@ class Pinv(Inverter):
     """Pseudo-inverse of the filterbank with negatives clipped to zero."""
 
     name: ClassVar[str] = "pinv"
+    counts_ffts: ClassVar[bool] = True
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return ``max(pinv(M) m, 0)``."""

@@ -47,6 +47,7 @@ class Transpose(Inverter):
     """Transpose of the mel filterbank with a per-frequency gain (flat stays flat)."""
 
     name: ClassVar[str] = "transpose"
+    counts_ffts: ClassVar[bool] = True
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the rescaled transpose applied to the linear mel."""

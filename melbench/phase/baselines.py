@@ -14,6 +14,7 @@ class ZeroPhase(PhaseRetriever):
     """Zero phase everywhere (or the warm start's phase, if given): the floor."""
 
     name: ClassVar[str] = "zero"
+    counts_ffts: ClassVar[bool] = True
     iterations_param: ClassVar[str | None] = None
 
     def retrieve(self, magnitude, spec: FeatureSpec, *, init, rng, trace) -> np.ndarray:
@@ -25,6 +26,7 @@ class RandomPhase(PhaseRetriever):
     """Uniform random phase from the seeded generator (or the warm start's phase)."""
 
     name: ClassVar[str] = "random"
+    counts_ffts: ClassVar[bool] = True
     iterations_param: ClassVar[str | None] = None
 
     def retrieve(self, magnitude, spec: FeatureSpec, *, init, rng, trace) -> np.ndarray:

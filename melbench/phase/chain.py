@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import costs
 from ..errors import MelbenchError, ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
@@ -137,7 +138,8 @@ def _step_text(name: str, params: dict[str, Any], counter: str | None = "n_iter"
 
 def _sc_db(proj: Projector, x: np.ndarray, a: np.ndarray) -> float:
     """SC of ``P1(x)`` (x already of the target magnitude) against ``a``, in dB."""
-    e = proj(x.astype(proj.cdtype, copy=False))
+    with costs.uncounted():  # trace bookkeeping, not the chain's work
+        e = proj(x.astype(proj.cdtype, copy=False))
     num = np.linalg.norm((np.abs(e) - a).ravel())
     den = np.linalg.norm(a.ravel())
     if den == 0:
@@ -149,6 +151,7 @@ class Chain(PhaseRetriever):
     """Phase retrievers run in sequence, each initialised by the previous one's output."""
 
     name: ClassVar[str] = "chain"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -247,5 +250,9 @@ class Chain(PhaseRetriever):
                                                dtype=np.float64 if magnitude.dtype == np.float64
                                                else np.float32)
                 sc = _sc_db(proj, x, magnitude)
-                trace.append({"iter": offset, "sc_db": sc, "t": start, "step": text})
+                rec = {"iter": offset, "sc_db": sc, "t": start, "step": text}
+                pairs = costs.pairs_so_far(magnitude.shape)
+                if pairs is not None:
+                    rec["fft_pairs"] = pairs
+                trace.append(rec)
         return x

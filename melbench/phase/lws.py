@@ -37,6 +37,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
+from .. import costs
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
@@ -534,8 +535,9 @@ def lws(
 
     def record(stage: str, it: int) -> None:
         if trace is not None:
-            trace.append({"iter": it, "stage": stage,
-                          "sc_db": consistent_sc_db(magnitude, current(), spec)})
+            with costs.uncounted():  # the trace's STFTs are bookkeeping (melbench.costs)
+                sc = consistent_sc_db(magnitude, current(), spec)
+            trace.append({"iter": it, "stage": stage, "sc_db": sc})
 
     if nofuture_iterations > 0:
         thr = thresholds(nofuture_iterations, nofuture_alpha, nofuture_beta, nofuture_gamma)
@@ -583,6 +585,7 @@ class LWS(PhaseRetriever):
     """
 
     name: ClassVar[str] = "lws"
+    counts_ffts: ClassVar[bool] = True  # local weighted sums: no FFTs (0 pairs)
     iterations_param: ClassVar[str | None] = "batch_iterations"
 
     @dataclass

@@ -348,6 +348,8 @@ class PGHI(PhaseRetriever):
     """
 
     name: ClassVar[str] = "pghi"
+    warm_start: ClassVar[bool] = False
+    counts_ffts: ClassVar[bool] = True
     iterations_param: ClassVar[str | None] = None
 
     @dataclass

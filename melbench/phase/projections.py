@@ -31,7 +31,10 @@ with a ``Params`` dataclass. All of them
   ``k`` comes for free from iteration ``k + 1`` (it already computes
   ``P1(P2(x_k))`` or, for RAAR and DM, quantities it is a linear combination of);
   only the last entry costs one extra ``P1``. With batch axes the SC is over the
-  whole batch. With ``trace=None`` nothing is measured.
+  whole batch. With ``trace=None`` nothing is measured. Inside a cost ledger
+  (:mod:`melbench.costs`, as in every pipeline run) each record also has
+  ``fft_pairs``: the FFT pairs the call has used up to that output (the trace's own
+  extra projections are not counted).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import ClassVar
 import numba
 import numpy as np
 
+from .. import costs
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever, initial_spectrogram
 from ..spec import FeatureSpec
@@ -235,6 +239,7 @@ class _Tracer:
         _warm(np.dtype(np.float64 if np.asarray(magnitude).dtype == np.float64 else np.float32))
         self.trace = trace
         self.on = trace is not None
+        self.shape = tuple(np.shape(magnitude))
         self.t0 = time.perf_counter()
         self.paused = 0.0
         self.norm2 = 0.0
@@ -243,6 +248,7 @@ class _Tracer:
             self.norm2 = float(np.dot(a, a))
             self.paused += time.perf_counter() - self.t0
         self.times: list[float] = []
+        self.pairs: list[float | None] = []
 
     def now(self) -> float:
         return time.perf_counter() - self.t0 - self.paused
@@ -251,6 +257,7 @@ class _Tracer:
         """Record the time at which the output after the current iteration exists."""
         if self.on:
             self.times.append(self.now())
+            self.pairs.append(costs.pairs_so_far(self.shape))
 
     def add(self, it: int, num2: float) -> None:
         if not self.on:
@@ -259,7 +266,10 @@ class _Tracer:
             sc = 10.0 * math.log10(max(num2, 1e-300) / self.norm2)
         else:
             sc = math.nan
-        self.trace.append({"iter": int(it), "sc_db": float(sc), "t": float(self.times[it])})
+        rec = {"iter": int(it), "sc_db": float(sc), "t": float(self.times[it])}
+        if self.pairs[it] is not None:  # cumulative FFT pairs of the call (melbench.costs)
+            rec["fft_pairs"] = float(self.pairs[it])
+        self.trace.append(rec)
 
     def final(self, it: int, proj: Projector, x: np.ndarray, a: np.ndarray) -> None:
         """Last entry: SC of ``P1(P2(x))`` (one extra projection, not timed)."""
@@ -268,7 +278,8 @@ class _Tracer:
         t = time.perf_counter()
         p2 = np.empty_like(x)
         _k_p2(_v(x), a.reshape(-1), _v(p2))
-        e = proj.project(p2, overwrite=True)
+        with costs.uncounted():  # bookkeeping, not the method's work
+            e = proj.project(p2, overwrite=True)
         self.paused += time.perf_counter() - t
         self.add(it, _k_sc(_v(e), a.reshape(-1)))
 
@@ -303,9 +314,10 @@ def _warm(dtype: np.dtype) -> None:
     _k_raar(z, z.copy(), z.copy(), a, h, z.copy())
     _k_dm_pre(z, a, h, z.copy())
     _k_dm_post(z.copy(), z, z, a, h, h, h, True)
-    for mode in ("constant", "reflect"):  # the STFT engine's kernels
-        Projector(n_fft=4, hop_length=2, window=np.ones(4), n_frames=3, pad_mode=mode,
-                  dtype=dtype).project(np.ones((1, 3, 3), c))
+    with costs.uncounted():  # warm-up, not the method's work
+        for mode in ("constant", "reflect"):  # the STFT engine's kernels
+            Projector(n_fft=4, hop_length=2, window=np.ones(4), n_frames=3, pad_mode=mode,
+                      dtype=dtype).project(np.ones((1, 3, 3), c))
     _WARM.add(dtype)
 
 
@@ -587,7 +599,8 @@ def raar(
     q = None
     if tr.on:  # q = P1(x), kept up to date: P1(x_{n+1}) = (P1(R2 x_n) + P1(x_n)) / 2
         t = time.perf_counter()
-        q = _v(proj.project(x))
+        with costs.uncounted():
+            q = _v(proj.project(x))
         tr.paused += time.perf_counter() - t
     _k_raar_start(xf, af, _v(p2), _v(xin))
     tr.mark()
@@ -670,6 +683,7 @@ class GLA(PhaseRetriever):
     """
 
     name: ClassVar[str] = "gla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -706,6 +720,7 @@ class FGLA(PhaseRetriever):
     """
 
     name: ClassVar[str] = "fgla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -751,6 +766,7 @@ class AGLA(PhaseRetriever):
     """
 
     name: ClassVar[str] = "agla"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:
@@ -813,6 +829,7 @@ class RAAR(PhaseRetriever):
     """
 
     name: ClassVar[str] = "raar"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:

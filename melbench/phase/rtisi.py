@@ -40,6 +40,7 @@ import numpy as np
 import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
 from numba import njit
 
+from .. import costs
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
@@ -99,13 +100,18 @@ def _update(ola, start, win, gd, mag_j, slot, unit, y):
 
 @njit(cache=True)
 def _rtisi_la(mag, g, gd, specg1, specg2, unit, a, la, n_iter, init, use_init):
-    """RTISI-LA over ``mag`` of shape (frames, n_freq); returns (frames, n_freq) complex."""
+    """RTISI-LA over ``mag`` of shape (frames, n_freq).
+
+    Returns the (frames, n_freq) complex result and the number of single-frame real FFTs
+    done (forward and inverse, for :mod:`melbench.costs`).
+    """
     frames, nfreq = mag.shape
     n = g.size
     ola = np.zeros(n + a * (frames - 1))
     ring = np.zeros((la + 1, n))  # time frames of the open frames, slot j % (la + 1)
     out = np.zeros((frames, nfreq), dtype=np.complex128)
     y = np.empty(n)
+    n_ffts = 0
     for s in range(frames):
         newest = s + la
         first_new = 0 if s == 0 else newest
@@ -114,6 +120,7 @@ def _rtisi_la(mag, g, gd, specg1, specg2, unit, a, la, n_iter, init, use_init):
             slot[:] = 0.0
             if use_init:
                 frame = np.fft.irfft(init[j], n)
+                n_ffts += 1
                 for t in range(n):
                     v = gd[t] * frame[t]
                     ola[j * a + t] += v
@@ -125,9 +132,10 @@ def _rtisi_la(mag, g, gd, specg1, specg2, unit, a, la, n_iter, init, use_init):
                 else:
                     win = g
                 spectrum = _update(ola, j * a, win, gd, mag[j], ring[j % (la + 1)], unit, y)
+                n_ffts += 2  # one rfft + one irfft
                 if j == s and it == n_iter - 1:
                     out[s] = spectrum
-    return out
+    return out, n_ffts
 
 
 def rtisi_la(
@@ -176,7 +184,9 @@ def rtisi_la(
     else:
         init = np.zeros((1, 1), dtype=np.complex128)
     unit = np.exp(1j * centred_to_frame_start(spec))
-    out = _rtisi_la(mag, g, gd, specg1, specg2, unit, int(a), int(la), int(n_iter), init, use_init)
+    out, n_ffts = _rtisi_la(mag, g, gd, specg1, specg2, unit, int(a), int(la), int(n_iter), init,
+                            use_init)
+    costs.add_frame_ffts(n_ffts)  # its compiled FFTs are not the STFT engine's: report them
     return np.ascontiguousarray(out.T)
 
 
@@ -196,6 +206,7 @@ class RTISILA(PhaseRetriever):
     """
 
     name: ClassVar[str] = "rtisi_la"
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:

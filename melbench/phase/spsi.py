@@ -130,6 +130,8 @@ class SPSI(PhaseRetriever):
 
     name: ClassVar[str] = "spsi"
     iterations_param: ClassVar[str | None] = None
+    warm_start: ClassVar[bool] = False  # init sets only the first frame's phase
+    counts_ffts: ClassVar[bool] = True
 
     @dataclass
     class Params:

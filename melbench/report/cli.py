@@ -19,8 +19,9 @@ OUTPUTS = ("results.md", "results.csv", "results.tex", "index.html")
 EPILOG = """\
 outputs (in OUT): results.md, results.csv (long format: one line per cell and metric,
 also the format of `melbench compare` baselines), results.tex, index.html, PNG figures
-(convergence.png when runs used trace=true, pareto_<metric>.png, dist_<metric>.png) and
-audio/ (from runs with save_audio=N).
+(convergence.png and convergence_fft_pairs.png when runs used trace=true;
+pareto_<metric>.png: quality vs seconds, pareto_fft_pairs_<metric>.png: quality vs FFT
+pairs; dist_<metric>.png) and audio/ (from runs with save_audio=N).
 
 exit codes: 0 written; 2 bad input (missing/half-written run directory, unknown metric).
 """
@@ -91,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         better = directions.get(quality) or "lower"
         drawn = [
             plots.convergence(runs.rows, out),
+            plots.convergence(runs.rows, out, x="fft_pairs"),
             plots.pareto(runs.rows, out, quality=quality, better=better),
+            plots.pareto(runs.rows, out, quality=quality, better=better, cost="fft_pairs"),
         ]
         shown = [quality] if quality else []
         shown += [m for m in plots.QUALITY_ORDER if m in directions and m not in shown][:2]

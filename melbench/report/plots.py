@@ -1,4 +1,7 @@
-"""Report figures (matplotlib, Agg backend): convergence, Pareto view, per-clip distributions.
+"""Report figures (matplotlib, Agg backend): convergence, Pareto views, per-clip distributions.
+
+Cost appears on two axes: seconds per clip (measured) and FFT pairs per clip (counted,
+:mod:`melbench.costs`; the ``fft_pairs`` row column and the traces' ``fft_pairs`` field).
 
 Each function draws one figure with one panel per (dataset, spec, degrade)
 group, writes a PNG and returns its path (or None when the rows hold nothing to
@@ -22,6 +25,11 @@ from .tables import GROUP_COLUMNS, cell_label, group_title, short_labels
 QUALITY_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "sc_true_db", "sc_db", "mel_sc_db")
 #: Stage-time columns summed into seconds per clip.
 TIME_COLUMNS = ("t_invert", "t_phase", "t_synth")
+#: Cost axes of :func:`pareto` and :func:`convergence`: (row column or trace field, label).
+COST_AXES = {
+    "seconds": "seconds per clip (invert + phase + synth)",
+    "fft_pairs": "FFT pairs per clip (invert + phase; melbench.costs)",
+}
 
 
 def _plt() -> Any:
@@ -107,8 +115,9 @@ def seconds_per_clip(df: pd.DataFrame) -> pd.Series | None:
     return df[cols].apply(pd.to_numeric, errors="coerce").sum(axis=1, min_count=1)
 
 
-def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db") -> Path | None:
-    """Quality vs iteration from the ``trace`` column (mean over clips and seeds per cell).
+def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db",
+                x: str = "iter") -> Path | None:
+    """Quality vs iteration (or FFT pairs) from the ``trace`` column (mean per cell).
 
     Parameters
     ----------
@@ -118,11 +127,17 @@ def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db") ->
         Folder of the PNG (``convergence.png``).
     key : str
         Trace field to draw (the first numeric field other than ``iter`` if absent).
+    x : {"iter", "fft_pairs"}
+        Horizontal axis: the iteration (``convergence.png``) or the FFT pairs used so far
+        (``convergence_fft_pairs.png``; records without ``fft_pairs`` are left out), so
+        that methods of different cost per iteration (DM: two pairs) compare at equal work.
 
     Returns
     -------
     Path or None
     """
+    if x not in ("iter", "fft_pairs"):
+        raise ValueError(f"x={x!r}; choose 'iter' or 'fft_pairs'")
     if "trace" not in df.columns:
         return None
     recs = []
@@ -135,13 +150,14 @@ def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db") ->
         except ValueError:
             continue
         for t in trace:
-            if not isinstance(t, dict) or "iter" not in t:
+            if not isinstance(t, dict) or x not in t:
                 continue
-            k = key if key in t else next((f for f in t if f != "iter"), None)
+            k = key if key in t else next(
+                (f for f in t if f not in ("iter", "fft_pairs", "t", "step", "stage")), None)
             if k is None:
                 continue
             rec = {c: str(getattr(r, c, "")) for c in (*GROUP_COLUMNS, "inverter", "phase")}
-            rec.update(iter=t["iter"], value=t[k], field=k)
+            rec.update(iter=t[x], value=t[k], field=k)
             recs.append(rec)
     if not recs:
         return None
@@ -153,12 +169,13 @@ def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db") ->
         for (inv, ph), c in g.groupby(["inverter", "phase"], sort=True):
             curve = c.groupby("iter")["value"].mean()
             ax.plot(curve.index, curve.to_numpy(), label=_label(inv, ph, labels))
-        ax.set_xlabel("iteration")
+        ax.set_xlabel("iteration" if x == "iter" else "FFT pairs used (melbench.costs)")
         ax.set_ylabel(_tex(f"{g['field'].iloc[0]} (trace)"))
         ax.set_title(_wrap(title), fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save(fig, Path(out_dir) / "convergence.png")
+    name = "convergence.png" if x == "iter" else "convergence_fft_pairs.png"
+    return _save(fig, Path(out_dir) / name)
 
 
 def pareto(
@@ -167,8 +184,9 @@ def pareto(
     *,
     quality: str | None = None,
     better: str = "lower",
+    cost: str = "seconds",
 ) -> Path | None:
-    """Quality vs seconds per clip, one point per cell, with the Pareto front.
+    """Quality vs cost per clip (seconds or FFT pairs), one point per cell, with the Pareto front.
 
     Parameters
     ----------
@@ -180,15 +198,24 @@ def pareto(
         Quality metric (default :func:`quality_metric`).
     better : {"lower", "higher"}
         Direction of ``quality``.
+    cost : {"seconds", "fft_pairs"}
+        Horizontal axis: measured seconds per clip (``pareto_<quality>.png``) or counted
+        FFT pairs per clip (``pareto_fft_pairs_<quality>.png``; cells whose plugins do not
+        count their FFTs have no value there and are left out).
 
     Returns
     -------
     Path or None
-        None without timing or quality values.
+        None without cost or quality values.
     """
+    if cost not in COST_AXES:
+        raise ValueError(f"cost={cost!r}; choose one of {', '.join(COST_AXES)}")
     ok = _ok(df).copy()
     quality = quality or quality_metric(ok)
-    secs = seconds_per_clip(ok)
+    if cost == "seconds":
+        secs = seconds_per_clip(ok)
+    else:
+        secs = pd.to_numeric(ok["fft_pairs"], errors="coerce") if "fft_pairs" in ok else None
     if quality is None or secs is None or quality not in ok.columns:
         return None
     ok["_seconds"] = secs
@@ -217,14 +244,17 @@ def pareto(
 
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel("seconds per clip (invert + phase + synth)")
+        elif cost == "fft_pairs" and (pts["_seconds"] > 0).any():  # non-iterative: 0 pairs
+            ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel(COST_AXES[cost])
         ax.set_ylabel(_tex(f"{quality} ({better} is better)"))
         ax.set_title(_wrap(title), fontsize=8)
         ax.grid(alpha=0.3)
     if not drawn:
         _plt().close(fig)
         return None
-    return _save(fig, Path(out_dir) / f"pareto_{quality}.png")
+    prefix = "pareto" if cost == "seconds" else f"pareto_{cost}"
+    return _save(fig, Path(out_dir) / f"{prefix}_{quality}.png")
 
 
 def _pareto_front(x: np.ndarray, y: np.ndarray, better: str) -> np.ndarray:
