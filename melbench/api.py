@@ -190,8 +190,10 @@ def invert(
         if reason:
             raise ParameterError(f"{p.kind} {p.label} declines spec {fs}: {reason}")
     mel = np.asarray(mel)
-    target = inv(mel, fs)
-    x = ph(target, fs, rng=seed)
+    inv_context: dict[str, Any] = {"reference_magnitude": None}  # non-empty: passed as is
+    target = inv(mel, fs, context=inv_context)
+    # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
+    x = ph(target, fs, init=inv_context.get("phase_init"), rng=seed)
     n = int(length) if length is not None else fs.n_samples(target.shape[-1])
     return fs.istft(x, length=n)
 

@@ -209,14 +209,16 @@ def run_clip(
     times = {"invert": 0.0, "phase": 0.0, "synth": 0.0}
     try:
         t0 = time.perf_counter()
-        target = inverter(mel, spec, context={"reference_magnitude": true_mag})
+        inv_context: dict[str, Any] = {"reference_magnitude": true_mag}
+        target = inverter(mel, spec, context=inv_context)
         times["invert"] = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001
         return fail("invert", exc)
     try:
         trace: list | None = [] if record_trace else None
         t0 = time.perf_counter()
-        x = phase(target, spec, rng=seed, trace=trace)
+        # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
+        x = phase(target, spec, init=inv_context.get("phase_init"), rng=seed, trace=trace)
         times["phase"] = time.perf_counter() - t0
         result.trace = trace or []
     except Exception as exc:  # noqa: BLE001
