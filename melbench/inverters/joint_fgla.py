@@ -86,7 +86,6 @@ def _k_joint(t, xprev, lo, offsets, mw, ww, mel, n_steps, power, alpha, first, s
     dt = mel.dtype.type
     small = dt(1e-30)
     blk = _BLOCK
-    a = np.empty((n, blk), dtype=mel.dtype)
     s = np.empty((n, blk), dtype=mel.dtype)
     fac = np.empty((n, blk), dtype=mel.dtype)
     acc = np.empty(blk, dtype=mel.dtype)
@@ -96,9 +95,8 @@ def _k_joint(t, xprev, lo, offsets, mw, ww, mel, n_steps, power, alpha, first, s
         for f in range(nb):
             for j in range(n):
                 v = t[k0 + f, j]
-                m = np.sqrt(v.real * v.real + v.imag * v.imag)
-                a[j, f] = m
-                s[j, f] = m * m if power == 2 else m
+                m2 = v.real * v.real + v.imag * v.imag
+                s[j, f] = m2 if power == 2 else np.sqrt(m2)
         for _ in range(n_steps):
             fac[:, :nb] = dt(0.0)
             for i in range(n_rows):
@@ -124,10 +122,12 @@ def _k_joint(t, xprev, lo, offsets, mw, ww, mel, n_steps, power, alpha, first, s
             k = k0 + f
             for j in range(n):
                 sj = s[j, f]
+                v = t[k, j]
+                a = np.sqrt(v.real * v.real + v.imag * v.imag)
                 mag = np.sqrt(sj) if power == 2 else sj
-                g = mag / a[j, f] if a[j, f] > small else dt(0.0)
+                g = mag / a if a > small else dt(0.0)
                 if want_dist:
-                    d = np.float64(a[j, f] - mag)
+                    d = np.float64(a - mag)
                     dist += d * d
                 if want_s:
                     s_out[k, j] = sj
