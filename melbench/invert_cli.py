@@ -16,11 +16,15 @@ from typing import Any
 
 EPILOG = """\
 defaults:
-  --inverter/--phase default to the best registered pair: nnls + fgla when the nnls
-  inverter is installed, else pinv + fgla (see `melbench list`).
+  --inverter/--phase not given: the cell of the --quality preset (default balanced),
+  chosen from the committed pipeline benchmark (results/bench_pipelines.md, see
+  melbench.quality): fast = fastest cell at least as good as librosa's mel_to_audio,
+  best = best robust cell no slower than librosa, balanced = fastest within 0.05 PESQ
+  of best. Falls back to nnls + fgla if the preset's plugins are not installed.
 
 examples:
   melbench invert mel.npy -o out.wav --spec tts22k
+  melbench invert mel.npy -o out.wav --spec tts22k --quality best
   melbench invert mels/ -o wavs/ --spec tts22k --phase fgla --phase-param n_iter=200
   melbench invert mels/ -o wavs/ --spec my_spec.yaml --inverter pinv --transpose
 
@@ -64,11 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "file (default: speech16k)")
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
                    help="override a spec field, e.g. --spec-param fmax=11025 (repeatable)")
+    p.add_argument("--quality", default=None, choices=["fast", "balanced", "best"],
+                   help="preset cell for the plugins not named (default: balanced; see below)")
     p.add_argument("--inverter", default=None,
-                   help="inverter name (default: nnls if available, else pinv)")
+                   help="inverter name (default: the --quality preset's)")
     p.add_argument("--inverter-param", action="append", metavar="KEY=VALUE",
                    help="inverter parameter, e.g. --inverter-param max_iter=200 (repeatable)")
-    p.add_argument("--phase", default=None, help="phase retriever name (default: fgla)")
+    p.add_argument("--phase", default=None,
+                   help="phase retriever name (default: the --quality preset's)")
     p.add_argument("--phase-param", action="append", metavar="KEY=VALUE",
                    help="phase retriever parameter, e.g. --phase-param n_iter=200 (repeatable)")
     p.add_argument("--seed", type=int, default=0,
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from .api import default_cell, make_plugin, resolve_spec
+    from .api import default_plugins, make_plugin, resolve_spec
     from .datasets.base import Clip
     from .datasets.mels import MEL_EXTENSIONS, find_mel_files, load_mel_file
     from .errors import InputError, MelbenchError
@@ -108,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         spec = resolve_spec(args.spec, **parse_kv(args.spec_param, "--spec-param"))
-        inv_name, ph_name = default_cell()
+        (inv_name, inv_p), (ph_name, ph_p) = default_plugins(args.quality)
         inverter = make_plugin("inverter", args.inverter or inv_name,
-                               parse_kv(args.inverter_param, "--inverter-param"))
-        phase = make_plugin("phase", args.phase or ph_name, parse_kv(args.phase_param, "--phase-param"))
+                               {**({} if args.inverter else inv_p),
+                                **parse_kv(args.inverter_param, "--inverter-param")})
+        phase = make_plugin("phase", args.phase or ph_name,
+                            {**({} if args.phase else ph_p), **parse_kv(args.phase_param, "--phase-param")})
         if args.subtype.upper() not in sf.available_subtypes("WAV"):
             raise ValueError(f"--subtype {args.subtype!r} is not a WAV subtype; "
                              f"choose from {', '.join(sorted(sf.available_subtypes('WAV')))}")
