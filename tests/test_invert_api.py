@@ -71,7 +71,8 @@ def test_invert_folder_goes_on_after_bad_files(bundled_mels, tmp_path, capsys):
     np.save(d / "transposed.npy", good.T)
     np.save(d / "logged.npy", np.log(good + 1e-5))  # log mel under a linear spec
     np.save(d / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    code = invert_main([str(d), "-o", str(tmp_path / "out"), "--phase-param", "n_iter=2", "-q"])
+    code = invert_main([str(d), "-o", str(tmp_path / "out"), "--spec", "speech16k",
+                        "--phase-param", "n_iter=2", "-q"])
     err = capsys.readouterr().err
     assert code == 1
     assert (tmp_path / "out" / "sub" / "good.wav").is_file()

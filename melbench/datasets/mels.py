@@ -1,4 +1,4 @@
-"""``mels``: mel spectrograms predicted by a model (``.npy``, or ``.pt`` with torch).
+"""``mels``: mel spectrograms predicted by a model (``.npy``/``.npz``, or ``.pt`` with torch).
 
 Each file holds one mel ``(n_mels, frames)`` (a leading batch axis of size 1 is
 dropped) made with the run's spec: same rate, hop, bands, power and
@@ -23,66 +23,77 @@ from ..spec import FeatureSpec
 from .base import AUDIO_EXTENSIONS, Clip, load_audio
 
 #: Extensions read as mel files.
-MEL_EXTENSIONS = (".npy", ".pt", ".pth")
+MEL_EXTENSIONS = (".npy", ".npz", ".pt", ".pth")
 
 
-def load_mel_file(path: str | Path, *, transpose: bool = False) -> np.ndarray:
-    """Read one mel array from ``.npy`` or ``.pt`` without unpickling arbitrary objects.
+def path_problem(path: str | Path, what: str = "mel file") -> str:
+    """Why ``path`` cannot be read as a regular file ("" if it can).
+
+    Tells apart a missing path, a broken symbolic link, a symbolic-link loop, and a
+    FIFO, socket or device (which ``Path.is_file`` silently rejects).
+    """
+    import errno
+    import os
+    import stat
+
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{what} {path} is a symbolic-link loop (the links point at each other)"
+        if path.is_symlink():
+            return f"{what} {path} is a broken symbolic link (to {os.readlink(path)})"
+        return f"{what} {path} does not exist"
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return ""
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+            "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or special file")
+    return f"{what} {path} is {kind}, not a regular file; save the mel to a file (np.save)"
+
+
+def load_mel_file(
+    path: str | Path, *, transpose: bool = False, key: str | None = None, batch: bool = False
+) -> np.ndarray:
+    """Read one mel array from ``.npy``, ``.npz`` or ``.pt`` without unpickling arbitrary objects.
 
     Parameters
     ----------
     path : str or Path
-        ``.npy`` (numpy, ``allow_pickle=False``) or ``.pt``/``.pth`` (a tensor saved
-        with ``torch.save``; read with ``weights_only=True``; needs torch).
+        ``.npy`` (numpy, ``allow_pickle=False``), ``.npz`` (the array ``key``, or
+        its only array) or ``.pt``/``.pth`` (a tensor saved with ``torch.save``;
+        read with ``weights_only=True``; needs torch).
     transpose : bool
         The file holds ``(frames, n_mels)``: swap the last two axes.
+    key : str, optional
+        Name of the array in an ``.npz`` archive (or in a ``.pt`` dict of tensors).
+    batch : bool
+        Accept a batch ``(batch, n_mels, frames)`` (returned as is) besides
+        ``(n_mels, frames)``.
 
     Returns
     -------
     np.ndarray
-        float32 (or float64) array ``(n_mels, frames)``; a leading axis of size 1 is dropped.
+        float32 (or float64) array ``(n_mels, frames)`` (or ``(batch, n_mels, frames)``
+        with ``batch``); leading axes of size 1 are dropped.
 
     Raises
     ------
     InputError
-        Missing or unreadable file, object arrays, torch missing for ``.pt``, wrong rank.
+        Missing, special (FIFO, link loop), truncated or unreadable file, object
+        arrays, a missing ``key``, torch missing for ``.pt``, wrong rank.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"mel file not found: {path}")
+    problem = path_problem(path)
+    if problem or path.is_dir():
+        raise InputError(problem or f"{path} is a folder, not a mel file")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise InputError(
-                f"{path}: cannot read without unpickling ({exc}); save a plain numeric array "
-                "with np.save(path, mel.astype(np.float32))"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - corrupt files raise various errors
-            raise InputError(f"{path}: not a readable .npy file ({type(exc).__name__}: {exc})") from None
+    if suffix in (".npy", ".npz"):
+        arr = _load_numpy(path, key)
     elif suffix in (".pt", ".pth"):
-        try:
-            import torch
-        except ImportError:
-            raise InputError(
-                f"{path}: reading .pt files needs torch, which is not installed; "
-                "convert to .npy (np.save) or pip install torch"
-            ) from None
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001
-            raise InputError(
-                f"{path}: cannot load as a tensor with weights_only=True ({type(exc).__name__}: "
-                f"{exc}); save the mel tensor itself: torch.save(mel.cpu(), path)"
-            ) from None
-        if isinstance(obj, dict) and len(obj) == 1:
-            obj = next(iter(obj.values()))
-        if not isinstance(obj, torch.Tensor):
-            raise InputError(f"{path}: holds a {type(obj).__name__}, not a tensor")
-        arr = obj.detach().cpu().float().numpy()
+        arr = _load_torch(path, key)
     else:
-        raise InputError(f"{path}: unsupported mel file type {suffix!r}; use .npy or .pt")
+        raise InputError(f"{path}: unsupported mel file type {suffix!r}; use .npy, .npz or .pt")
     arr = np.asarray(arr)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise InputError(f"{path}: dtype {arr.dtype} is not numeric")
@@ -90,16 +101,91 @@ def load_mel_file(path: str | Path, *, transpose: bool = False) -> np.ndarray:
         raise InputError(f"{path}: complex array; a mel is real (magnitude, power or log)")
     while arr.ndim > 2 and arr.shape[0] == 1:
         arr = arr[0]
-    if arr.ndim != 2:
+    if arr.ndim != 2 and not (batch and arr.ndim == 3):
+        expected = "(n_mels, frames)" + (" or (batch, n_mels, frames)" if batch else "")
         raise InputError(
-            f"{path}: mel has shape {arr.shape}; expected (n_mels, frames)"
-            + (" or (frames, n_mels) with transpose" if transpose else "")
+            f"{path}: mel has shape {arr.shape}; expected {expected}"
+            + (" (or frames before n_mels with transpose)" if transpose else "")
         )
     if transpose:
-        arr = arr.T
+        arr = np.swapaxes(arr, -1, -2)
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32)
     return np.ascontiguousarray(arr)
+
+
+def _load_numpy(path: Path, key: str | None) -> np.ndarray:
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise InputError(
+                f"{path}: cannot read without unpickling ({exc}); save a plain numeric array "
+                "with np.save(path, mel.astype(np.float32))"
+            ) from None
+        raise InputError(_truncated_or_corrupt(path, exc)) from None
+    except Exception as exc:  # noqa: BLE001 - corrupt files raise various errors
+        raise InputError(_truncated_or_corrupt(path, exc)) from None
+    if not isinstance(obj, np.lib.npyio.NpzFile):
+        if key:
+            raise InputError(f"{path}: --key/key={key!r} applies to .npz archives, not to .npy files")
+        return obj
+    with obj:
+        names = list(obj.files)
+        if key is None:
+            if len(names) != 1:
+                raise InputError(
+                    f"{path}: the .npz archive holds {len(names)} arrays ({', '.join(names) or 'none'}); "
+                    "name the mel with --key NAME (dataset.key=NAME)"
+                )
+            key = names[0]
+        if key not in names:
+            raise InputError(f"{path}: no array {key!r} in the .npz archive; it holds: {', '.join(names)}")
+        try:
+            return obj[key]
+        except ValueError as exc:
+            if "pickle" in str(exc):
+                raise InputError(f"{path}: array {key!r} cannot be read without unpickling") from None
+            raise InputError(_truncated_or_corrupt(path, exc)) from None
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(_truncated_or_corrupt(path, exc)) from None
+
+
+def _truncated_or_corrupt(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    if "read all data" in text or "not fully written" in text or isinstance(exc, EOFError):
+        return (f"{path}: the file is truncated (it holds less data than its header declares: "
+                f"{text}); it was not fully written: save it again")
+    return f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {text})"
+
+
+def _load_torch(path: Path, key: str | None) -> np.ndarray:
+    try:
+        import torch
+    except ImportError:
+        raise InputError(
+            f"{path}: reading .pt files needs torch, which is not installed; "
+            "convert to .npy (np.save) or pip install torch"
+        ) from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(
+            f"{path}: cannot load as a tensor with weights_only=True ({type(exc).__name__}: "
+            f"{exc}); save the mel tensor itself: torch.save(mel.cpu(), path)"
+        ) from None
+    if isinstance(obj, dict):
+        if key is not None:
+            if key not in obj:
+                raise InputError(
+                    f"{path}: no tensor {key!r} in the file; it holds: {', '.join(map(str, obj))}"
+                )
+            obj = obj[key]
+        elif len(obj) == 1:
+            obj = next(iter(obj.values()))
+    if not isinstance(obj, torch.Tensor):
+        raise InputError(f"{path}: holds a {type(obj).__name__}, not a tensor")
+    return obj.detach().cpu().float().numpy()
 
 
 def find_mel_files(root: Path, recursive: bool = True) -> list[Path]:
@@ -164,12 +250,16 @@ class Mels(Dataset):
             Files hold ``(frames, n_mels)``; swap axes on load.
         recursive : bool
             Descend into sub-folders.
+        key : str
+            Name of the mel array in ``.npz`` archives (or ``.pt`` dicts); "" = the
+            only array.
         """
 
         path: str = "???"
         audio_dir: str = ""
         transpose: bool = False
         recursive: bool = True
+        key: str = ""
 
     def validate(self) -> None:
         """Require a path."""
@@ -178,11 +268,12 @@ class Mels(Dataset):
 
     def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
         """Yield one clip per mel file (with matched audio when ``audio_dir`` is given)."""
-        from ..validation import check_mel
+        from ..validation import check_frames, check_mel
 
         root = Path(self.params.path).expanduser()
-        if not root.exists():
-            raise InputError(f"dataset 'mels': {root} does not exist")
+        problem = path_problem(root, "path")
+        if problem:
+            raise InputError(f"dataset 'mels': {problem}")
         files = find_mel_files(root, self.params.recursive)
         if not files:
             raise InputError(
@@ -197,7 +288,9 @@ class Mels(Dataset):
             cid = str(rel.with_suffix(""))
             meta: dict[str, Any] = {"kind": "mel", "path": str(f)}
             try:
-                mel = check_mel(load_mel_file(f, transpose=self.params.transpose), spec)
+                mel = check_mel(load_mel_file(f, transpose=self.params.transpose,
+                                              key=self.params.key or None), spec, values=True)
+                check_frames(mel.shape[-1], spec, f"{f}: mel")
             except InputError as exc:
                 msg = str(exc) if str(f) in str(exc) else f"{f}: {exc}"
                 yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta, error=msg)
@@ -210,6 +303,8 @@ class Mels(Dataset):
                 else:
                     try:
                         audio, _, info = load_audio(apath, spec.sample_rate)
+                        if info.get("note"):
+                            meta["note"] = info["note"]
                         audio = align_audio(audio, mel.shape[-1], spec)
                     except InputError as exc:
                         yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
