@@ -61,14 +61,16 @@ CELLS = (
     "joint_fgla:150+fgla:50",
     "joint_fgla:200+fgla:32",
     "joint_fgla:200+fgla:50",
-    "joint_fgla:200:dc=zero+fgla:50",
+    "joint_fgla:200:dc=nearest+fgla:50",
+    "joint_fgla:240+fgla:32",
     "joint_fgla:300+fgla:100",
     "oracle+fgla:100",
 )
 #: Cells also run on the degraded tracks (the robustness comparison; the others cannot
 #: be chosen as ``balanced``/``best``, see :mod:`melbench.quality`).
-DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:150+fgla:50", "joint_fgla:200+fgla:32",
-                  "joint_fgla:200+fgla:50")
+DEGRADED_CELLS = ("nnls+fgla:100", "nnls_consistent+fgla:100", "joint_fgla:150+fgla:50",
+                  "joint_fgla:200+fgla:32", "joint_fgla:200+fgla:50",
+                  "joint_fgla:200:dc=nearest+fgla:50", "joint_fgla:240+fgla:32")
 #: Tracks: name -> (degradation name, params); "clean" is the ground-truth mel.
 TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "clean": ("none", {}),
@@ -156,7 +158,8 @@ def clips_for(spec: FeatureSpec, ids: list[str] | None, synthetic: bool, crop: f
     from ..datasets.synthetic import synthetic_signal
 
     out = []
-    for clip in Bundled(ids=list(ids or [])).clips(spec):
+    bundled = [i for i in ids or [] if not i.startswith("synthetic_")]
+    for clip in (Bundled(ids=bundled).clips(spec) if bundled or not ids else []):
         if clip.error:
             continue
         y = clip.audio
@@ -444,8 +447,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracks", nargs="+", default=list(TRACKS), choices=list(TRACKS),
                    help="clean and degraded mels")
     p.add_argument("--degraded-cells", nargs="*", default=list(DEGRADED_CELLS),
-                   help="cells also run on the degraded tracks (default: nnls+fgla:100 and "
-                   "three joint_fgla cells); only these can be chosen as balanced/best")
+                   help="cells also run on the degraded tracks (default: nnls+fgla:100, "
+                   "nnls_consistent+fgla:100 and five joint_fgla cells); only these can be "
+                   "chosen as balanced/best")
     p.add_argument("--clips", nargs="*", default=[], help="clip ids (default: all bundled + synthetic)")
     p.add_argument("--no-synthetic", action="store_true", help="leave out the synthetic signals")
     p.add_argument("--crop", type=float, default=4.0,

@@ -33,14 +33,14 @@ The output magnitude is ``s`` of the last iteration after ``final_steps`` more
 mel steps (no FFT), so its mel equals the given one closely (relative residual
 about 1e-5 on a test tone after 50 steps, 2e-2 without them); no ``nnls`` polish
 (measured to hurt on degraded mels, see :mod:`melbench.inverters.nnls_consistent`).
-Bins that no band covers (DC and Nyquist of a Slaney bank, everything above
-``fmax``) get the ratio of the nearest band (a continuity prior; ``nnls_consistent``
-zeroes them; ``dc="zero"`` zeroes the DC side): they start at the ``nnls`` value,
-zero, and take what consistency puts there, scaled with their neighbour band.
+Bins that no band covers at the edges (DC, and the Nyquist bin and everything
+above ``fmax``) are zeroed, as by ``nnls_consistent`` (measured better than letting
+consistency fill them, see ``dc`` and :func:`_joint_operators`); an uncovered bin
+*between* bands (narrow bands at low frequencies) is left to consistency.
 
-Start: the ``nnls`` magnitude with zero phase (measured as good as PGHI's phase
-on the bundled speech: mean PESQ-wb 3.82 against 3.78 at speech16k, 300
-iterations), or a complex warm start (``init=``; the STFT of the clip itself is
+Start: the ``nnls`` magnitude with zero phase (measured better than PGHI's phase
+of it on the five bundled speech clips at speech16k: mean PESQ-wb 3.82 against 3.77
+after 300 iterations and 100 ``fgla``), or a complex warm start (``init=``; the STFT of the clip itself is
 a fixed point: a consistent spectrogram whose mel is the given mel).
 
 Measured numbers: ``results/bench_pipelines.md`` (``melbench bench pipelines``).
@@ -70,11 +70,13 @@ PHASE_INIT_KEY = "phase_init"
 def _joint_operators(spec: FeatureSpec, dtype_str: str, low: bool = True):
     """Row ranges of ``M`` and ``W`` (``M`` normalised per bin), edge bins given to the edge bands.
 
-    As :func:`melbench.inverters.nnls_consistent._ratio_operators`, except that the bins
-    above the last band (everything above ``fmax``) and, with ``low``, below the first
-    one (DC) take the ratio of the nearest band (``W`` = 1 there, ``M`` = 0: they do not
-    count in the mel): a prior of spectral continuity for the bins the mel cannot see.
-    Without ``low`` the bins below the first band are zeroed.
+    As :func:`melbench.inverters.nnls_consistent._ratio_operators`, except that with
+    ``low`` the bins below the first band (DC) take the first band's ratio (``W`` = 1
+    there, ``M`` = 0: they do not count in the mel), a continuity prior for a bin the mel
+    cannot see. Bins above the last band (above ``fmax``) are zeroed, as with ``low``
+    off the bins below the first band: extending the last band's ratio to them was
+    measured neutral on the bundled speech and music at tts22k and 1.5 dB worse in SC on
+    the synthetic harmonic tone, whose partials above 8 kHz it invents wrongly.
     Returns ``(lo, offsets, mw, ww, keep)``; ``keep`` (n_freq,) is 1 for bins inside the
     covered range that no band touches (left as they are), else 0.
     """
@@ -93,9 +95,7 @@ def _joint_operators(spec: FeatureSpec, dtype_str: str, low: bool = True):
     covered = np.flatnonzero(col > 0)
     ext_w = w.copy()
     if rows and covered.size:
-        first, last = rows[0], rows[-1]
-        ext_w[last, covered[-1] + 1 :] = 1.0
-        hi[last] = n
+        first = rows[0]
         if low:
             ext_w[first, : covered[0]] = 1.0
             lo[first] = 0
@@ -199,7 +199,7 @@ def joint_fgla_inverse(
     alpha: float = 0.99,
     ratio_steps: int = 3,
     final_steps: int = 100,
-    dc: str = "nearest",
+    dc: str = "zero",
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -221,11 +221,13 @@ def joint_fgla_inverse(
         Further mel steps on the last magnitude (no FFT; they bring its mel to the
         given one: relative mel residual about 1e-5 after 50 on a test tone, against
         2e-2 without).
-    dc : {"nearest", "zero"}
-        Bins below the first band (DC): take the first band's ratio, or are zeroed
-        (as ``nnls_consistent``). Measured: "nearest" +0.15 PESQ-wb on the bundled CMU
-        ARCTIC clip at speech16k, but 1.7 dB worse SC on the bundled music (whose DC
-        it overestimates); the pipeline benchmark measures both.
+    dc : {"zero", "nearest"}
+        Bins below the first band (DC): zeroed (as ``nnls_consistent``), or given the
+        first band's ratio. Measured (``results/bench_pipelines.md``): "nearest" raises
+        PESQ-wb on the bundled CMU ARCTIC clip (3.41 -> 3.56 at speech16k, 200
+        iterations) but overestimates the DC of the bundled music by about 20 dB and
+        loses up to 7 dB SC there (tts22k, clean and smoothed mels), so it is not the
+        default.
     init : np.ndarray, optional
         Complex start ``(..., n_freq, frames)``; default the ``nnls`` magnitude with
         zero phase.
@@ -326,14 +328,14 @@ class JointFGLA(Inverter):
         final_steps : int
             Mel steps on the last magnitude (no FFT), to match the mel closely.
         dc : str
-            "nearest" (DC bins take the first band's ratio) or "zero".
+            "zero" (DC bins zeroed) or "nearest" (they take the first band's ratio).
         """
 
         n_iter: int = 300
         alpha: float = 0.99
         ratio_steps: int = 3
         final_steps: int = 100
-        dc: str = "nearest"
+        dc: str = "zero"
 
     def validate(self) -> None:
         """Check every parameter's range."""
