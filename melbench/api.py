@@ -100,7 +100,7 @@ def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
 def default_cell(quality: str | None = None) -> tuple[str, str]:
     """Names of the default (inverter, phase) pair.
 
-    The cell of the quality preset (``balanced`` unless ``quality`` says otherwise),
+    The cell of the quality preset (``best`` unless ``quality`` says otherwise),
     chosen by :mod:`melbench.quality` from the committed pipeline benchmark; if its
     plugins are not registered, ``nnls`` + ``fgla`` (else ``pinv`` + ``fgla``).
     """
@@ -276,7 +276,7 @@ def invert(
     inverter_params, phase_params : mapping, optional
         Parameters of each plugin.
     quality : {"fast", "balanced", "best"}, optional
-        Preset for the plugins not named (default ``balanced``), chosen from the
+        Preset for the plugins not named (default ``best``), chosen from the
         committed pipeline benchmark (:mod:`melbench.quality`).
     **params
         Further parameters, routed to whichever plugin has a parameter of that

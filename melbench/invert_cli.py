@@ -25,7 +25,7 @@ spec:
   mel was divided by, which restores its level.
 
 defaults:
-  --inverter/--phase not given: the cell of the --quality preset (default balanced),
+  --inverter/--phase not given: the cell of the --quality preset (default best),
   chosen from the committed pipeline benchmark (results/bench_pipelines.md, see
   melbench.quality): fast = fastest cell at least as good as librosa's mel_to_audio,
   best = best robust cell no slower than librosa, balanced = fastest within 0.05 PESQ
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
                    help="override a spec field, e.g. --spec-param fmax=11025 (repeatable)")
     p.add_argument("--quality", default=None, choices=["fast", "balanced", "best"],
-                   help="preset cell for the plugins not named (default: balanced; see below)")
+                   help="preset cell for the plugins not named (default: best; see below)")
     p.add_argument("--ref", type=float, default=None,
                    help="reference of a dB mel (spec.ref), e.g. the np.max a ref=np.max mel was "
                    "divided by: restores its level")
