@@ -304,6 +304,8 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
     picks = quality.choose(rows)
     summ = quality.summarize(rows)
     default = picks[quality.DEFAULT_QUALITY].label
+    if default == quality.FALLBACK.label:  # this table chooses nothing: check the shipped default
+        default = quality.preset().label
     L = [
         "# Mel -> audio pipelines (`melbench bench pipelines`)", "",
         f"Command: `melbench bench pipelines {' '.join(argv)}`. Machine: {platform.machine()}, "
