@@ -97,11 +97,11 @@ def test_phase_goes_to_the_phase_stage():
     _, x = joint_fgla_inverse(m, spec, n_iter=40)
     want = spec.istft(x, length=y.shape[-1])
     got = melbench.invert(m, spec=spec, inverter="joint_fgla", phase="fgla",
-                          inverter_params={"n_iter": 40}, phase_params={"n_iter": 0},
+                          inverter_params={"joint_iter": 40}, phase_params={"n_iter": 0},
                           length=y.shape[-1])
     np.testing.assert_allclose(got, want, atol=1e-5 * np.max(np.abs(want)))
     # the same through a run's pipeline
-    inv = registry.create("inverter", "joint_fgla", {"n_iter": 40})
+    inv = registry.create("inverter", "joint_fgla", {"joint_iter": 40})
     ph = registry.create("phase", "fgla", {"n_iter": 0})
     res = run_clip(Clip(id="c", audio=y, sample_rate=spec.sample_rate), spec, inv, ph, [])
     assert res.row["status"] == "ok", res.row["error"]
@@ -126,8 +126,8 @@ def test_batch_gives_per_item_results():
 def test_bad_parameters_and_input():
     with pytest.raises(ParameterError, match="alpha=1.5 outside"):
         registry.create("inverter", "joint_fgla", {"alpha": 1.5})
-    with pytest.raises(ParameterError, match="n_iter=-1 must be a non-negative integer"):
-        registry.create("inverter", "joint_fgla", {"n_iter": -1})
+    with pytest.raises(ParameterError, match="joint_iter=-1 must be a non-negative integer"):
+        registry.create("inverter", "joint_fgla", {"joint_iter": -1})
     with pytest.raises(ParameterError, match="ratio_steps=2.5"):
         registry.create("inverter", "joint_fgla", {"ratio_steps": 2.5})
     m = np.ones((SMALL.n_mels, 8), np.float32)

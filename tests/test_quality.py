@@ -60,7 +60,7 @@ def test_rules_pick_the_expected_cells():
     assert picks["fast"].label == "pinv+fgla:32"
     b = picks["balanced"]
     assert (b.inverter, dict(b.inverter_params), b.phase, dict(b.phase_params)) == (
-        "joint_fgla", {"n_iter": 150}, "fgla", {"n_iter": 50})
+        "joint_fgla", {"joint_iter": 150}, "fgla", {"n_iter": 50})
     assert "within 0.05 PESQ of best" in b.reason
 
 

@@ -79,6 +79,8 @@ TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "quant6": ("quantize", {"bits": 6}),
 }
 SYNTHETIC = ("harmonic",)
+#: Iteration parameter of inverters whose is not ``n_iter`` (what a bare count sets).
+INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter"}
 FIELDS = ("spec", "track", "clip", "kind", "cell", "inverter", "inverter_params", "phase",
           "phase_params", "seconds", "x_librosa", "pesq_wb", "sc_db", "status", "error")
 
@@ -88,8 +90,8 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
 
     Each side is a chain step (``NAME[:N][:KEY=VALUE]...``,
     :func:`melbench.phase.chain.parse_step`); a bare count sets the plugin's iteration
-    parameter (``n_iter`` for the phase retrievers and ``joint_fgla``/``nnls_consistent``,
-    ``max_iter`` for ``nnls``); ``chain=a>b`` is a chain of phase steps.
+    parameter (``n_iter`` for the phase retrievers and ``nnls_consistent``, see
+    :data:`INVERTER_COUNTERS` for the others); ``chain=a>b`` is a chain of phase steps.
     """
     from ..phase.chain import parse_step
 
@@ -97,8 +99,8 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     if not sep or not left.strip() or not right.strip():
         raise ParameterError(f"cell {text!r}: expected INVERTER+PHASE, e.g. joint_fgla:300+fgla:100")
     inv, inv_params = parse_step(left.strip())
-    if "n_iter" in inv_params and inv in ("nnls",):
-        inv_params["max_iter"] = inv_params.pop("n_iter")
+    if "n_iter" in inv_params and inv in INVERTER_COUNTERS:
+        inv_params[INVERTER_COUNTERS[inv]] = inv_params.pop("n_iter")
     right = right.strip()
     if right.startswith("chain="):
         return inv, inv_params, "chain", {"steps": right[len("chain="):]}

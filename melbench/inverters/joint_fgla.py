@@ -319,8 +319,9 @@ class JointFGLA(Inverter):
 
         Attributes
         ----------
-        n_iter : int
-            Joint iterations (one FFT pair each).
+        joint_iter : int
+            Joint iterations (one FFT pair each); named apart from the phase
+            retrievers' ``n_iter`` so ``melbench.invert(mel, n_iter=...)`` stays unambiguous.
         alpha : float
             FGLA momentum in [0, 1].
         ratio_steps : int
@@ -331,7 +332,7 @@ class JointFGLA(Inverter):
             "zero" (DC bins zeroed) or "nearest" (they take the first band's ratio).
         """
 
-        n_iter: int = 300
+        joint_iter: int = 200
         alpha: float = 0.99
         ratio_steps: int = 3
         final_steps: int = 100
@@ -340,7 +341,7 @@ class JointFGLA(Inverter):
     def validate(self) -> None:
         """Check every parameter's range."""
         p = self.params
-        for f in ("n_iter", "ratio_steps", "final_steps"):
+        for f in ("joint_iter", "ratio_steps", "final_steps"):
             v = getattr(p, f)
             if isinstance(v, bool) or int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
@@ -352,7 +353,7 @@ class JointFGLA(Inverter):
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the joint magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
         p = self.params
-        s, x = joint_fgla_inverse(mel, spec, n_iter=int(p.n_iter), alpha=float(p.alpha),
+        s, x = joint_fgla_inverse(mel, spec, n_iter=int(p.joint_iter), alpha=float(p.alpha),
                                   ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
                                   dc=p.dc)
         if isinstance(context, MutableMapping):
