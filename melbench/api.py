@@ -59,8 +59,8 @@ def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
         No preset or several presets fit: the message lists them and asks for a spec
         (the sample rate, hop and framing cannot be read off a mel).
     """
+    from .mel_values import matching_presets
     from .spec import PRESETS
-    from .validation import matching_presets
 
     mel = np.asarray(mel)
     if mel.ndim < 2:
@@ -307,6 +307,9 @@ def invert(
     else:
         fs = resolve_spec(spec)
     if ref is not None:
+        if fs.compression != "db":
+            raise ParameterError(f"ref={ref!r}: the reference applies to dB mels, but spec {fs} is "
+                                 f"{fs.compression}-compressed")
         fs = get_spec(fs, ref=float(ref))
     (d_inv, d_inv_p), (d_ph, d_ph_p) = default_plugins(quality)
     if inverter is None:  # the preset's plugin with its parameters (given ones win)

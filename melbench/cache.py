@@ -53,7 +53,7 @@ CACHEABLE = ("ok", "skipped")
 CODE_VERSION_ENV = "MELBENCH_CODE_VERSION"
 #: melbench modules whose source is part of every cell key (the numerical core).
 CORE_MODULES = ("melbench.pipeline", "melbench.spec", "melbench.stft", "melbench.plugin",
-                "melbench.validation")
+                "melbench.validation", "melbench.mel_values")
 
 
 class CacheEntryWarning(MelbenchWarning):

@@ -13,7 +13,7 @@ commands:
            sweep: melbench run -m inverter=transpose,pinv phase=gla,fgla
            see `melbench run --help` for config groups and options
   list     list every plugin by kind, with parameters, defaults and availability
-  invert   turn mel files (.npy) into wav files: melbench invert MEL_OR_DIR -o OUT
+  invert   turn mel files (.npy/.npz/.pt) into audio: melbench invert MEL_OR_DIR -o OUT --spec S
   report   tables, plots and an HTML page from run directories: melbench report RUN_DIR...
   compare  regression gate: melbench compare BASELINE RUN (exit 1 on a regression)
   bench    speed/quality benchmarks measured side by side: melbench bench TOPIC

@@ -111,8 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output audio file (single input; .wav, .flac, .ogg, .aiff: format from the "
                    "suffix), '-' for a wav on stdout, or a folder (mirrors the input's layout)")
     p.add_argument("--spec", default=None,
-                   help="spec preset name (e.g. tts22k, speech16k, librosa) or a YAML/JSON spec "
-                   "file; default: inferred from the mel when exactly one preset fits")
+                   help="spec preset name (e.g. hifigan_v1, tts22k, speech16k; see the README's "
+                   "preset table), a YAML/JSON spec file, or a model's config (HiFi-GAN/BigVGAN "
+                   "config.json, ParallelWaveGAN/Vocos yaml); default: inferred from the mel when "
+                   "exactly one preset fits")
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
                    help="override a spec field, e.g. --spec-param fmax=11025 (repeatable)")
     p.add_argument("--quality", default=None, choices=["fast", "balanced", "best"],
@@ -227,6 +229,9 @@ def _main(argv: list[str] | None) -> int:
             spec = resolve_spec(base, **overrides)
         else:
             spec = resolve_spec(args.spec, **overrides)
+        if args.ref is not None and spec.compression != "db":
+            raise ValueError(f"--ref {args.ref:g}: the reference applies to dB mels, but spec {spec} "
+                             f"is {spec.compression}-compressed")
         (inv_name, inv_p), (ph_name, ph_p) = default_plugins(args.quality)
         inverter = build_plugin("inverter", args.inverter or inv_name,
                                 {**({} if args.inverter else inv_p),

@@ -142,9 +142,17 @@ def detect_format(data: Mapping[str, Any]) -> str:
         return "pwg"
     if "win_size" in keys or {"hop_size", "n_fft"} <= keys:
         return "hifigan"
+    if keys & _FEATURESPEC_ONLY:  # melbench's format (a typo in it is reported as such)
+        return "featurespec"
     if keys & {"hop_size", "num_mels", "sampling_rate"}:  # a model config with keys missing
         return "hifigan" if "n_fft" in keys or "win_size" in keys else "pwg"
     return "featurespec"
+
+
+#: FeatureSpec field names no model config uses: their presence means melbench's format.
+_FEATURESPEC_ONLY = frozenset({"preset", "sample_rate", "hop_length", "n_mels", "framing",
+                               "pad_mode", "htk", "mel_norm", "power", "compression", "floor",
+                               "ref", "mag_eps", "name"})
 
 
 def spec_from_config(data: Mapping[str, Any], *, source: str = "config",

@@ -153,6 +153,8 @@ def test_ref_max_db_mel_warns_level_lost_and_ref_restores_it(speech22k):
     def rms_db(y):
         return 10 * np.log10(np.mean(np.asarray(y, np.float64) ** 2))
 
+    with pytest.raises(ParameterError, match="applies to dB mels"):
+        melbench.invert(TTS.mel(speech22k), spec="tts22k", ref=3.0, **QUICK)
     # the level comes back to the source's within 1.5 dB; without ref it is far off
     assert abs(rms_db(restored) - rms_db(speech22k)) < 1.5
     assert abs(rms_db(lost) - rms_db(speech22k)) > 10
@@ -479,16 +481,21 @@ def test_run_of_an_unavailable_plugin_shows_the_import_reason(tmp_path, monkeypa
     assert reason in capsys.readouterr().err
 
 
-def test_empty_band_warning_is_one_line_without_source(tmp_path, speech22k):
+def test_empty_band_warning_is_one_line_without_source(tmp_path, capsys):
+    from melbench.invert_cli import main as invert_main
+
     spec = get_spec("speech16k", n_fft=256, hop_length=64, win_length=256, n_mels=128)
     np.save(tmp_path / "m.npy", spec.mel(np.random.default_rng(0).uniform(-0.5, 0.5, 16000)))
-    code, _, err = _cli(["invert", "m.npy", "-o", "m.wav", "--spec", "speech16k",
-                         "--spec-param", "n_fft=256", "--spec-param", "hop_length=64",
-                         "--spec-param", "win_length=256", "--spec-param", "n_mels=128",
-                         "--inverter", "pinv", "--phase-param", "n_iter=2"], tmp_path)
+    with warnings.catch_warnings():  # as on the command line: warnings shown, not recorded
+        warnings.simplefilter("default")
+        code = invert_main([str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.wav"), "--spec",
+                            "speech16k", "--spec-param", "n_fft=256", "--spec-param", "hop_length=64",
+                            "--spec-param", "win_length=256", "--spec-param", "n_mels=128",
+                            "--inverter", "pinv", "--phase-param", "n_iter=2"])
+    err = capsys.readouterr().err
     assert code == 0, err
     lines = [ln for ln in err.splitlines() if "mel bands" in ln]
-    assert lines and all(ln.startswith("melbench invert: warning: ") for ln in lines)
+    assert len(lines) == 1 and lines[0].startswith("melbench invert: warning: 13 of 128 mel bands")
     assert "check_mel(" not in err and ".py:" not in err
 
 
@@ -547,3 +554,82 @@ def test_api_spec_and_featurespec_reachable_from_import_melbench():
             "print(melbench.FeatureSpec(n_mels=40).n_mels)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "40", out.stderr
+
+
+def hifigan_mel(y):
+    """HiFi-GAN V1's mel_spectrogram (meldataset.py), re-implemented with librosa and numpy:
+    reflect-pad (n_fft - hop) // 2, STFT with center=False, sqrt(|X|^2 + 1e-9), Slaney mel
+    to 8 kHz, ln clamped at 1e-5."""
+    librosa = pytest.importorskip("librosa")
+    pad = (1024 - 256) // 2
+    yp = np.pad(y.astype(np.float64), pad, mode="reflect")
+    x = librosa.stft(yp, n_fft=1024, hop_length=256, win_length=1024, window="hann", center=False)
+    mag = np.sqrt(x.real**2 + x.imag**2 + 1e-9)
+    fb = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmin=0, fmax=8000)
+    return np.log(np.maximum(fb @ mag, 1e-5)).astype(np.float32)
+
+
+def test_mels_run_names_the_framing_that_fits_the_reference(tmp_path, speech22k):
+    from melbench import runner
+
+    (tmp_path / "mels").mkdir()
+    (tmp_path / "wavs").mkdir()
+    np.save(tmp_path / "mels" / "utt.npy", hifigan_mel(speech22k))
+    sf.write(str(tmp_path / "wavs" / "utt.wav"), speech22k, 22050, subtype="FLOAT")
+
+    def run(spec, name):
+        cfg = {"spec": spec, "dataset": {"name": "mels", "path": str(tmp_path / "mels"),
+                                         "audio_dir": str(tmp_path / "wavs")},
+               "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 5}, "metrics": ["sc"],
+               "seed": 0, "cache_dir": None, "progress": False}
+        return runner.run(cfg, tmp_path / name, echo=False).iloc[0]
+
+    wrong = run("tts22k", "wrong")  # HiFi-GAN's mel declared as the centred Tacotron 2 front end
+    assert wrong["status"] == "failed"
+    assert "framing 'same'" in wrong["error"] and "hifigan_v1" in wrong["error"]
+    right = run("hifigan_v1", "right")
+    assert right["status"] == "ok" and right["notes"] == "" and np.isfinite(right["sc_true_db"])
+
+
+@pytest.mark.parametrize("made, declared, named", [
+    ({"power": 1}, {"power": 2}, "power=1"),                    # magnitude mel declared power
+    ({"compression": "log10"}, {}, "compression='log10'"),      # log10 mel declared ln
+    ({}, {"compression": "log10"}, "compression='ln'"),         # ln mel declared log10
+])
+def test_mels_run_compares_with_the_reference_audio(tmp_path, made, declared, named):
+    """With reference audio, conventions the values alone cannot show are named: the mel
+    (made here with librosa) is compared with the reference's mel under the declaration."""
+    from melbench import runner
+
+    librosa = pytest.importorskip("librosa")
+    (c,) = registry.create("dataset", "bundled", {"ids": ["cmu_arctic_a0007"]}).clips(TTS)
+    y = c.audio[TTS.sample_rate // 2: 2 * TTS.sample_rate]  # speech only: no clipped floor
+    s = np.abs(librosa.stft(y, n_fft=1024, hop_length=256, pad_mode="reflect")) ** made.get("power", 1)
+    lin = librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmax=8000) @ s
+    log = np.log10 if made.get("compression") == "log10" else np.log
+    (tmp_path / "m").mkdir()
+    (tmp_path / "w").mkdir()
+    np.save(tmp_path / "m" / "u.npy", log(np.maximum(lin, 1e-5)).astype(np.float32))
+    sf.write(str(tmp_path / "w" / "u.wav"), y, 22050, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MelDomainWarning)
+        cfg = {"spec": {"preset": "tts22k", **declared},
+               "dataset": {"name": "mels", "path": str(tmp_path / "m"), "audio_dir": str(tmp_path / "w")},
+               "inverter": "pinv", "phase": {"name": "fgla", "n_iter": 2}, "metrics": ["sc"],
+               "seed": 0, "cache_dir": None, "progress": False}
+        row = runner.run(cfg, tmp_path / "run", echo=False).iloc[0]
+        assert row["status"] == "failed" and named in row["error"], row["error"]
+        cfg["spec"] = {"preset": "tts22k", **made}  # declared as made: scored
+        row = runner.run(cfg, tmp_path / "run2", echo=False).iloc[0]
+    assert row["status"] == "ok", row["error"]
+
+
+def test_normalised_feature_file_is_warned_about(speech22k):
+    pwg = get_spec("pwg_22k")
+    feats = pwg.mel(speech22k)
+    # ParallelWaveGAN's normalize.py: (feats - mean) / scale per band with training stats
+    # (here the utterance's own, as a stand-in for stats.h5)
+    z = (feats - feats.mean(axis=1, keepdims=True)) / feats.std(axis=1, keepdims=True)
+    with pytest.warns(MelDomainWarning, match="mean-variance normalised"):
+        check_mel(z.astype(np.float32), pwg, values=True)
+    no_melbench_warnings(check_mel, feats, pwg, values=True)

@@ -183,3 +183,57 @@ def test_api_default_cell_follows_the_quality_table():
     cell = preset()  # chosen from results/bench_pipelines.csv (tests/test_quality.py)
     assert (inv, ph) == (cell.inverter, cell.phase)
     assert inv in registry.available("inverter") and ph in registry.available("phase")
+
+
+# --------------------------------------------------------------------------- issue 13 item 6:
+# torch in, torch out
+
+
+def _quiet_tone(sr=16000, seconds=0.5):
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+
+
+def test_torch_mel_in_torch_audio_out_same_numbers():
+    torch = pytest.importorskip("torch")
+    m = SPEC.mel(_quiet_tone())
+    ref = melbench.invert(m, spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    t = torch.tensor(m, requires_grad=True)  # a model output with grad: detached, not an error
+    y = melbench.invert(t, spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    assert isinstance(y, torch.Tensor) and y.device == t.device and y.dtype == torch.float32
+    assert not y.requires_grad
+    np.testing.assert_allclose(y.numpy(), ref, rtol=0, atol=1e-6)
+    y64 = melbench.invert(t.detach().double(), spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    assert y64.dtype == torch.float64
+    # a batch (B, n_mels, frames) as models emit it
+    yb = melbench.invert(torch.stack([t.detach(), t.detach()]), spec="speech16k", inverter="pinv",
+                         n_iter=5, seed=1)
+    assert tuple(yb.shape) == (2, ref.shape[-1])
+
+
+def test_torch_audio_in_torch_mel_out_matches_numpy():
+    torch = pytest.importorskip("torch")
+    y = _quiet_tone()
+    m = melbench.mel(torch.from_numpy(y), spec="speech16k")
+    assert isinstance(m, torch.Tensor) and m.dtype == torch.float32
+    np.testing.assert_allclose(m.numpy(), melbench.mel(y, spec="speech16k"), rtol=1e-6, atol=0)
+    half = melbench.mel(torch.from_numpy(y).half(), spec="speech16k")
+    assert half.dtype == torch.float16
+
+
+def test_torch_on_gpu_comes_back_on_the_gpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    t = torch.tensor(SPEC.mel(_quiet_tone()), device="cuda")
+    y = melbench.invert(t, spec="speech16k", inverter="pinv", n_iter=2)
+    assert y.device == t.device
+
+
+def test_numpy_calls_do_not_import_torch():
+    code = ("import sys, numpy as np, melbench; "
+            "m = melbench.mel(np.zeros(8000, np.float32) + 0.1 * np.sin(np.arange(8000)), "
+            "spec='speech16k'); melbench.invert(m, spec='speech16k', inverter='pinv', n_iter=2); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -390,6 +390,9 @@ def test_vocos_errors(tmp_path):
 def test_featurespec_file_errors(tmp_path):
     with pytest.raises(ParameterError, match="unknown FeatureSpec field"):
         load_spec_file(_write(tmp_path, "sample_rate: 16000\nn_mel: 80\n"))
+    # a model-config key in a melbench spec file is a FeatureSpec typo, not a model config
+    with pytest.raises(ParameterError, match=r"unknown FeatureSpec field\(s\) \['num_mels'\]"):
+        load_spec_file(_write(tmp_path, "sample_rate: 16000\nn_fft: 512\nnum_mels: 80\n", "t.yaml"))
     with pytest.raises(ParameterError, match="must hold a mapping"):
         load_spec_file(_write(tmp_path, "- 1\n- 2\n", "l.yaml"))
     with pytest.raises(ParameterError, match="not valid YAML/JSON"):

@@ -206,21 +206,75 @@ def match_audio(audio_dir: Path, rel: Path) -> Path | None:
     return None
 
 
+#: What each framing is, for messages.
+FRAMING_NOTES = {
+    "center": "n_fft//2 padding each side: librosa/torch center=True, Tacotron 2, ESPnet",
+    "same": "(n_fft-hop)//2 reflect padding, center=False: HiFi-GAN, BigVGAN, VITS",
+    "none": "no padding, center=False",
+}
+
+
+def framings_that_fit(n_samples: int, n_frames: int, spec: FeatureSpec) -> list[str]:
+    """Framings (other than the spec's) under which ``n_samples`` samples give ``n_frames`` frames."""
+    from ..spec import FRAMINGS
+
+    out = []
+    for framing in FRAMINGS:
+        if framing == spec.framing:
+            continue
+        try:
+            if spec.replace(framing=framing).n_frames(n_samples) == n_frames:
+                out.append(framing)
+        except (InputError, ParameterError):
+            continue
+    return out
+
+
+def _presets_with_framing(spec: FeatureSpec, framing: str) -> list[str]:
+    from ..spec import PRESETS
+
+    keys = ("sample_rate", "n_fft", "hop_length", "n_mels")
+    return [n for n, p in PRESETS.items() if p.framing == framing
+            and all(getattr(p, k) == getattr(spec, k) for k in keys)]
+
+
 def align_audio(audio: np.ndarray, n_frames: int, spec: FeatureSpec, tolerance: int = 2) -> np.ndarray:
     """Crop or zero-pad reference audio to the length a mel of ``n_frames`` frames implies.
+
+    The mel must have exactly the frame count the spec's framing gives for the
+    audio's length (a mel computed from that audio); a small difference that
+    another framing explains exactly is the classic HiFi-GAN-mel-declared-as-centred
+    mistake (one frame too many and half a hop early), so it is an error naming
+    that framing. A small difference no framing explains is cropped or padded.
 
     Raises
     ------
     InputError
-        If the audio's frame count differs by more than ``tolerance`` frames (and 1 %):
-        the mel was not made from this audio with this spec.
+        If another framing gives exactly ``n_frames`` frames for the audio (the
+        message names it and the presets that use it), or the frame counts differ
+        by more than ``tolerance`` frames (and 1 %): the mel was not made from this
+        audio with this spec.
     """
-    have = spec.n_frames(audio.shape[-1])
+    n = audio.shape[-1]
+    have = spec.n_frames(n)
+    if have != n_frames:
+        fits = framings_that_fit(n, n_frames, spec)
+        if fits:
+            f = fits[0]
+            presets = _presets_with_framing(spec, f)
+            raise InputError(
+                f"mel has {n_frames} frames but the reference audio ({n} samples) gives {have} "
+                f"with spec {spec}'s framing {spec.framing!r} ({FRAMING_NOTES[spec.framing]}); "
+                f"framing {f!r} ({FRAMING_NOTES[f]}) gives exactly {n_frames}: the mel was made "
+                f"with framing={f!r}; declare it (spec.framing={f}"
+                + (f", or spec={presets[0]}" if presets else "")
+                + "), or the audio would be scored misaligned"
+            )
     if abs(have - n_frames) > max(tolerance, 0.01 * n_frames):
         raise InputError(
             f"mel has {n_frames} frames but the reference audio gives {have} with spec {spec} "
-            f"(hop_length={spec.hop_length}, sample_rate={spec.sample_rate}); the mel was made "
-            "with another spec or from other audio"
+            f"(hop_length={spec.hop_length}, sample_rate={spec.sample_rate}, framing "
+            f"{spec.framing!r}); the mel was made with another spec or from other audio"
         )
     if have == n_frames:
         return audio
@@ -228,6 +282,73 @@ def align_audio(audio: np.ndarray, n_frames: int, spec: FeatureSpec, tolerance: 
     if audio.shape[-1] >= want:
         return audio[:want]
     return np.pad(audio, (0, want - audio.shape[-1]))
+
+
+def _log_slope(given: np.ndarray, ref: np.ndarray, floor: float) -> tuple[float, float]:
+    """Slope and correlation of log(given) on log(ref) over the cells well above the floor."""
+    g = np.asarray(given, np.float64).ravel()
+    r = np.asarray(ref, np.float64).ravel()
+    keep = (g > 100 * floor) & (r > 100 * floor) & np.isfinite(g) & np.isfinite(r)
+    if keep.sum() < 50:
+        return float("nan"), float("nan")
+    a, b = np.log(g[keep]), np.log(r[keep])
+    vb = float(np.var(b))
+    if vb <= 0 or np.var(a) <= 0:
+        return float("nan"), float("nan")
+    cov = float(np.mean((a - a.mean()) * (b - b.mean())))
+    return cov / vb, cov / np.sqrt(vb * float(np.var(a)))
+
+
+def convention_mismatch(mel: np.ndarray, audio: np.ndarray, spec: FeatureSpec) -> str:
+    """Compare a mel with the mel of its (aligned) reference audio; why the declaration is wrong.
+
+    Undone as declared, a mel made from this audio with this spec matches
+    ``spec.mel(audio)`` up to noise: the log-log slope is 1. A magnitude mel declared
+    power has slope ~0.5, a log10 mel declared ln ~0.43, ln declared log10 ~2.3. When
+    the two are strongly correlated (the mel is this audio's), the slope is far from 1
+    and another declaration gives a slope near 1, that declaration is named. A
+    model's prediction that correlates less is not judged.
+
+    Returns
+    -------
+    str
+        The reason, or "" if the declaration fits (or nothing can be told).
+    """
+    floor = max(float(spec.floor), 1e-12)
+    given = spec.decompress(np.asarray(mel, np.float64))
+    refs = {}
+
+    def ref_mel(power: int) -> np.ndarray:
+        if power not in refs:
+            refs[power] = spec.replace(power=power).mel(np.asarray(audio, np.float64), compress=False)
+        return refs[power]
+
+    slope, corr = _log_slope(given, ref_mel(spec.power), floor)
+    if not (corr >= 0.9) or abs(slope - 1) <= 0.3:
+        return ""
+    fits = []
+    for comp in ("ln", "log10", "db", "none"):
+        for power in (1, 2):
+            if (comp, power) == (spec.compression, spec.power):
+                continue
+            cand = spec.replace(compression=comp, power=power)
+            if comp == "none" and np.any(np.asarray(mel) < 0):
+                continue
+            s_c, r_c = _log_slope(cand.decompress(np.asarray(mel, np.float64)), ref_mel(power), floor)
+            if r_c >= 0.9 and abs(s_c - 1) <= 0.15:
+                fits.append((abs(s_c - 1), comp, power))
+    if not fits:
+        return ""
+    _, comp, power = min(fits)
+    change = [f"compression='{comp}'"] if comp != spec.compression else []
+    if power != spec.power:
+        change.append(f"power={power} ({'power' if power == 2 else 'magnitude'})")
+    return (
+        f"compared with the mel of its reference audio, this mel undone as spec {spec} declares "
+        f"({spec.compression}, {spec.domain}) grows as the reference's to the power {slope:.2f} "
+        f"instead of 1 (correlation {corr:.2f}): it was made with {', '.join(change)}; declare "
+        "that (spec.compression / spec.power), or the inverted audio is distorted"
+    )
 
 
 class Mels(Dataset):
@@ -305,10 +426,21 @@ class Mels(Dataset):
                         audio, _, info = load_audio(apath, spec.sample_rate)
                         if info.get("note"):
                             meta["note"] = info["note"]
+                        n_audio = audio.shape[-1]
                         audio = align_audio(audio, mel.shape[-1], spec)
+                        if audio.shape[-1] != n_audio:
+                            meta["note"] = "; ".join(filter(None, [meta.get("note"), (
+                                f"reference {apath.name} cropped/padded from {n_audio} to "
+                                f"{audio.shape[-1]} samples to match the mel's "
+                                f"{mel.shape[-1]} frames")]))
                     except InputError as exc:
                         yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
                                    error=f"{apath}: {exc}")
+                        continue
+                    why = convention_mismatch(mel, audio, spec)
+                    if why:
+                        yield Clip(id=cid, sample_rate=spec.sample_rate, meta=meta,
+                                   error=f"{f}: {why}")
                         continue
                     meta["reference"] = str(apath)
             yield Clip(id=cid, audio=audio, mel=mel, sample_rate=spec.sample_rate, meta=meta)
