@@ -75,3 +75,9 @@ lint: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache
+
+# Pipeline benchmark (issue 16): every cell vs librosa mel_to_audio, clean and degraded mels.
+# Writes results/bench_pipelines.{md,csv,png}; melbench.quality picks the presets from the CSV.
+.PHONY: bench-pipelines
+bench-pipelines: $(TEST_STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh

@@ -25,11 +25,15 @@ spec:
   mel was divided by, which restores its level.
 
 defaults:
-  --inverter/--phase default to the best registered pair: nnls + fgla when the nnls
-  inverter is installed, else pinv + fgla (see `melbench list`).
+  --inverter/--phase not given: the cell of the --quality preset (default best),
+  chosen from the committed pipeline benchmark (results/bench_pipelines.md, see
+  melbench.quality): fast = fastest cell at least as good as librosa's mel_to_audio,
+  best = best robust cell no slower than librosa, balanced = fastest within 0.05 PESQ
+  of best. Falls back to nnls + fgla if the preset's plugins are not installed.
 
 examples:
   melbench invert mel.npy -o out.wav --spec tts22k
+  melbench invert mel.npy -o out.wav --spec tts22k --quality best
   melbench invert mel.npy -o out.flac --spec tts22k          # format from the suffix
   melbench invert mel.npy -o - --spec tts22k | aplay          # wav to stdout
   melbench invert batch.npz --key mels -o out/ --spec tts22k  # (batch, n_mels, frames): out/batch_0.wav ...
@@ -113,16 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "exactly one preset fits")
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
                    help="override a spec field, e.g. --spec-param fmax=11025 (repeatable)")
+    p.add_argument("--quality", default=None, choices=["fast", "balanced", "best"],
+                   help="preset cell for the plugins not named (default: best; see below)")
     p.add_argument("--ref", type=float, default=None,
                    help="reference of a dB mel (spec.ref), e.g. the np.max a ref=np.max mel was "
                    "divided by: restores its level")
     p.add_argument("--key", default=None,
                    help="name of the mel array in .npz archives (or .pt dicts)")
     p.add_argument("--inverter", default=None,
-                   help="inverter name (default: nnls if available, else pinv)")
+                   help="inverter name (default: the --quality preset's)")
     p.add_argument("--inverter-param", action="append", metavar="KEY=VALUE",
                    help="inverter parameter, e.g. --inverter-param max_iter=200 (repeatable)")
-    p.add_argument("--phase", default=None, help="phase retriever name (default: fgla)")
+    p.add_argument("--phase", default=None,
+                   help="phase retriever name (default: the --quality preset's)")
     p.add_argument("--phase-param", action="append", metavar="KEY=VALUE",
                    help="phase retriever parameter, e.g. --phase-param n_iter=200 (repeatable)")
     p.add_argument("--seed", type=int, default=0,
@@ -173,7 +180,7 @@ def _main(argv: list[str] | None) -> int:
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from .api import default_cell, infer_spec, resolve_spec
+    from .api import default_plugins, infer_spec, resolve_spec
     from .datasets.base import Clip
     from .datasets.mels import MEL_EXTENSIONS, find_mel_files, load_mel_file, path_problem
     from .errors import InputError, MelbenchError
@@ -225,11 +232,13 @@ def _main(argv: list[str] | None) -> int:
         if args.ref is not None and spec.compression != "db":
             raise ValueError(f"--ref {args.ref:g}: the reference applies to dB mels, but spec {spec} "
                              f"is {spec.compression}-compressed")
-        inv_name, ph_name = default_cell()
+        (inv_name, inv_p), (ph_name, ph_p) = default_plugins(args.quality)
         inverter = build_plugin("inverter", args.inverter or inv_name,
-                                parse_kv(args.inverter_param, "--inverter-param"), "--inverter-param")
+                                {**({} if args.inverter else inv_p),
+                                 **parse_kv(args.inverter_param, "--inverter-param")}, "--inverter-param")
         phase = build_plugin("phase", args.phase or ph_name,
-                             parse_kv(args.phase_param, "--phase-param"), "--phase-param")
+                             {**({} if args.phase else ph_p),
+                              **parse_kv(args.phase_param, "--phase-param")}, "--phase-param")
     except (MelbenchError, ValueError, TypeError) as exc:
         return usage_error(str(exc))
 
