@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $@
 
 $(TEST_STAMP): $(STAMP) pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[test]"
 	# lws 1.2.8 (for plugins/melbench-lws-ref): no wheels for current Pythons; rebuild its sdist with Cython.
 	# On failure the lws_ref tests skip.

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files hold (frames, n_mels): swap axes on load")
     p.add_argument("--subtype", default="FLOAT",
                    help="soundfile subtype of the wavs: FLOAT (default, no clipping), PCM_16, PCM_24")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="worker processes for a folder (default 0: all cores); 1 = one process. "
+                   "Each worker runs one BLAS/numba thread")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -90,15 +93,11 @@ def _output_path(src: Path, base: Path, out: Path, single: bool) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``melbench invert``; returns the exit status."""
-    import numpy as np
     import soundfile as sf
-    from tqdm.auto import tqdm
 
     from .api import default_cell, make_plugin, resolve_spec
-    from .datasets.base import Clip
-    from .datasets.mels import MEL_EXTENSIONS, find_mel_files, load_mel_file
-    from .errors import InputError, MelbenchError
-    from .pipeline import run_clip
+    from .datasets.mels import MEL_EXTENSIONS, find_mel_files
+    from .errors import MelbenchError
 
     args = build_parser().parse_args(argv)
 
@@ -132,37 +131,21 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"melbench invert: {len(files)} file(s), spec {spec}, {inverter.label} / {phase.label}",
           file=sys.stderr)
-    failed: list[tuple[Path, str]] = []
-    n_clipped = 0
-    bar = tqdm(files, desc="invert", unit="file", disable=args.quiet or single, file=sys.stderr)
-    for f in bar:
-        rel_id = str(f.relative_to(base).with_suffix(""))
-        try:
-            mel = load_mel_file(f, transpose=args.transpose)
-        except InputError as exc:
-            failed.append((f, f"load: {exc}"))
-            continue
-        clip = Clip(id=rel_id, mel=mel, sample_rate=spec.sample_rate, meta={"kind": "mel"})
-        res = run_clip(clip, spec, inverter, phase, [], seed=args.seed, dataset="invert")
-        if res.row["status"] != "ok" or res.audio is None:
-            why = res.row["error"] or res.row["status"]
-            if "looks transposed" in why and not args.transpose:
-                why += "; or run with --transpose"
-            failed.append((f, why))
-            continue
-        dst = _output_path(f, base, out, single)
-        y = np.asarray(res.audio, dtype=np.float32)
-        if y.ndim != 1:
-            failed.append((f, f"write: output has shape {y.shape}; expected one channel"))
-            continue
-        if not args.subtype.upper().startswith("FLOAT") and np.max(np.abs(y)) > 1.0:
-            n_clipped += 1
-        try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(dst), y, spec.sample_rate, subtype=args.subtype.upper())
-        except Exception as exc:  # noqa: BLE001 - soundfile/OS errors
-            failed.append((f, f"write {dst}: {exc}"))
-    bar.close()
+    from .batch import FileJob, convert_files, worker_memory
+
+    if args.jobs < 0:
+        return usage_error(f"--jobs {args.jobs}: give a number of processes >= 1 (0: all cores)")
+    work = [FileJob(f, _output_path(f, base, out, single), str(f.relative_to(base).with_suffix("")),
+                    transpose=args.transpose, subtype=args.subtype) for f in files]
+    results = convert_files(work, spec, inverter, phase, seed=args.seed, jobs=args.jobs,
+                            progress=not (args.quiet or single),
+                            note=lambda m: print(f"melbench invert: {m}", file=sys.stderr))
+    failed = [(r.src, r.error) for r in results if r.error]
+    n_clipped = sum(r.clipped for r in results)
+    rss = worker_memory(results)
+    if len(rss) > 1:
+        print(f"melbench invert: {len(rss)} worker processes, peak memory per worker "
+              f"{max(rss.values()):.0f} MiB", file=sys.stderr)
 
     n_ok = len(files) - len(failed)
     where = out if not single or out.suffix.lower() != ".wav" else out.parent

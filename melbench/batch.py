@@ -1,0 +1,428 @@
+"""Many mels at once: :func:`invert_batch` (API) and the worker pool of ``melbench invert --jobs``.
+
+Mels are independent problems, so throughput scales with processes: each worker
+is a fresh interpreter (``spawn``) started with one BLAS/OpenMP/numba thread
+(:data:`THREAD_VARS` = 1), builds the cell's plugins once from their registry
+names and parameters, runs them once untimed (numba loads its compiled kernels)
+and then takes one item at a time. Work is handed out largest first (longest
+mel first), so no worker is left with a long item at the end. Memory is
+bounded: a worker holds one item; in file mode it writes the wav itself and
+returns only a small :class:`FileResult` (with its peak resident memory).
+
+A plugin registered only in this process (``registry.register``) cannot be
+rebuilt in a fresh worker: the batch then runs in this process and says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import MelbenchError
+from .plugin import Inverter, PhaseRetriever, Plugin
+from .spec import FeatureSpec
+
+#: Environment variables set to 1 in worker processes (one thread per worker).
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def default_jobs() -> int:
+    """Number of cores this process may use (``os.sched_getaffinity``, else ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_jobs(jobs: int | None, n_items: int) -> int:
+    """Worker count for ``n_items`` items: ``None``/0 = all cores, never more than the items.
+
+    Raises
+    ------
+    ParameterError
+        ``jobs`` negative or not an integer.
+    """
+    from .errors import ParameterError
+
+    if jobs is None or jobs == 0:
+        jobs = default_jobs()
+    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 0:
+        raise ParameterError(f"jobs={jobs!r}: give a number of worker processes >= 1 "
+                             "(0 or None: all cores)")
+    return max(1, min(int(jobs), max(1, n_items)))
+
+
+@contextlib.contextmanager
+def single_threaded_children() -> Iterator[None]:
+    """Set :data:`THREAD_VARS` to 1 while processes are started; restore them afterwards."""
+    old = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update({k: "1" for k in THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process in MiB (``getrusage``; NaN where unavailable)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return float("nan")
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / (1024.0 * 1024.0) if sys.platform == "darwin" else kib / 1024.0
+
+
+# --------------------------------------------------------------------------- the cell
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a worker needs to rebuild the cell: spec, plugin names and parameters, seed."""
+
+    spec: FeatureSpec
+    inverter: tuple[str, dict[str, Any]]
+    phase: tuple[str, dict[str, Any]]
+    seed: int = 0
+
+    @classmethod
+    def of(cls, spec: FeatureSpec, inverter: Inverter, phase: PhaseRetriever, seed: int = 0) -> Cell:
+        """The recipe of built plugins (their registry name and parameters)."""
+        return cls(spec, (inverter.name, inverter.param_dict()), (phase.name, phase.param_dict()),
+                   int(seed))
+
+    def build(self) -> tuple[Inverter, PhaseRetriever]:
+        """Instantiate the plugins from the registry (in a worker)."""
+        from . import registry
+
+        inv = registry.create("inverter", self.inverter[0], self.inverter[1])
+        ph = registry.create("phase", self.phase[0], self.phase[1])
+        return inv, ph  # type: ignore[return-value]
+
+
+def not_rebuildable(*plugins: Plugin) -> str | None:
+    """Why a fresh process could not rebuild these plugins by name (None if it can)."""
+    from importlib import metadata
+
+    from . import registry
+
+    for p in plugins:
+        info = registry.info(p.kind, p.name)
+        eps = [ep for ep in metadata.entry_points(group=registry.GROUPS[p.kind]) if ep.name == p.name]
+        if not eps or eps[0].value != info.target:
+            return (f"{p.kind} {p.name!r} is registered only in this process (no entry point); "
+                    "declare it in a package's entry points to run it in worker processes")
+    return None
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(cell: Cell) -> None:
+    """Pool initializer: build the plugins once and run them once untimed."""
+    from .runner import _warm_up
+
+    inv, ph = cell.build()
+    _WORKER.update(cell=cell, inverter=inv, phase=ph)
+    _warm_up(cell.spec, inv, ph)
+
+
+def _run_in_pool(
+    fn: Callable[..., Any], items: Sequence[Any], order: Sequence[int], cell: Cell, jobs: int,
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, fn(item))`` as workers finish, items submitted in ``order``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = multiprocessing.get_context("spawn")
+    with single_threaded_children(), ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(cell,)
+    ) as pool:
+        futures = {pool.submit(fn, items[i]): i for i in order}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass
+class FileJob:
+    """One mel file to convert: source, destination wav, clip id (relative name)."""
+
+    src: Path
+    dst: Path
+    clip_id: str
+    transpose: bool = False
+    subtype: str = "FLOAT"
+
+
+@dataclass
+class FileResult:
+    """Outcome of one :class:`FileJob` (``error`` None when the wav was written)."""
+
+    src: Path
+    error: str | None = None
+    clipped: bool = False
+    pid: int = 0
+    peak_rss_mib: float = float("nan")
+
+
+def convert_file(job: FileJob, spec: FeatureSpec, inverter: Inverter, phase: PhaseRetriever,
+                 seed: int = 0) -> FileResult:
+    """Load one mel file, take it through the cell (:func:`melbench.pipeline.run_clip`), write it.
+
+    Never raises for a bad file: the reason is in :attr:`FileResult.error` (prefixed
+    ``load:``, the pipeline's stage, or ``write``).
+    """
+    import soundfile as sf
+
+    from .datasets.base import Clip
+    from .datasets.mels import load_mel_file
+    from .errors import InputError
+    from .pipeline import run_clip
+
+    res = FileResult(job.src, pid=os.getpid())
+    try:
+        mel = load_mel_file(job.src, transpose=job.transpose)
+    except InputError as exc:
+        res.error = f"load: {exc}"
+        return res
+    clip = Clip(id=job.clip_id, mel=mel, sample_rate=spec.sample_rate, meta={"kind": "mel"})
+    out = run_clip(clip, spec, inverter, phase, [], seed=seed, dataset="invert")
+    if out.row["status"] != "ok" or out.audio is None:
+        why = out.row["error"] or out.row["status"]
+        if "looks transposed" in why and not job.transpose:
+            why += "; or run with --transpose"
+        res.error = why
+        return res
+    y = np.asarray(out.audio, dtype=np.float32)
+    if y.ndim != 1:
+        res.error = f"write: output has shape {y.shape}; expected one channel"
+        return res
+    res.clipped = not job.subtype.upper().startswith("FLOAT") and float(np.max(np.abs(y))) > 1.0
+    try:
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(job.dst), y, spec.sample_rate, subtype=job.subtype.upper())
+    except Exception as exc:  # noqa: BLE001 - soundfile/OS errors
+        res.error = f"write {job.dst}: {exc}"
+    return res
+
+
+def _convert_in_worker(job: FileJob) -> FileResult:
+    w = _WORKER
+    res = convert_file(job, w["cell"].spec, w["inverter"], w["phase"], w["cell"].seed)
+    res.peak_rss_mib = peak_rss_mib()
+    return res
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def convert_files(
+    jobs_list: Sequence[FileJob],
+    spec: FeatureSpec,
+    inverter: Inverter,
+    phase: PhaseRetriever,
+    *,
+    seed: int = 0,
+    jobs: int | None = None,
+    progress: bool = True,
+    note: Callable[[str], None] | None = None,
+) -> list[FileResult]:
+    """Convert mel files with ``jobs`` worker processes (1: in this process).
+
+    Parameters
+    ----------
+    jobs_list : sequence of FileJob
+        The files.
+    spec, inverter, phase, seed
+        The cell (as ``melbench invert`` builds it).
+    jobs : int, optional
+        Worker processes; None or 0 = all cores; capped at the number of files.
+    progress : bool
+        Show a tqdm bar on stderr.
+    note : callable, optional
+        Receives one-line messages (e.g. why the batch runs in this process).
+
+    Returns
+    -------
+    list of FileResult
+        In the order of ``jobs_list``.
+    """
+    from tqdm.auto import tqdm
+
+    n = resolve_jobs(jobs, len(jobs_list))
+    why = not_rebuildable(inverter, phase) if n > 1 else None
+    if why:
+        if note:
+            note(f"running in one process: {why}")
+        n = 1
+    bar = tqdm(total=len(jobs_list), desc="invert", unit="file", disable=not progress,
+               file=sys.stderr)
+    results: list[FileResult | None] = [None] * len(jobs_list)
+    try:
+        if n == 1:
+            for i, job in enumerate(jobs_list):
+                results[i] = convert_file(job, spec, inverter, phase, seed)
+                results[i].peak_rss_mib = peak_rss_mib()  # type: ignore[union-attr]
+                bar.update()
+        else:
+            order = sorted(range(len(jobs_list)), key=lambda i: -_size(jobs_list[i].src))
+            cell = Cell.of(spec, inverter, phase, seed)
+            for i, res in _run_in_pool(_convert_in_worker, jobs_list, order, cell, n):
+                results[i] = res
+                bar.update()
+    finally:
+        bar.close()
+    return results  # type: ignore[return-value]
+
+
+def worker_memory(results: Sequence[FileResult]) -> dict[int, float]:
+    """Peak RSS (MiB) per worker process id, from the results it returned."""
+    out: dict[int, float] = {}
+    for r in results:
+        if r.pid and r.peak_rss_mib == r.peak_rss_mib:
+            out[r.pid] = max(out.get(r.pid, 0.0), r.peak_rss_mib)
+    return out
+
+
+# --------------------------------------------------------------------------- API
+
+
+@dataclass
+class _Item:
+    mel: np.ndarray
+    length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _invert_item(item: _Item, spec: FeatureSpec, inverter: Inverter, phase: PhaseRetriever,
+                 seed: int) -> np.ndarray | MelbenchError:
+    from .api import invert
+
+    try:
+        return invert(item.mel, spec, inverter, phase, seed=seed, length=item.length)
+    except MelbenchError as exc:
+        return exc
+
+
+def _invert_in_worker(item: _Item) -> np.ndarray | MelbenchError:
+    w = _WORKER
+    return _invert_item(item, w["cell"].spec, w["inverter"], w["phase"], w["cell"].seed)
+
+
+def invert_batch(
+    mels: Sequence[np.ndarray],
+    spec: Any = None,
+    inverter: str | Inverter | None = None,
+    phase: str | PhaseRetriever | None = None,
+    *,
+    seed: int = 0,
+    lengths: Sequence[int | None] | None = None,
+    jobs: int | None = 1,
+    errors: str = "raise",
+    inverter_params: Mapping[str, Any] | None = None,
+    phase_params: Mapping[str, Any] | None = None,
+    **params: Any,
+) -> list[np.ndarray | MelbenchError]:
+    """Invert a list of mels of different lengths, optionally in worker processes.
+
+    Each item gives exactly ``melbench.invert(mels[i], spec, inverter, phase,
+    seed=seed, length=lengths[i])`` (the same seed for every item, as
+    ``melbench invert`` does for every file), whatever ``jobs`` is.
+
+    Parameters
+    ----------
+    mels : sequence of np.ndarray
+        Mels ``(n_mels, frames_i)`` (frame counts may differ), as ``spec`` describes them.
+    spec, inverter, phase, inverter_params, phase_params, **params
+        As :func:`melbench.invert`.
+    seed : int
+        Seed of each item's random phase initialisation.
+    lengths : sequence of int or None, optional
+        Output length in samples per item (default: what its frame count implies).
+    jobs : int, optional
+        Worker processes: 1 (default) = this process; None or 0 = all cores.
+        Workers run with one BLAS/numba thread each.
+    errors : {"raise", "return"}
+        On a bad item (:class:`~melbench.errors.MelbenchError`, e.g. a transposed
+        mel): raise it, naming the item's index ("raise"), or put the exception in
+        that item's place and go on ("return").
+
+    Returns
+    -------
+    list
+        Audio ``(n_samples_i,)`` per item at ``spec.sample_rate`` (or the exception,
+        with ``errors="return"``).
+
+    Raises
+    ------
+    MelbenchError
+        Bad spec, plugin or parameters (before any item runs); with
+        ``errors="raise"``, the first failing item's error (message prefixed ``mels[i]``).
+    """
+    from .api import _split_params, make_plugin, resolve_spec
+    from .errors import ParameterError
+
+    if errors not in ("raise", "return"):
+        raise ParameterError(f"errors={errors!r}; choose 'raise' or 'return'")
+    if isinstance(mels, np.ndarray):
+        raise ParameterError(
+            f"mels is one array of shape {mels.shape}; pass a list of (n_mels, frames) arrays "
+            "(or use melbench.invert for a stacked batch of equal lengths)")
+    mels = list(mels)
+    if lengths is not None and len(lengths) != len(mels):
+        raise ParameterError(f"{len(lengths)} lengths for {len(mels)} mels; give one per mel")
+    fs = resolve_spec(spec)
+    inv_extra, ph_extra = _split_params(params, inverter, phase)
+    inv = make_plugin("inverter", inverter, {**dict(inverter_params or {}), **inv_extra})
+    ph = make_plugin("phase", phase, {**dict(phase_params or {}), **ph_extra})
+    for p in (inv, ph):
+        reason = p.skip(fs)
+        if reason:
+            raise ParameterError(f"{p.kind} {p.label} declines spec {fs}: {reason}")
+    items = [_Item(np.asarray(m), None if lengths is None else lengths[i]) for i, m in enumerate(mels)]
+    n = resolve_jobs(jobs, len(items))
+    if n > 1 and not_rebuildable(inv, ph):
+        n = 1
+    out: list[Any] = [None] * len(items)
+    if n == 1:
+        for i, it in enumerate(items):
+            out[i] = _invert_item(it, fs, inv, ph, seed)  # type: ignore[arg-type]
+            if errors == "raise" and isinstance(out[i], MelbenchError):
+                raise _with_index(out[i], i)
+        return out
+    order = sorted(range(len(items)), key=lambda i: -items[i].mel.size)
+    for i, res in _run_in_pool(_invert_in_worker, items, order, Cell.of(fs, inv, ph, seed), n):
+        out[i] = res
+    if errors == "raise":
+        for i, res in enumerate(out):
+            if isinstance(res, MelbenchError):
+                raise _with_index(res, i)
+    return out
+
+
+def _with_index(exc: MelbenchError, i: int) -> MelbenchError:
+    try:
+        new = type(exc)(f"mels[{i}]: {exc}")
+    except Exception:  # noqa: BLE001 - an exception type with another signature
+        return exc
+    new.__cause__ = exc.__cause__
+    return new
