@@ -1,16 +1,20 @@
 """Many mels at once: :func:`invert_batch` (API) and the worker pool of ``melbench invert --jobs``.
 
-Mels are independent problems, so throughput scales with processes: each worker
-is a fresh interpreter (``spawn``) started with one BLAS/OpenMP/numba thread
-(:data:`THREAD_VARS` = 1), builds the cell's plugins once from their registry
-names and parameters, runs them once untimed (numba loads its compiled kernels)
-and then takes one item at a time. Work is handed out largest first (longest
+Mels are independent problems, so throughput scales with processes. On Linux the
+workers are forked from this process (they start at once, need no
+``if __name__ == "__main__"`` guard in a user's script, and see plugins registered
+in this process); elsewhere they are spawned. Each worker limits itself to one
+BLAS/OpenMP thread (``threadpoolctl``; :data:`THREAD_VARS` = 1 for anything it
+starts), builds the cell's plugins once from their registry names and
+parameters, runs them once untimed (numba loads its compiled kernels) and then
+takes one item at a time. Work is handed out largest first (longest
 mel first), so no worker is left with a long item at the end. Memory is
 bounded: a worker holds one item; in file mode it writes the wav itself and
 returns only a small :class:`FileResult` (with its peak resident memory).
 
-A plugin registered only in this process (``registry.register``) cannot be
-rebuilt in a fresh worker: the batch then runs in this process and says why.
+With spawned workers, a plugin registered only in this process
+(``registry.register``) cannot be rebuilt: the batch then runs in this process
+and says why.
 """
 
 from __future__ import annotations
@@ -112,12 +116,22 @@ class Cell:
         return inv, ph  # type: ignore[return-value]
 
 
+def start_method() -> str:
+    """``fork`` on Linux (fast start, no main-module re-import), else ``spawn``."""
+    import multiprocessing
+
+    return "fork" if sys.platform.startswith("linux") and \
+        "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def not_rebuildable(*plugins: Plugin) -> str | None:
-    """Why a fresh process could not rebuild these plugins by name (None if it can)."""
+    """Why a worker process could not rebuild these plugins by name (None if it can)."""
     from importlib import metadata
 
     from . import registry
 
+    if start_method() == "fork":  # a forked worker has this process's registry
+        return None
     for p in plugins:
         info = registry.info(p.kind, p.name)
         eps = [ep for ep in metadata.entry_points(group=registry.GROUPS[p.kind]) if ep.name == p.name]
@@ -130,13 +144,27 @@ def not_rebuildable(*plugins: Plugin) -> str | None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(cell: Cell) -> None:
-    """Pool initializer: build the plugins once and run them once untimed."""
+def _init_worker(cell: Cell, warm: bool) -> None:
+    """Pool initializer: one thread, build the plugins once, run them once untimed.
+
+    ``warm``: this process was forked from one that already ran the plugins (numba's
+    kernels are loaded), so the warm-up is skipped.
+    """
     from .runner import _warm_up
 
+    os.environ.update({k: "1" for k in THREAD_VARS})
+    try:
+        from threadpoolctl import threadpool_limits
+
+        _WORKER["limits"] = threadpool_limits(limits=1)
+    except ImportError:  # pragma: no cover - a dependency; spawned workers have the env
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     inv, ph = cell.build()
     _WORKER.update(cell=cell, inverter=inv, phase=ph)
-    _warm_up(cell.spec, inv, ph)
+    if not warm:
+        _warm_up(cell.spec, inv, ph)
 
 
 def _run_in_pool(
@@ -146,9 +174,15 @@ def _run_in_pool(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    ctx = multiprocessing.get_context("spawn")
+    method = start_method()
+    if method == "fork":  # warm up once here; the forked workers inherit the loaded kernels
+        from .runner import _warm_up
+
+        inv, ph = cell.build()
+        _warm_up(cell.spec, inv, ph)
+    ctx = multiprocessing.get_context(method)
     with single_threaded_children(), ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(cell,)
+        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(cell, method == "fork")
     ) as pool:
         futures = {pool.submit(fn, items[i]): i for i in order}
         for fut in as_completed(futures):
@@ -274,23 +308,30 @@ def convert_files(
         if note:
             note(f"running in one process: {why}")
         n = 1
-    bar = tqdm(total=len(jobs_list), desc="invert", unit="file", disable=not progress,
-               file=sys.stderr)
     results: list[FileResult | None] = [None] * len(jobs_list)
-    try:
-        if n == 1:
+
+    def bar():  # created after the workers are forked (tqdm may start a monitor thread)
+        return tqdm(total=len(jobs_list), desc="invert", unit="file", disable=not progress,
+                    file=sys.stderr)
+
+    if n == 1:
+        with bar() as b:
             for i, job in enumerate(jobs_list):
                 results[i] = convert_file(job, spec, inverter, phase, seed)
                 results[i].peak_rss_mib = peak_rss_mib()  # type: ignore[union-attr]
-                bar.update()
-        else:
-            order = sorted(range(len(jobs_list)), key=lambda i: -_size(jobs_list[i].src))
-            cell = Cell.of(spec, inverter, phase, seed)
-            for i, res in _run_in_pool(_convert_in_worker, jobs_list, order, cell, n):
-                results[i] = res
-                bar.update()
+                b.update()
+        return results  # type: ignore[return-value]
+    order = sorted(range(len(jobs_list)), key=lambda i: -_size(jobs_list[i].src))
+    cell = Cell.of(spec, inverter, phase, seed)
+    b = None
+    try:
+        for i, res in _run_in_pool(_convert_in_worker, jobs_list, order, cell, n):
+            b = b or bar()
+            results[i] = res
+            b.update()
     finally:
-        bar.close()
+        if b is not None:
+            b.close()
     return results  # type: ignore[return-value]
 
 

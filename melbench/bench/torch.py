@@ -130,12 +130,12 @@ def run(*, iters: int = 100, repeat: int = 3, devices: list[str] | None = None,
                 n = y.shape[-1]
                 out: dict[str, Any] = {}
 
-                def ours(out=out, mag_t=mag_t, spec=spec, n=n):
+                def ours(out=out, mag_t=mag_t, spec=spec, n=n, sync=sync):
                     x = mt.fgla(mag_t, spec, n_iter=iters, alpha=0.99, rng=0)
                     out["fgla_torch"] = mt.istft(x, spec, length=n)
                     sync()
 
-                def theirs(out=out, mag_t=mag_t, win=win, spec=spec, n=n):
+                def theirs(out=out, mag_t=mag_t, win=win, spec=spec, n=n, sync=sync):
                     torch.manual_seed(0)
                     out["torchaudio_gl"] = torchaudio_griffinlim(
                         mag_t, win, spec.n_fft, spec.hop_length, spec.n_fft, 1.0, iters, 0.99, n,
@@ -168,8 +168,8 @@ def run(*, iters: int = 100, repeat: int = 3, devices: list[str] | None = None,
                 lin = spec.mel_from_magnitude(mag, compress=False)
                 lin_t = torch.from_numpy(lin).to(dev)
                 inv = {
-                    "nnls_torch": lambda lin_t=lin_t, spec=spec: (mt.nnls(lin_t, spec), sync()),
-                    "pinv_torch": lambda lin_t=lin_t, spec=spec: (mt.pinv(lin_t, spec), sync()),
+                    "nnls_torch": lambda lin_t=lin_t, spec=spec, sync=sync: (mt.nnls(lin_t, spec), sync()),
+                    "pinv_torch": lambda lin_t=lin_t, spec=spec, sync=sync: (mt.pinv(lin_t, spec), sync()),
                 }
                 if dev == "cpu":
                     inv["nnls"] = lambda lin=lin, spec=spec: mel_nnls_inverse(lin, spec)

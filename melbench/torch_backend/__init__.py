@@ -21,12 +21,24 @@ plugins ``pinv_torch``, ``nnls_torch``, ``gla_torch`` and ``fgla_torch``
 parameter is part of their label, so it is recorded in every row.
 """
 
-from ._require import require_torch
+# The functions are imported (and torch with them) on first use, so that the registry can
+# load the plugin classes in melbench.torch_backend.plugins without paying for torch.
+_LAZY = {
+    "nnls": "inverters", "pinv": "inverters",
+    "TorchProjector": "ops", "decompress": "ops", "istft": "ops", "stft": "ops",
+    "fgla": "phase", "gla": "phase", "invert": "phase",
+}
 
-require_torch()
+__all__ = sorted(_LAZY)
 
-from .inverters import nnls, pinv  # noqa: E402
-from .ops import TorchProjector, decompress, istft, stft  # noqa: E402
-from .phase import fgla, gla, invert  # noqa: E402
 
-__all__ = ["TorchProjector", "decompress", "fgla", "gla", "invert", "istft", "nnls", "pinv", "stft"]
+def __getattr__(name: str):
+    """Import ``name`` from its module on first use (raises the install hint without torch)."""
+    if name in _LAZY:
+        import importlib
+
+        from ._require import require_torch
+
+        require_torch()
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

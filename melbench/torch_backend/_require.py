@@ -6,9 +6,22 @@ from __future__ import annotations
 MISSING = "torch is not installed; the torch backend needs it: pip install 'melbench[torch]'"
 
 
-def require_torch() -> None:
-    """Import torch or raise ImportError with the install hint."""
+def torch_installed() -> bool:
+    """True if torch can be found, without importing it (importing torch takes seconds)."""
+    import importlib.util
+
     try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(f"{MISSING} ({exc})") from None
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_torch(import_it: bool = True) -> None:
+    """Raise ImportError with the install hint if torch is missing (import it if asked)."""
+    if not torch_installed():
+        raise ImportError(MISSING)
+    if import_it:
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(f"{MISSING} ({exc})") from None

@@ -6,7 +6,8 @@ result back. ``device`` ("cpu", "cuda", "cuda:1", ...) is a parameter, so it is
 part of the plugin's label and therefore of every row. A device that is not
 available is declined (recorded in the row as the reason), not failed. Without
 torch installed, the registry lists these plugins as unavailable with the
-install hint.
+install hint. torch itself is imported on first use, not when the registry
+loads these classes (``import torch`` takes seconds and hundreds of MB).
 """
 
 from __future__ import annotations
@@ -17,22 +18,27 @@ from typing import Any, ClassVar
 
 from ._require import require_torch
 
-require_torch()
+require_torch(import_it=False)
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from ..errors import ParameterError  # noqa: E402
 from ..phase.projections import _check_common  # noqa: E402
 from ..plugin import Inverter, PhaseRetriever  # noqa: E402
 from ..spec import FeatureSpec  # noqa: E402
-from . import inverters as _inv  # noqa: E402
-from . import phase as _phase  # noqa: E402
-from .ops import check_framing  # noqa: E402
+
+
+def check_framing(spec: FeatureSpec) -> str | None:
+    """Why the torch backend cannot follow ``spec`` (see :func:`.ops.check_framing`)."""
+    from .ops import check_framing as check
+
+    return check(spec)
 
 
 def device_problem(device: str) -> str | None:
     """Why ``device`` cannot be used here (None if it can)."""
+    import torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -45,6 +51,8 @@ def device_problem(device: str) -> str | None:
 
 
 def _bad_device(device: str) -> None:
+    import torch
+
     try:
         torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -61,7 +69,9 @@ class _TorchPlugin:
         """Reason to decline ``spec`` on this device, or None."""
         return check_framing(spec) or device_problem(self.params.device)
 
-    def _to(self, x: np.ndarray) -> torch.Tensor:
+    def _to(self, x: np.ndarray):
+        import torch
+
         return torch.from_numpy(np.ascontiguousarray(x)).to(self.params.device)
 
 
@@ -88,7 +98,9 @@ class PinvTorch(_TorchPlugin, Inverter):
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return ``max(pinv(M) m, 0)``."""
-        return _inv.pinv(self._to(mel), spec).cpu().numpy()
+        from .inverters import pinv
+
+        return pinv(self._to(mel), spec).cpu().numpy()
 
 
 class NNLSTorch(_TorchPlugin, Inverter):
@@ -131,7 +143,9 @@ class NNLSTorch(_TorchPlugin, Inverter):
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the non-negative least-squares spectrogram in ``spec.domain``."""
         p = self.params
-        out = _inv.nnls(self._to(mel), spec, max_iter=int(p.max_iter), tol=p.tol, start=p.start)
+        from .inverters import nnls
+
+        out = nnls(self._to(mel), spec, max_iter=int(p.max_iter), tol=p.tol, start=p.start)
         return out.cpu().numpy()
 
 
@@ -171,7 +185,9 @@ class FGLATorch(_TorchPlugin, PhaseRetriever):
     def retrieve(self, magnitude, spec, *, init, rng, trace):
         """Run FGLA on the device; the result comes back as a numpy array."""
         p = self.params
-        x = _phase.fgla(self._to(magnitude), spec, n_iter=int(p.n_iter), alpha=p.alpha,
+        from .phase import fgla
+
+        x = fgla(self._to(magnitude), spec, n_iter=int(p.n_iter), alpha=p.alpha,
                         init=None if init is None else self._to(init), init_method=p.init, rng=rng)
         return x.cpu().numpy()
 
@@ -207,6 +223,8 @@ class GLATorch(FGLATorch):
     def retrieve(self, magnitude, spec, *, init, rng, trace):
         """Run GLA on the device; the result comes back as a numpy array."""
         p = self.params
-        x = _phase.gla(self._to(magnitude), spec, n_iter=int(p.n_iter),
+        from .phase import gla
+
+        x = gla(self._to(magnitude), spec, n_iter=int(p.n_iter),
                        init=None if init is None else self._to(init), init_method=p.init, rng=rng)
         return x.cpu().numpy()
