@@ -4,6 +4,7 @@
 # Python API (melbench.invert, melbench.mel), imported on first use so that
 # `import melbench` stays light.
 _LAZY = {"invert": "melbench.api", "mel": "melbench.api"}
+_LAZY["invert_batch"] = "melbench.batch"  # issue 18: lists of mels, worker processes
 
 
 def __getattr__(name: str):

@@ -30,7 +30,7 @@ def mels_of_lengths(seconds):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_invert_batch_equals_invert_per_item(jobs):
     mels = mels_of_lengths([0.5, 1.3, 0.8])
-    out = batch.invert_batch(mels, SPEC, "pinv", "fgla", n_iter=5, seed=2, jobs=jobs,
+    out = melbench.invert_batch(mels, SPEC, "pinv", "fgla", n_iter=5, seed=2, jobs=jobs,
                              lengths=[None, 20000, None])
     ref = [melbench.invert(m, SPEC, "pinv", "fgla", n_iter=5, seed=2, length=n)
            for m, n in zip(mels, [None, 20000, None], strict=True)]
