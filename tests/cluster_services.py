@@ -149,13 +149,15 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+#: The test cluster's slurm.conf. ``cred_expire=10``: a requeued job may start again after
+#: 10 s instead of SLURM's default 120 s (the job credential lifetime sets that delay).
 SLURM_CONF = """\
 ClusterName=melbenchtest
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 AuthType=auth/munge
-AuthInfo=socket={root}/munge/munge.sock
+AuthInfo=socket={root}/munge/munge.sock,cred_expire=10
 CredType=cred/munge
 SlurmUser=root
 SlurmdUser=root

@@ -93,18 +93,18 @@ def test_slurm_job_killed_by_its_time_limit_is_requeued_and_resumes_from_the_cac
     cell = ["inverter=pinv", "phase=fgla", "phase.n_iter=3000", "metric_jobs=1", "progress=false"]
     local = run_local(tmp_path, cell, "local")
     out, cache = tmp_path / "slurm", tmp_path / "cache"
-    # 3 min limit, USR2 120 s before it (about 60 s into each attempt, after submitit has set
-    # its handler: a signal during Python's start-up would just kill the task): the cell needs
-    # longer than one attempt, each clip less
+    # 3 min limit, USR2 120 s before it (SLURM sends it up to a minute early: 0-60 s into each
+    # attempt; observed 30-40 s, after submitit has set its handler; a signal during Python's
+    # start-up would just kill the task): the cell needs longer than one attempt, each clip less
     p = ns.run(melbench_cmd("-m", *cell, *SLURM, "hydra.launcher.timeout_min=3",
-                            "hydra.launcher.signal_delay_s=120", "hydra.launcher.max_num_timeout=6",
+                            "hydra.launcher.signal_delay_s=120", "hydra.launcher.max_num_timeout=12",
                             f"hydra.sweep.dir={out}", f"cache_dir={cache}"),
                check=False, cwd=tmp_path, env=env, timeout=3600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     logs = "\n".join(f.read_text(errors="replace") for f in (out / ".submitit").rglob("*_log.*"))
     assert "this job is timed-out" in logs, logs[-3000:]
-    n_requeued = logs.count("Requeued job")
-    assert n_requeued >= 1, logs[-3000:]
+    # slurmstepd's own line: the job was requeued by SLURM (scontrol requeue from submitit)
+    assert "DUE TO JOB REQUEUE" in logs, logs[-3000:]
     rows = read_rows(out / "rows.csv")
     assert not rows.duplicated(["inverter", "phase", "clip", "seed"]).any()
     assert len(rows) == len(local) and (rows["status"] == "ok").all()
