@@ -12,7 +12,8 @@ audio as the corresponding cell of a run (same seed)::
 from __future__ import annotations
 
 import dataclasses
-import json
+import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 from .errors import InputError, ParameterError
 from .plugin import Inverter, PhaseRetriever, Plugin
 from .spec import FeatureSpec, get_spec
+from .validation import MelbenchWarning
 
 #: Preferred default inverters and phase retrievers, best first; the first registered
 #: and importable one is used when none is named.
@@ -29,6 +31,70 @@ DEFAULT_INVERTERS = ("nnls", "pinv")
 DEFAULT_PHASES = ("fgla",)
 
 SpecLike = str | Path | FeatureSpec | Mapping[str, Any] | None
+
+
+class SpecInferredWarning(MelbenchWarning):
+    """No spec was given: the one preset the mel's shape and values fit is used (named)."""
+
+
+def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
+    """The preset a mel was most likely made with, from its band count and values.
+
+    Parameters
+    ----------
+    mel : np.ndarray
+        ``(..., n_mels, frames)``.
+
+    Returns
+    -------
+    spec : FeatureSpec
+        The only preset of :data:`melbench.spec.PRESETS` with the mel's band count
+        whose convention (compression, power, floor) its values fit.
+    message : str
+        What was inferred and from what (to show the user).
+
+    Raises
+    ------
+    ParameterError
+        No preset or several presets fit: the message lists them and asks for a spec
+        (the sample rate, hop and framing cannot be read off a mel).
+    """
+    from .spec import PRESETS
+    from .validation import matching_presets
+
+    mel = np.asarray(mel)
+    if mel.ndim < 2:
+        raise InputError(f"mel must have shape (..., n_mels, frames); got shape {mel.shape}")
+    n_mels = mel.shape[-2]
+    finite = np.isfinite(mel)
+    lo = float(mel[finite].min()) if finite.any() else float("nan")
+    hi = float(mel[finite].max()) if finite.any() else float("nan")
+    names = matching_presets(mel)
+    what = f"{n_mels} bands, values in [{lo:.3g}, {hi:.3g}]"
+    if len(names) == 1:
+        spec = PRESETS[names[0]]
+        return spec, (
+            f"no spec given: inferred spec {names[0]} from the mel ({what}: a "
+            f"{spec.compression if spec.compression != 'none' else 'linear'} {spec.domain} mel; "
+            f"{spec.sample_rate} Hz, n_fft {spec.n_fft}, hop {spec.hop_length}); if the mel was "
+            "made otherwise, pass the spec (--spec NAME or a spec/model config file)"
+        )
+    same_bands = sorted(n for n, p in PRESETS.items() if p.n_mels == n_mels)
+    if names:
+        detail = "; ".join(
+            f"{n}: {PRESETS[n].sample_rate} Hz, hop {PRESETS[n].hop_length}, fmax "
+            f"{PRESETS[n].f_max:g}, framing {PRESETS[n].framing}" for n in names
+        )
+        raise ParameterError(
+            f"no spec given, and the mel ({what}) fits several presets ({detail}); the sample "
+            "rate, hop and framing cannot be read off a mel: pass the one it was made with "
+            f"(--spec NAME / spec=NAME, or a spec or model config file)"
+        )
+    raise ParameterError(
+        f"no spec given, and no preset fits the mel ({what}; presets with {n_mels} bands: "
+        f"{', '.join(same_bands) or 'none'}): pass the spec it was made with (--spec FILE with "
+        "its sample_rate, n_fft, hop_length, n_mels, fmin, fmax, power, compression, floor)"
+    )
 
 
 def default_cell() -> tuple[str, str]:
@@ -44,40 +110,29 @@ def default_cell() -> tuple[str, str]:
 
 
 def load_spec_file(path: str | Path) -> FeatureSpec:
-    """A spec from a YAML or JSON file of FeatureSpec fields.
+    """A spec from a YAML or JSON file: FeatureSpec fields, or a model's config file.
 
-    The mapping may hold a ``preset`` key (base preset, other keys override it) and
-    may be nested under ``spec:`` (so a run's ``.hydra/config.yaml`` works too).
+    See :func:`melbench.spec_files.load_spec_file` (HiFi-GAN/BigVGAN ``config.json``,
+    ParallelWaveGAN yaml, Vocos yaml, or a mapping of FeatureSpec fields with an optional
+    ``preset`` key, possibly nested under ``spec:`` as in a run's ``.hydra/config.yaml``).
     """
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ParameterError(f"cannot read spec file {path}: {exc}") from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    from .spec_files import load_spec_file as _load
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # noqa: BLE001 - yaml/json raise various errors
-        raise ParameterError(f"spec file {path} is not valid YAML/JSON: {exc}") from None
-    if isinstance(data, Mapping) and isinstance(data.get("spec"), Mapping):
-        data = data["spec"]
-    if not isinstance(data, Mapping):
-        raise ParameterError(
-            f"spec file {path} must hold a mapping of FeatureSpec fields (e.g. sample_rate: "
-            f"22050, n_mels: 80, ...), optionally with 'preset: tts22k'"
-        )
-    d = dict(data)
-    if "name" not in d and "preset" not in d:
-        d["name"] = path.stem
-    return get_spec(d)
+    return _load(path)
 
 
 def resolve_spec(spec: SpecLike = None, **overrides: Any) -> FeatureSpec:
-    """A :class:`FeatureSpec` from a preset name, a YAML/JSON file, a mapping or a spec."""
+    """A :class:`FeatureSpec` from a preset name, a YAML/JSON file, a mapping or a spec.
+
+    ``overrides`` replace fields; an unknown field name is a :class:`ParameterError`
+    listing the valid ones.
+    """
+    fields = {f.name for f in dataclasses.fields(FeatureSpec)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ParameterError(
+            f"unknown FeatureSpec field(s) {unknown}; valid fields: {', '.join(sorted(fields))}"
+        )
     if isinstance(spec, Path) or (
         isinstance(spec, str)
         and (spec.lower().endswith((".yaml", ".yml", ".json")) or Path(spec).expanduser().is_file())
@@ -133,6 +188,41 @@ def _split_params(
     return inv, ph
 
 
+def _torch_tensor(x: Any) -> Any:
+    """``x`` if it is a torch tensor (torch is never imported here), else None."""
+    torch = sys.modules.get("torch")
+    return x if torch is not None and isinstance(x, torch.Tensor) else None
+
+
+def _to_numpy(x: Any) -> tuple[Any, dict[str, Any] | None]:
+    """An array from ``x`` and, for a torch tensor, how to give the result back.
+
+    The tensor is detached and copied to the CPU (gradients do not flow through
+    melbench); half/bfloat16 tensors are read as float32.
+    """
+    t = _torch_tensor(x)
+    if t is None:
+        return x, None
+    import torch
+
+    back = {"device": t.device, "dtype": t.dtype if t.is_floating_point() else torch.float32}
+    t = t.detach()
+    if t.is_complex():
+        raise InputError("mel tensor is complex; pass a real (magnitude/power/log) mel")
+    if t.dtype not in (torch.float32, torch.float64):
+        t = t.float()
+    return t.cpu().numpy(), back
+
+
+def _to_caller(y: np.ndarray, back: dict[str, Any] | None) -> Any:
+    """``y`` as the caller passed its input: a numpy array, or a tensor on its device."""
+    if back is None:
+        return y
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(y)).to(device=back["device"], dtype=back["dtype"])
+
+
 def invert(
     mel: np.ndarray,
     spec: SpecLike = None,
@@ -141,6 +231,7 @@ def invert(
     *,
     seed: int = 0,
     length: int | None = None,
+    ref: float | None = None,
     inverter_params: Mapping[str, Any] | None = None,
     phase_params: Mapping[str, Any] | None = None,
     **params: Any,
@@ -149,12 +240,16 @@ def invert(
 
     Parameters
     ----------
-    mel : np.ndarray
+    mel : np.ndarray or torch.Tensor
         ``(..., n_mels, frames)`` exactly as ``spec`` describes it (compressed or
-        not, power or magnitude). A transposed array is reported, not guessed.
+        not, power or magnitude). A transposed array is reported, not guessed. A
+        torch tensor (any device, with or without grad) is detached and read on
+        the CPU; the audio then comes back as a tensor on the same device.
     spec : str, path, mapping or FeatureSpec, optional
         Preset name (e.g. "tts22k"), YAML/JSON spec file, mapping of fields, or a
-        spec; None = "speech16k".
+        spec; None = the only preset the mel's band count and values fit
+        (:func:`infer_spec`, with a :class:`SpecInferredWarning` naming it; an
+        error if several or none fit).
     inverter, phase : str or plugin instance, optional
         Registered names (``melbench list``); None = :func:`default_cell`
         (``nnls`` + ``fgla`` if available, else ``pinv`` + ``fgla``).
@@ -162,6 +257,9 @@ def invert(
         Seeds random phase initialisation (same seed as a run = same audio).
     length : int, optional
         Output length in samples (default: what the frame count implies).
+    ref : float, optional
+        Reference of a dB mel (``spec.ref``), e.g. the ``np.max`` a
+        ``power_to_db(S, ref=np.max)`` mel was divided by: restores its level.
     inverter_params, phase_params : mapping, optional
         Parameters of each plugin.
     **params
@@ -170,18 +268,30 @@ def invert(
 
     Returns
     -------
-    np.ndarray
-        Audio ``(..., n_samples)`` at ``spec.sample_rate``.
+    np.ndarray or torch.Tensor
+        Audio ``(..., n_samples)`` at ``spec.sample_rate`` (a tensor on the input's
+        device if the mel was a tensor).
 
     Raises
     ------
     InputError
-        Wrong shape (e.g. transposed), NaN/Inf, or a domain mismatch (negative values
-        in a mel the spec calls linear).
+        Wrong shape (e.g. transposed), too few frames, NaN/Inf, values that do not
+        fit the declared convention (see :func:`melbench.validation.check_mel`), or
+        output audio far above full scale (a wrong declaration).
     ParameterError, UnknownPluginError
         Bad spec, plugin or parameter.
     """
-    fs = resolve_spec(spec)
+    from .validation import check_frames, check_mel, check_output_level
+
+    mel, back = _to_numpy(mel)
+    mel = np.asarray(mel)
+    if spec is None:
+        fs, message = infer_spec(mel)
+        warnings.warn(message, SpecInferredWarning, stacklevel=2)
+    else:
+        fs = resolve_spec(spec)
+    if ref is not None:
+        fs = get_spec(fs, ref=float(ref))
     inv_extra, ph_extra = _split_params(params, inverter, phase)
     inv = make_plugin("inverter", inverter, {**dict(inverter_params or {}), **inv_extra})
     ph = make_plugin("phase", phase, {**dict(phase_params or {}), **ph_extra})
@@ -189,11 +299,14 @@ def invert(
         reason = p.skip(fs)
         if reason:
             raise ParameterError(f"{p.kind} {p.label} declines spec {fs}: {reason}")
-    mel = np.asarray(mel)
+    mel = check_mel(mel, fs, values=True)
+    check_frames(mel.shape[-1], fs)
     target = inv(mel, fs)
     x = ph(target, fs, rng=seed)
     n = int(length) if length is not None else fs.n_samples(target.shape[-1])
-    return fs.istft(x, length=n)
+    y = fs.istft(x, length=n)
+    check_output_level(y, mel, fs)
+    return _to_caller(y, back)
 
 
 def mel(
@@ -203,9 +316,10 @@ def mel(
 
     Parameters
     ----------
-    audio : np.ndarray or path
+    audio : np.ndarray, torch.Tensor or path
         Mono audio ``(..., n_samples)``, or an audio file (read, downmixed and
-        resampled to the spec's rate).
+        resampled to the spec's rate). A tensor is detached and read on the CPU;
+        the mel comes back as a tensor on its device.
     spec : str, path, mapping or FeatureSpec, optional
         As for :func:`invert`; None = "speech16k".
     sr : int, optional
@@ -214,13 +328,14 @@ def mel(
 
     Returns
     -------
-    np.ndarray
+    np.ndarray or torch.Tensor
         ``(..., n_mels, frames)`` in the spec's domain and compression.
     """
     from .datasets.base import load_audio, resample
     from .validation import check_audio
 
     fs = resolve_spec(spec)
+    audio, back = _to_numpy(audio)
     if isinstance(audio, (str, Path)):
         y, _, _ = load_audio(audio, fs.sample_rate)
     else:
@@ -229,4 +344,4 @@ def mel(
             if y.ndim != 1:
                 raise InputError(f"resampling needs mono audio (n_samples,); got shape {y.shape}")
             y = resample(y.astype(np.float32, copy=False), int(sr), fs.sample_rate)
-    return fs.mel(y)
+    return _to_caller(fs.mel(y), back)

@@ -18,7 +18,7 @@ from . import runner
 
 log = logging.getLogger("melbench")
 
-#: Set when a single (non-sweep) run could not set up its cell; the CLI exits 1.
+#: Set when a run's cell (or, in a sweep, any cell) could not run; the CLI exits 1.
 FAILED: list[str] = []
 
 
@@ -32,8 +32,7 @@ def task(cfg: DictConfig) -> Any:
         df = runner.run(plain, hc.runtime.output_dir, echo=not multirun)
     except runner.CellError as exc:
         print(f"melbench: error: {exc}", file=sys.stderr)
-        if not multirun:
-            FAILED.append(str(exc))
+        FAILED.append(str(exc))
         return None
     if multirun:
         n_ok = int((df["status"] == "ok").sum())
@@ -113,5 +112,18 @@ class AggregateSweep(Callback):
             print(f"melbench: sweep of {n} cell(s) -> {sweep_dir}", file=sys.stderr, flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Write ``rows.csv``/``summary.md`` at the sweep root and print the summary."""
-        runner.aggregate(config.hydra.sweep.dir)
+        """Write ``rows.csv``/``summary.md`` at the sweep root and print the summary.
+
+        A cell that could not run (a ``clip == "*"`` failed row, also from jobs run in
+        other processes by a launcher) marks the sweep failed: ``melbench run -m`` exits 1,
+        as a single run of that cell does.
+        """
+        df = runner.aggregate(config.hydra.sweep.dir)
+        if not df.empty and {"clip", "status"} <= set(df.columns):
+            bad = df[(df["clip"].astype(str) == "*") & (df["status"] == "failed")]
+            for err in bad.get("error", []):
+                if str(err) not in FAILED:
+                    FAILED.append(str(err))
+            if len(bad):
+                print(f"melbench: {len(bad)} cell(s) of the sweep failed (see above); exit status 1",
+                      file=sys.stderr)

@@ -194,33 +194,52 @@ def _run_in_pool(
 
 @dataclass
 class FileJob:
-    """One mel file to convert: source, destination wav, clip id (relative name)."""
+    """One mel file to convert.
+
+    ``dst`` is the output audio path (None: write WAV bytes to stdout, one process only);
+    a file holding a batch of mels writes ``<stem>_<i><suffix>`` per item.
+    """
 
     src: Path
-    dst: Path
+    dst: Path | None
     clip_id: str
     transpose: bool = False
+    key: str | None = None
     subtype: str = "FLOAT"
+    fmt: str = "WAV"
 
 
 @dataclass
 class FileResult:
-    """Outcome of one :class:`FileJob` (``error`` None when the wav was written)."""
+    """Outcome of one :class:`FileJob`: what failed (name, reason), how much was written."""
 
     src: Path
-    error: str | None = None
-    clipped: bool = False
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    n_written: int = 0
+    n_clipped: int = 0
     pid: int = 0
     peak_rss_mib: float = float("nan")
+
+    @property
+    def error(self) -> str | None:
+        """The first failure's reason (None if the file converted completely)."""
+        return self.failures[0][1] if self.failures else None
+
+
+def _item_path(dst: Path, index: int | None) -> Path:
+    return dst if index is None else dst.with_name(f"{dst.stem}_{index}{dst.suffix}")
 
 
 def convert_file(job: FileJob, spec: FeatureSpec, inverter: Inverter, phase: PhaseRetriever,
                  seed: int = 0) -> FileResult:
-    """Load one mel file, take it through the cell (:func:`melbench.pipeline.run_clip`), write it.
+    """Load one mel file (one mel or a batch), run each through the cell, write the audio.
 
-    Never raises for a bad file: the reason is in :attr:`FileResult.error` (prefixed
-    ``load:``, the pipeline's stage, or ``write``).
+    Each mel goes through :func:`melbench.pipeline.run_clip`. Never raises for a bad
+    file: the reasons are in :attr:`FileResult.failures` (prefixed ``load:``, the
+    pipeline's stage, or ``write``).
     """
+    import io
+
     import soundfile as sf
 
     from .datasets.base import Clip
@@ -229,29 +248,46 @@ def convert_file(job: FileJob, spec: FeatureSpec, inverter: Inverter, phase: Pha
     from .pipeline import run_clip
 
     res = FileResult(job.src, pid=os.getpid())
+    f = job.src
     try:
-        mel = load_mel_file(job.src, transpose=job.transpose)
+        arr = load_mel_file(f, transpose=job.transpose, key=job.key, batch=True)
     except InputError as exc:
-        res.error = f"load: {exc}"
+        res.failures.append((str(f), f"load: {exc}"))
         return res
-    clip = Clip(id=job.clip_id, mel=mel, sample_rate=spec.sample_rate, meta={"kind": "mel"})
-    out = run_clip(clip, spec, inverter, phase, [], seed=seed, dataset="invert")
-    if out.row["status"] != "ok" or out.audio is None:
-        why = out.row["error"] or out.row["status"]
-        if "looks transposed" in why and not job.transpose:
-            why += "; or run with --transpose"
-        res.error = why
+    items = [(None, arr)] if arr.ndim == 2 else list(enumerate(arr))
+    if job.dst is None and len(items) > 1:
+        res.failures.append((str(f), f"holds a batch of {len(items)} mels: -o - writes one; give a "
+                                     "folder to -o"))
         return res
-    y = np.asarray(out.audio, dtype=np.float32)
-    if y.ndim != 1:
-        res.error = f"write: output has shape {y.shape}; expected one channel"
-        return res
-    res.clipped = not job.subtype.upper().startswith("FLOAT") and float(np.max(np.abs(y))) > 1.0
-    try:
-        job.dst.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(job.dst), y, spec.sample_rate, subtype=job.subtype.upper())
-    except Exception as exc:  # noqa: BLE001 - soundfile/OS errors
-        res.error = f"write {job.dst}: {exc}"
+    subtype = job.subtype.upper()
+    for index, mel in items:
+        name = str(f) if index is None else f"{f}[{index}]"
+        clip = Clip(id=job.clip_id if index is None else f"{job.clip_id}_{index}", mel=mel,
+                    sample_rate=spec.sample_rate, meta={"kind": "mel"})
+        out = run_clip(clip, spec, inverter, phase, [], seed=seed, dataset="invert")
+        if out.row["status"] != "ok" or out.audio is None:
+            why = out.row["error"] or out.row["status"]
+            if "looks transposed" in why and not job.transpose:
+                why += "; or run with --transpose"
+            res.failures.append((name, why))
+            continue
+        y = np.asarray(out.audio, dtype=np.float32)
+        if not subtype.startswith(("FLOAT", "DOUBLE")) and np.max(np.abs(y)) > 1.0:
+            res.n_clipped += 1
+        try:
+            if job.dst is None:
+                buf = io.BytesIO()
+                sf.write(buf, y, spec.sample_rate, subtype=subtype, format="WAV")
+                sys.stdout.buffer.write(buf.getvalue())
+                sys.stdout.buffer.flush()
+            else:
+                target = _item_path(job.dst, index)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                sf.write(str(target), y, spec.sample_rate, subtype=subtype, format=job.fmt)
+            res.n_written += 1
+        except Exception as exc:  # noqa: BLE001 - soundfile/OS errors
+            where = "stdout" if job.dst is None else _item_path(job.dst, index)
+            res.failures.append((name, f"write {where}: {exc}"))
     return res
 
 

@@ -12,11 +12,14 @@ output directory. A *clip key* hashes the clip's id and its samples.
 Layout (one small file per (cell, clip), written atomically)::
 
     <cache_dir>/<cell key>/cell.json          what the key stands for (for humans)
-    <cache_dir>/<cell key>/<clip key>.json    {"row": {...}}
+    <cache_dir>/<cell key>/<clip key>.json    {"row": {...}, "cell_key", "clip_key", "clip", "digest"}
     <cache_dir>/<cell key>/<clip key>.wav     the estimate, when the run saved audio
 
 Only rows whose status is in :data:`CACHEABLE` are stored: a failed clip is
-recomputed on the next run. ``force=true`` ignores what is stored (and
+recomputed on the next run. Nothing read back is trusted unchecked: an entry whose
+recorded cell key, clip key or clip id differs from where it is filed, or whose row
+does not match its digest (an edited or foreign file), is recomputed with a
+:class:`CacheEntryWarning`. ``force=true`` ignores what is stored (and
 overwrites it).
 """
 
@@ -29,6 +32,7 @@ import logging
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -38,6 +42,7 @@ import numpy as np
 
 from ._version import __version__
 from .results import atomic_write_bytes
+from .validation import MelbenchWarning
 
 log = logging.getLogger("melbench")
 
@@ -49,6 +54,10 @@ CODE_VERSION_ENV = "MELBENCH_CODE_VERSION"
 #: melbench modules whose source is part of every cell key (the numerical core).
 CORE_MODULES = ("melbench.pipeline", "melbench.spec", "melbench.stft", "melbench.plugin",
                 "melbench.validation")
+
+
+class CacheEntryWarning(MelbenchWarning):
+    """A cache entry is unreadable or does not belong where it is filed; it is recomputed."""
 
 
 def _sha(data: bytes | str) -> str:
@@ -233,8 +242,23 @@ class RowCache:
         """True if rows are stored."""
         return self.dir is not None
 
-    def get(self, clip: str) -> dict[str, Any] | None:
-        """The stored row of a clip key (None if absent, unreadable, forced or not cacheable)."""
+    def get(self, clip: str, clip_id: str | None = None) -> dict[str, Any] | None:
+        """The stored row of a clip key, after checking it belongs there.
+
+        Parameters
+        ----------
+        clip : str
+            The clip key (:func:`clip_key`).
+        clip_id : str, optional
+            The clip's id; the stored row must be that clip's.
+
+        Returns
+        -------
+        dict or None
+            None if absent, forced, not cacheable, unreadable or not matching its
+            key, clip or digest (the last three with a :class:`CacheEntryWarning`:
+            the clip is recomputed and the entry overwritten).
+        """
         if self.dir is None or self.force:
             self.misses += 1
             return None
@@ -244,11 +268,16 @@ class RowCache:
             row = data["row"]
             if row.get("status") not in CACHEABLE:
                 raise ValueError(f"status {row.get('status')!r} is not cacheable")
+            problem = _entry_mismatch(data, self.key, clip, clip_id)
+            if problem:
+                raise ValueError(problem)
         except FileNotFoundError:
             self.misses += 1
             return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
+            msg = f"cache entry {path} not used ({exc}); recomputing the clip"
+            log.warning(msg)
+            warnings.warn(msg, CacheEntryWarning, stacklevel=2)
             self.misses += 1
             return None
         self.hits += 1
@@ -269,9 +298,33 @@ class RowCache:
             tmp = self.dir / f".{clip}.wav.tmp"
             shutil.copyfile(audio_file, tmp)
             os.replace(tmp, self.dir / f"{clip}.wav")
-        text = json.dumps({"row": dict(row)}, default=_json_default, allow_nan=True)
+        plain = plain_row(row)
+        entry = {"row": plain, "cell_key": self.key, "clip_key": clip,
+                 "clip": str(plain.get("clip", "")), "digest": row_digest(plain)}
+        text = json.dumps(entry, default=_json_default, allow_nan=True)
         atomic_write_bytes(self.dir / f"{clip}.json", text.encode())
         return True
+
+
+def row_digest(row: Mapping[str, Any]) -> str:
+    """Digest of a (plain) row, stored with it so an edited entry is recognised."""
+    return _sha(json.dumps(dict(row), sort_keys=True, default=_json_default, allow_nan=True))[:24]
+
+
+def _entry_mismatch(data: Mapping[str, Any], key: str, clip: str, clip_id: str | None) -> str:
+    """Why a stored entry does not belong under (cell ``key``, clip key ``clip``); "" if it does."""
+    row = data["row"]
+    if data.get("cell_key") != key:
+        return f"it records cell key {data.get('cell_key')!r}, but is filed under cell {key}"
+    if row.get("cell_key") not in (None, key):
+        return f"its row is of cell {row.get('cell_key')!r}, not of cell {key}"
+    if data.get("clip_key") != clip:
+        return f"it records clip key {data.get('clip_key')!r}, but is filed under clip key {clip}"
+    if clip_id is not None and (str(row.get("clip")) != str(clip_id) or data.get("clip") != str(clip_id)):
+        return f"its row is of clip {row.get('clip')!r}, not of clip {clip_id!r}"
+    if data.get("digest") != row_digest(row):
+        return "its row does not match its digest (the entry was edited or is damaged)"
+    return ""
 
 
 def plain_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,11 @@ def cmd_run(argv: list[str]) -> int:
     from .resources import config_dir
 
     registry.register_hydra_configs()
+    unavailable = _unavailable_choices(argv)
+    if unavailable:
+        for msg in unavailable:
+            print(f"melbench run: error: {msg}", file=sys.stderr)
+        return 1
     app.FAILED.clear()
     if "--force" in argv:  # issue 9: recompute rows already in the cache
         argv = [a for a in argv if a != "--force"] + ["force=true"]
@@ -42,6 +47,29 @@ def cmd_run(argv: list[str]) -> int:
     except SystemExit as exc:  # Hydra exits 1 with its own clear message on bad overrides
         return int(exc.code or 0)
     return 1 if app.FAILED else 0
+
+
+def _unavailable_choices(argv: list[str]) -> list[str]:
+    """Messages for ``kind=name`` overrides naming an installed but unimportable plugin.
+
+    Hydra only knows the available plugins' configs, so without this its "Could not
+    find 'phase/broken'" would hide the import error that makes the plugin unavailable.
+    """
+    from . import registry
+
+    out = []
+    plugins = registry.discover()
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key not in ("inverter", "phase", "dataset"):
+            continue
+        for name in value.split(","):
+            info = plugins[key].get(name.strip())
+            if info is not None and not info.available:
+                out.append(f"{key} {name.strip()!r} is installed but unavailable: {info.error} "
+                           "(`melbench list` shows every plugin's status)")
+    return out
 
 
 def cmd_list(argv: list[str]) -> int:
@@ -113,7 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"melbench: unknown command {argv[0]!r}; commands: {', '.join(COMMANDS)}",
               file=sys.stderr)
         return 2
-    return cmd(argv[1:])
+    from .validation import plain_warnings
+
+    with plain_warnings(f"melbench {argv[0]}"):
+        return cmd(argv[1:])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -172,7 +172,7 @@ class MetricPool:
                 values, notes = {}, [f"{m.name}: not scored: {why}"]
         result.row.update(values)
         result.metric_notes[i] = notes
-        result.row["notes"] = join_notes(result.metric_notes)
+        result.row["notes"] = join_notes([result.clip_notes, *result.metric_notes])
         result.deferred = [j for j in result.deferred if j != i]
         if not result.deferred:
             result.context = None

@@ -26,7 +26,7 @@ from .errors import MelbenchError, SkipCell
 from .metrics.base import Missing
 from .plugin import Inverter, Metric, PhaseRetriever
 from .spec import FeatureSpec
-from .validation import check_audio
+from .validation import check_audio, check_frames, check_mel, check_output_level
 
 #: Row columns that identify a cell and a clip (metric columns follow).
 ID_COLUMNS = (
@@ -47,6 +47,8 @@ class ClipResult:
     trace: list[dict[str, float]] = field(default_factory=list)
     #: Notes of each metric, aligned with the ``metrics`` given to :func:`run_clip`.
     metric_notes: list[list[str]] = field(default_factory=list)
+    #: Notes about the clip itself (e.g. a reference wav cut short), before the metrics'.
+    clip_notes: list[str] = field(default_factory=list)
     #: Indices of metrics left for the caller to score (``defer=True``), and their context.
     deferred: list[int] = field(default_factory=list)
     context: dict[str, Any] | None = None
@@ -196,7 +198,8 @@ def run_clip(
                 )
             true_mag = spec.magnitude(reference)
         if clip.mel is not None:
-            mel = np.asarray(clip.mel)
+            mel = check_mel(clip.mel, spec, values=True)  # a user's mel: check its values too
+            check_frames(mel.shape[-1], spec, f"clip {clip.id!r} mel")
         elif true_mag is not None:
             mel = spec.mel_from_magnitude(true_mag)
         else:
@@ -226,13 +229,17 @@ def run_clip(
         t0 = time.perf_counter()
         y = spec.istft(x, length=length)
         times["synth"] = time.perf_counter() - t0
-        result.audio = y
+        est_mag = spec.magnitude(y)
     except Exception as exc:  # noqa: BLE001
         return fail("synth", exc)
+    try:
+        check_output_level(y, mel, spec)
+    except Exception as exc:  # noqa: BLE001
+        return fail("output", exc)
+    result.audio = y
 
     if reference is None:
         row["duration"] = y.shape[-1] / spec.sample_rate
-    est_mag = spec.magnitude(y)
     ctx: dict[str, Any] = {
         "reference": reference, "estimate": y, "spec": spec, "sample_rate": spec.sample_rate,
         "mel": mel, "mel_linear": spec.decompress(mel), "target_magnitude": target,
@@ -249,7 +256,8 @@ def run_clip(
         row.update(values)
     if result.deferred:
         result.context = ctx
-    row["notes"] = join_notes(result.metric_notes)
+    result.clip_notes = [f"load: {clip.meta['note']}"] if clip.meta.get("note") else []
+    row["notes"] = join_notes([result.clip_notes, *result.metric_notes])
     if record_trace:
         row["trace"] = json.dumps(result.trace)
     return result

@@ -247,7 +247,9 @@ def register_hydra_configs() -> None:
         spec_fields.append((f.name, _hydra_type(hints[f.name]), field(default=f.default)))
     for pname, preset in PRESETS.items():
         node_cls = dataclasses.make_dataclass(f"spec_{pname}_conf", [
-            (n, t, field(default=getattr(preset, n))) for n, t, _ in spec_fields
+            *((n, t, field(default=getattr(preset, n))) for n, t, _ in spec_fields),
+            # legacy bool: `center: false` in a spec yaml / on the command line sets framing
+            ("center", typing.Optional[bool], field(default=None)),  # noqa: UP045
         ])
         cs.store(group="spec", name=pname, node=node_cls)
     from .degrade import register_hydra_configs as _register_degrade

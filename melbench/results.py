@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,29 @@ PREFERRED_METRICS = (
 )
 
 
+_umask_lock = threading.Lock()
+
+
+def _file_mode() -> int:
+    """Permissions of a newly created regular file under the current umask (e.g. 0o644)."""
+    with _umask_lock:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, rename).
 
     A reader sees either the old file or the new one, never a partial write, even if the
-    process is killed mid-way.
+    process is killed mid-way. The file gets the permissions of any new file under the
+    process's umask (0644 with the usual umask 022), not the temporary file's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -136,7 +136,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
     try:
         for i, clip in enumerate(bar):
             ckey = clip_key(clip)
-            row = cache.get(ckey)
+            row = cache.get(ckey, clip.id)
             if row is not None and i < save_audio and not _restore_audio(
                     out_dir, clip, spec, cache.audio(ckey)):
                 row = None  # audio requested but not cached: recompute the clip

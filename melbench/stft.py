@@ -2,11 +2,15 @@
 
 These are plain functions with explicit arguments; :class:`melbench.spec.FeatureSpec`
 wraps them so that plugins never build an STFT of their own. Conventions follow
-librosa (``center`` padding by ``n_fft // 2``, the window centred inside the
-``n_fft`` frame, phase relative to the frame start, istft normalised by the
-window sum-square), so the numbers equal ``librosa.stft``/``librosa.istft`` for
-the same settings. Shapes: audio ``(..., n_samples)``, STFT ``(..., n_freq, n_frames)``;
-leading batch axes are carried through.
+librosa (the window centred inside the ``n_fft`` frame, phase relative to the frame
+start, istft normalised by the window sum-square), so the numbers equal
+``librosa.stft``/``librosa.istft`` for the same settings. Three framings
+(:data:`FRAMINGS`, :func:`frame_padding`) say how the signal is padded before framing:
+"center" (``n_fft // 2`` each side, librosa/torch ``center=True``), "same"
+(``(n_fft - hop) // 2`` each side, then ``center=False``: HiFi-GAN, BigVGAN, Vocos
+``padding="same"``) and "none" (no padding, ``center=False``). Shapes: audio
+``(..., n_samples)``, STFT ``(..., n_freq, n_frames)``; leading batch axes are carried
+through.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ WINDOWS = ("hann", "hamming", "blackman", "sqrt_hann", "gaussian", "boxcar")
 #: with ``gamma = 0.170547 * win_length**2`` falls to 1% at the frame edges (LTFAT's
 #: "truncgauss"), so PGHI's constant for it applies unchanged.
 GAUSS_CG = 0.17054704423023
+
+#: Framings: how the signal is padded before it is cut into frames (see :func:`frame_padding`).
+FRAMINGS = ("center", "same", "none")
 
 #: Default number of FFT worker threads (scipy.fft ``workers``); 1 keeps timings honest.
 FFT_WORKERS = 1
@@ -74,13 +81,64 @@ def get_window(name: str, win_length: int, n_fft: int | None = None) -> np.ndarr
     return _window_cached(name, int(win_length), int(n_fft or win_length))
 
 
-def n_frames(n_samples: int, n_fft: int, hop_length: int, center: bool) -> int:
-    """Number of STFT frames for a signal of ``n_samples`` samples."""
-    n = n_samples + (2 * (n_fft // 2) if center else 0)
+def resolve_framing(framing: str | bool | None = None, center: bool | None = None) -> str:
+    """The framing name from ``framing`` or the legacy ``center`` bool (default "center").
+
+    ``True`` / ``False`` (as ``framing`` or ``center``) mean "center" / "none".
+    """
+    if framing is None:
+        framing = True if center is None else bool(center)
+    elif center is not None and (framing == "center" or framing is True) != bool(center):
+        raise ParameterError(f"center={center} contradicts framing={framing!r}; give only framing")
+    if isinstance(framing, (bool, np.bool_)):
+        return "center" if framing else "none"
+    if framing not in FRAMINGS:
+        raise ParameterError(f"framing={framing!r}; choose one of {', '.join(FRAMINGS)}")
+    return str(framing)
+
+
+def frame_padding(framing: str | bool, n_fft: int, hop_length: int) -> int:
+    """Samples padded on *each* side of the signal before framing.
+
+    Parameters
+    ----------
+    framing : {"center", "same", "none"} or bool
+        "center": ``n_fft // 2`` (librosa / torch ``center=True``); "same":
+        ``(n_fft - hop_length) // 2`` (HiFi-GAN's ``F.pad(y, ((n_fft-hop)//2,) * 2)`` then
+        ``center=False``); "none": 0. A bool is the legacy ``center``. (Vocos's
+        ``padding="same"`` pads ``(win_length - hop) // 2``: the same when, as in its
+        configs, ``win_length == n_fft``.)
+    n_fft, hop_length : int
+        Frame length and hop.
+
+    Returns
+    -------
+    int
+    """
+    framing = resolve_framing(framing)
+    if framing == "center":
+        return int(n_fft) // 2
+    if framing == "same":
+        return (int(n_fft) - int(hop_length)) // 2
+    return 0
+
+
+def n_frames(n_samples: int, n_fft: int, hop_length: int, center: bool | None = None, *,
+             framing: str | None = None) -> int:
+    """Number of STFT frames for a signal of ``n_samples`` samples.
+
+    ``1 + (n_samples + 2 p - n_fft) // hop_length`` with ``p`` = :func:`frame_padding`:
+    ``1 + N // hop`` for "center", ``N // hop`` for "same" (even ``n_fft - hop``),
+    ``1 + (N - n_fft) // hop`` for "none". ``center`` is the legacy bool.
+    """
+    framing = resolve_framing(framing, center)
+    p = frame_padding(framing, n_fft, hop_length)
+    n = n_samples + 2 * p
     if n < n_fft:
         raise InputError(
             f"signal of {n_samples} samples is shorter than one frame (n_fft={n_fft}"
-            f"{', after centre padding' if center else ''}); use a longer clip or a smaller n_fft"
+            f"{f', after {framing!r} padding' if p else ''}); use a longer clip or a "
+            "smaller n_fft"
         )
     return 1 + (n - n_fft) // hop_length
 
@@ -91,10 +149,11 @@ def stft(
     n_fft: int,
     hop_length: int,
     window: np.ndarray,
-    center: bool = True,
+    framing: str | None = None,
     pad_mode: str = "constant",
     dtype: type | np.dtype | None = None,
     workers: int | None = None,
+    center: bool | None = None,
 ) -> np.ndarray:
     """Short-time Fourier transform of real signals (librosa conventions).
 
@@ -106,14 +165,17 @@ def stft(
         Frame length and hop in samples.
     window : np.ndarray, shape (n_fft,)
         Analysis window (see :func:`get_window`).
-    center : bool
-        Pad ``n_fft // 2`` samples on both sides so frame ``t`` is centred at ``t * hop``.
+    framing : {"center", "same", "none"}, optional
+        Padding before framing (:func:`frame_padding`); default "center" (frame ``t``
+        centred at ``t * hop``).
     pad_mode : str
-        ``numpy.pad`` mode for the centre padding ("constant" is librosa's default).
+        ``numpy.pad`` mode for the padding ("constant" is librosa's default).
     dtype : dtype, optional
         Real working precision; defaults to float32 unless ``y`` is float64.
     workers : int, optional
         scipy.fft worker threads (default :data:`FFT_WORKERS`).
+    center : bool, optional
+        Legacy form of ``framing`` (True = "center", False = "none").
 
     Returns
     -------
@@ -124,10 +186,11 @@ def stft(
     if dtype is None:
         dtype = np.float64 if y.dtype == np.float64 else np.float32
     y = y.astype(dtype, copy=False)
-    if center:
-        pad = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
-        y = np.pad(y, pad, mode=pad_mode)
-    n_frames(y.shape[-1], n_fft, hop_length, center=False)
+    framing = resolve_framing(framing, center)
+    p = frame_padding(framing, n_fft, hop_length)
+    n_frames(y.shape[-1], n_fft, hop_length, framing=framing)
+    if p:
+        y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(p, p)], mode=pad_mode)
     frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop_length, :]
     frames = frames * window.astype(dtype, copy=False)  # one contiguous copy, windowed
     spec = scipy.fft.rfft(frames, axis=-1, workers=workers or FFT_WORKERS, overwrite_x=True)
@@ -270,9 +333,10 @@ def istft(
     n_fft: int,
     hop_length: int,
     window: np.ndarray,
-    center: bool = True,
+    framing: str | None = None,
     length: int | None = None,
     workers: int | None = None,
+    center: bool | None = None,
 ) -> np.ndarray:
     """Inverse STFT by weighted overlap-add (librosa conventions).
 
@@ -284,12 +348,15 @@ def istft(
         Frame length and hop.
     window : np.ndarray, shape (n_fft,)
         Synthesis window (the analysis window: least-squares ISTFT).
-    center : bool
-        Undo the centre padding of :func:`stft`.
+    framing : {"center", "same", "none"}, optional
+        Framing of :func:`stft` (default "center"); its padding is removed, so output
+        sample 0 is sample 0 of the analysed signal.
     length : int, optional
         Output length in samples (zero-padded or trimmed), as ``librosa.istft``.
     workers : int, optional
         scipy.fft worker threads.
+    center : bool, optional
+        Legacy form of ``framing``.
 
     Returns
     -------
@@ -311,10 +378,9 @@ def istft(
     _ola_kernel(frames, w.astype(rdtype), int(hop_length), y)
     y *= _inv_wss_cached(w.tobytes(), n_fft, hop_length, t, np.dtype(rdtype).str)
     y = y.reshape(*lead, y.shape[-1])
-    start = n_fft // 2 if center else 0
+    start = frame_padding(resolve_framing(framing, center), n_fft, hop_length)
     if length is None:
-        stop = y.shape[-1] - (n_fft // 2 if center else 0)
-        return y[..., start:stop]
+        return y[..., start : y.shape[-1] - start]
     y = y[..., start : start + length]
     if y.shape[-1] < length:
         y = np.pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - y.shape[-1])])
@@ -336,9 +402,10 @@ class Projector:
     re-allocated besides the two FFT outputs.
 
     The result equals ``stft(istft(X, length=length), ...)`` with the same
-    settings (librosa conventions; float rounding aside): samples outside the
-    signal's ``length`` are zero (``pad_mode="constant"``) or re-filled by the
-    padding rule ("reflect", "edge"). With constant padding the map is the
+    settings (librosa conventions; float rounding aside), under every framing
+    (:data:`FRAMINGS`): samples outside the signal's ``length`` are zero
+    (``pad_mode="constant"``) or re-filled by the padding rule ("reflect", "edge")
+    over the framing's padding (:func:`frame_padding`). With constant padding the map is the
     orthogonal projection on consistent spectrograms (in the full-spectrum
     norm), which is what Griffin-Lim's monotonicity rests on.
 
@@ -348,10 +415,10 @@ class Projector:
         Frame length and hop.
     window : np.ndarray, shape (n_fft,)
         Analysis = synthesis window.
-    center : bool
-        librosa's centring.
+    framing : {"center", "same", "none"}, optional
+        Framing (default "center"); ``center`` (bool) is its legacy form.
     pad_mode : str
-        Centre padding mode ("constant", "reflect" or "edge").
+        Padding mode of "center" / "same" ("constant", "reflect" or "edge").
     n_frames : int
         Number of frames of the spectrograms to project.
     batch_shape : tuple of int
@@ -359,12 +426,12 @@ class Projector:
     dtype : dtype
         Real working precision (float32 default; complex64 spectrograms).
     length : int, optional
-        Signal length. Default with ``center``: the *longest* signal that has
-        ``n_frames`` frames (``istft``'s natural length + ``hop_length - 1``), so
-        that the STFT of every clip giving these frames is a fixed point (with the
-        natural length, a clip whose length is not a multiple of the hop would
-        lose its last samples at every projection). Without ``center``: the
-        natural length.
+        Signal length. Default with a padded framing ("center", "same"): the
+        *longest* signal that has ``n_frames`` frames (``istft``'s natural length +
+        ``hop_length - 1``), so that the STFT of every clip giving these frames is a
+        fixed point (with the natural length, a clip whose length is not a multiple of
+        the hop would lose its last samples at every projection). With "none": the
+        natural length (later samples are in no frame).
     workers : int, optional
         scipy.fft worker threads.
     """
@@ -375,13 +442,14 @@ class Projector:
         n_fft: int,
         hop_length: int,
         window: np.ndarray,
-        center: bool = True,
+        framing: str | None = None,
         pad_mode: str = "constant",
         n_frames: int,
         batch_shape: tuple[int, ...] = (),
         dtype: type | np.dtype = np.float32,
         length: int | None = None,
         workers: int | None = None,
+        center: bool | None = None,
     ) -> None:
         self.n_fft, self.hop_length = int(n_fft), int(hop_length)
         self.n_freq = self.n_fft // 2 + 1
@@ -394,7 +462,7 @@ class Projector:
         if self.dtype not in (np.float32, np.float64):
             raise ParameterError(f"dtype={self.dtype}; choose float32 or float64")
         self.cdtype = np.dtype(np.complex64 if self.dtype == np.float32 else np.complex128)
-        self.center, self.pad_mode = bool(center), str(pad_mode)
+        self.framing, self.pad_mode = resolve_framing(framing, center), str(pad_mode)
         self.workers = workers or FFT_WORKERS
         w64 = np.ascontiguousarray(window, dtype=np.float64)
         if w64.shape != (self.n_fft,):
@@ -402,10 +470,10 @@ class Projector:
         self.window = w64.astype(self.dtype)
         self._wkey = w64.tobytes()
         self.n_covered = self.n_fft + self.hop_length * (self.n_frames - 1)
-        self.pad = self.n_fft // 2 if self.center else 0
+        self.pad = frame_padding(self.framing, self.n_fft, self.hop_length)
         natural = self.n_covered - 2 * self.pad
         if length is None:  # the longest signal with n_frames frames (see the class notes)
-            length = natural + (self.hop_length - 1 if self.center else 0)
+            length = natural + (self.hop_length - 1 if self.pad else 0)
         self.length = int(length)
         if self.length <= 0:
             raise InputError(f"length={self.length}: the signal would be empty")
@@ -416,14 +484,19 @@ class Projector:
         scale[:lo] = 0  # outside the signal: zero (refilled below for reflect/edge padding)
         scale[hi:] = 0
         self._scale = scale
-        self._refill = self.center and self.pad_mode != "constant"
+        self._refill = self.pad > 0 and self.pad_mode != "constant"
         self._ybuf = np.empty((self.batch, self.n_covered), dtype=self.dtype)
 
     @classmethod
     def from_spec(cls, spec, n_frames: int, **kwargs) -> Projector:
         """Projector for a :class:`~melbench.spec.FeatureSpec` (keywords as the constructor)."""
         return cls(n_fft=spec.n_fft, hop_length=spec.hop_length, window=spec.window_array,
-                   center=spec.center, pad_mode=spec.pad_mode, n_frames=n_frames, **kwargs)
+                   framing=spec.framing, pad_mode=spec.pad_mode, n_frames=n_frames, **kwargs)
+
+    @property
+    def center(self) -> bool:
+        """True for the "center" framing (legacy)."""
+        return self.framing == "center"
 
     # ---------------------------------------------------------------- layout
     @property

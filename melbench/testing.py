@@ -27,6 +27,11 @@ What is checked, per kind:
   excepted) on a real pipeline context.
 - dataset: clips are mono float32 at the spec's rate (or mels with the spec's
   band count), with unique ids.
+- framings (:func:`check_framings`, inverters and phase retrievers): under each of
+  the framings "center", "same" (reflect padding) and "none" the output has the
+  framing's frame count, is finite, and is as good as under "center" with the same
+  padding mode: an inverter's mel-domain SC within 1 dB of it (or below -60 dB), a
+  phase retriever's consistency within 3 dB of it and no worse than trivial phase.
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ CHECK_SPECS: tuple[FeatureSpec, ...] = (
     FeatureSpec(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, fmax=8000.0, power=1,
                 window="sqrt_hann", name="check16k-sqrthann"),
     get_spec("speech16k"),
+)
+
+
+#: Framings every inverter and phase retriever must handle (:func:`check_framings`).
+#: (framing, pad_mode); each is compared with "center" under the same padding mode
+#: (reflect padding itself costs consistency at the edges, whatever the framing).
+FRAMING_CHECKS: tuple[tuple[str, str], ...] = (
+    ("center", "constant"), ("center", "reflect"), ("same", "reflect"), ("none", "constant"),
 )
 
 
@@ -228,6 +241,60 @@ def check_dataset(plugin: Any, spec: FeatureSpec | None = None, max_clips: int =
             assert clip.mel.shape[-2] == spec.n_mels, f"{ds.label}: mel bands {clip.mel.shape}"
         assert clip.audio is not None or clip.mel is not None, f"{ds.label}: empty clip {clip.id}"
     assert ids, f"{ds.label}: yielded no clips"
+
+
+def _framing_specs(p: Plugin) -> list[FeatureSpec]:
+    base = _pick_spec(p)
+    specs = [base.replace(framing=f, pad_mode=m, name=f"{base.name}-{f}-{m}")
+             for f, m in FRAMING_CHECKS]
+    declined = [f"{s.framing}: {r}" for s in specs if (r := p.skip(s))]
+    assert not declined, f"{p.label} declines a framing: {'; '.join(declined)}"
+    return specs
+
+
+def check_framings(kind: str, plugin: Any) -> None:
+    """Assert that an inverter or phase retriever works under every framing.
+
+    Each spec of :data:`FRAMING_CHECKS` (the plugin's check spec with that framing) is
+    used to make the magnitude / mel of :func:`conformance_signal`; the result must have
+    the framing's frame count, be finite and score about as well as under "center"
+    (see the module notes). Raises ``AssertionError`` naming the framing.
+    """
+    p = _instance(kind, plugin)
+    specs = _framing_specs(p)
+    scores = {}
+    for spec in specs:
+        label = f"{p.label} ({spec.framing} framing, {spec.pad_mode} padding)"
+        ref_key = ("center", spec.pad_mode if spec.framing != "none" else "constant")
+        y = conformance_signal(spec.sample_rate)
+        n = y.shape[-1]
+        mag = spec.magnitude(y).astype(np.float32)
+        assert mag.shape[-1] == spec.n_frames(n), f"{label}: spec.stft frame count"
+        if kind == "inverter":
+            mel = spec.mel_from_magnitude(mag)
+            out = p(mel, spec, context={"reference_magnitude": mag})
+            assert out.shape == mag.shape, f"{label}: output shape {out.shape}, expected {mag.shape}"
+            assert np.all(np.isfinite(out)), f"{label}: non-finite output"
+            score = _sc(spec.decompress(mel), spec.mel_from_magnitude(out, compress=False))
+            scores[spec.framing, spec.pad_mode] = score
+            bound = max(scores[ref_key] + 1.0, -60.0)
+        else:
+            x = p(mag, spec, rng=0)
+            assert x.shape == mag.shape, f"{label}: output shape {x.shape}, expected {mag.shape}"
+            assert np.all(np.isfinite(x)), f"{label}: non-finite output"
+            sig = spec.istft(x, length=n)
+            assert sig.shape == (n,), f"{label}: istft length {sig.shape}"
+            score = scores[spec.framing, spec.pad_mode] = _sc(mag, spec.magnitude(sig))
+            rnd = np.random.default_rng(0).uniform(-np.pi, np.pi, mag.shape)
+            trivial = max(
+                _sc(mag, spec.magnitude(spec.istft(mag * np.exp(1j * rnd), length=n))),
+                _sc(mag, spec.magnitude(spec.istft(mag.astype(np.complex64), length=n))))
+            assert score <= trivial + 0.5, (
+                f"{label}: SC {score:.2f} dB, worse than trivial phase ({trivial:.2f} dB)")
+            bound = scores[ref_key] + 3.0
+        assert score <= bound, (
+            f"{label}: SC {score:.2f} dB, much worse than with centre framing "
+            f"({scores[ref_key]:.2f} dB): the framing is not handled")
 
 
 CHECKS = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from melbench import registry
-from melbench.testing import CHECKS, Declined, check_plugin
+from melbench.errors import MelbenchError, ParameterError
+from melbench.testing import CHECKS, Declined, check_framings, check_plugin
 
 
 def _cases():
@@ -70,3 +71,24 @@ def test_torch_plugins_without_torch_are_unavailable_with_the_install_hint(tmp_p
     assert len(lines) == 4
     assert all("pip install 'melbench[torch]'" in ln for ln in lines), out.stdout
     assert "fgla_torch" in out.stdout.split("|", 4)[-1]  # melbench list shows it
+
+
+def _framing_cases():
+    for kind in ("inverter", "phase"):
+        for name, info in registry.discover()[kind].items():
+            if info.available:
+                yield pytest.param(kind, name, id=f"{kind}-{name}")
+
+
+@pytest.mark.parametrize(("kind", "name"), list(_framing_cases()))
+def test_plugin_framings(kind, name):
+    """Every inverter and phase retriever works under the center, same and none framings."""
+    try:
+        plugin = registry.create(kind, name)
+        check_framings(kind, plugin)
+    except Declined as exc:
+        pytest.skip(str(exc))
+    except (ParameterError, MelbenchError) as exc:
+        if "default parameters" in str(exc) or "required" in str(exc):
+            pytest.skip(str(exc))
+        raise

@@ -71,7 +71,8 @@ def test_invert_folder_goes_on_after_bad_files(bundled_mels, tmp_path, capsys):
     np.save(d / "transposed.npy", good.T)
     np.save(d / "logged.npy", np.log(good + 1e-5))  # log mel under a linear spec
     np.save(d / "obj.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
-    code = invert_main([str(d), "-o", str(tmp_path / "out"), "--phase-param", "n_iter=2", "-q"])
+    code = invert_main([str(d), "-o", str(tmp_path / "out"), "--spec", "speech16k",
+                        "--phase-param", "n_iter=2", "-q"])
     err = capsys.readouterr().err
     assert code == 1
     assert (tmp_path / "out" / "sub" / "good.wav").is_file()
@@ -180,3 +181,57 @@ def test_api_default_cell_prefers_nnls():
     inv, ph = default_cell()
     assert ph == "fgla"
     assert inv == ("nnls" if "nnls" in registry.available("inverter") else "pinv")
+
+
+# --------------------------------------------------------------------------- issue 13 item 6:
+# torch in, torch out
+
+
+def _quiet_tone(sr=16000, seconds=0.5):
+    t = np.arange(int(sr * seconds)) / sr
+    return (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+
+
+def test_torch_mel_in_torch_audio_out_same_numbers():
+    torch = pytest.importorskip("torch")
+    m = SPEC.mel(_quiet_tone())
+    ref = melbench.invert(m, spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    t = torch.tensor(m, requires_grad=True)  # a model output with grad: detached, not an error
+    y = melbench.invert(t, spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    assert isinstance(y, torch.Tensor) and y.device == t.device and y.dtype == torch.float32
+    assert not y.requires_grad
+    np.testing.assert_allclose(y.numpy(), ref, rtol=0, atol=1e-6)
+    y64 = melbench.invert(t.detach().double(), spec="speech16k", inverter="pinv", n_iter=5, seed=1)
+    assert y64.dtype == torch.float64
+    # a batch (B, n_mels, frames) as models emit it
+    yb = melbench.invert(torch.stack([t.detach(), t.detach()]), spec="speech16k", inverter="pinv",
+                         n_iter=5, seed=1)
+    assert tuple(yb.shape) == (2, ref.shape[-1])
+
+
+def test_torch_audio_in_torch_mel_out_matches_numpy():
+    torch = pytest.importorskip("torch")
+    y = _quiet_tone()
+    m = melbench.mel(torch.from_numpy(y), spec="speech16k")
+    assert isinstance(m, torch.Tensor) and m.dtype == torch.float32
+    np.testing.assert_allclose(m.numpy(), melbench.mel(y, spec="speech16k"), rtol=1e-6, atol=0)
+    half = melbench.mel(torch.from_numpy(y).half(), spec="speech16k")
+    assert half.dtype == torch.float16
+
+
+def test_torch_on_gpu_comes_back_on_the_gpu():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    t = torch.tensor(SPEC.mel(_quiet_tone()), device="cuda")
+    y = melbench.invert(t, spec="speech16k", inverter="pinv", n_iter=2)
+    assert y.device == t.device
+
+
+def test_numpy_calls_do_not_import_torch():
+    code = ("import sys, numpy as np, melbench; "
+            "m = melbench.mel(np.zeros(8000, np.float32) + 0.1 * np.sin(np.arange(8000)), "
+            "spec='speech16k'); melbench.invert(m, spec='speech16k', inverter='pinv', n_iter=2); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

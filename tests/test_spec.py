@@ -32,7 +32,8 @@ def test_mel_basis_equals_librosa(htk, norm, sr, n_fft, n_mels, fmin, fmax):
 def test_preset_mel_basis_equals_librosa(preset):
     s = PRESETS[preset]
     ref = librosa.filters.mel(sr=s.sample_rate, n_fft=s.n_fft, n_mels=s.n_mels, fmin=s.fmin,
-                              fmax=s.fmax, htk=s.htk, norm="slaney")
+                              fmax=s.fmax, htk=s.htk,
+                              norm=None if s.mel_norm == "none" else s.mel_norm)
     np.testing.assert_allclose(s.mel_basis(), ref, rtol=1e-5, atol=1e-9)
 
 
@@ -97,7 +98,7 @@ def test_compression_matches_conventions(rng):
     db_mag = get_spec("speech16k", compression="db", power=1, floor=1e-10)
     np.testing.assert_allclose(db_mag.compress(m), librosa.amplitude_to_db(m, amin=1e-10, top_db=None),
                                rtol=1e-6)
-    tts = get_spec("tts22k")  # HiFi-GAN style: log(clamp(x, 1e-5))
+    tts = get_spec("tts22k")  # Tacotron 2 style: log(clamp(x, 1e-5))
     assert tts.compress(np.array([0.0, 1.0]))[0] == pytest.approx(np.log(1e-5))
 
 
@@ -155,3 +156,104 @@ def test_too_short_signal_is_clear():
     spec = FeatureSpec(n_fft=1024, hop_length=256, center=False)
     with pytest.raises(InputError, match="shorter than one frame"):
         spec.stft(np.zeros(100, dtype=np.float32))
+
+
+# ------------------------------------------------------------------ framing and mag_eps
+def test_framing_field_and_legacy_center():
+    assert FeatureSpec().framing == "center" and FeatureSpec().center is True
+    assert FeatureSpec(center=False).framing == "none"
+    assert FeatureSpec(center=True).framing == "center"
+    same = FeatureSpec(framing="same")
+    assert same.center is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        same.center = True  # read-only property
+    # mappings (Hydra nodes, spec files) and overrides: center wins, False keeps "same"
+    assert get_spec({"preset": "tts22k", "center": False}).framing == "none"
+    assert get_spec({"framing": "same", "center": False}).framing == "same"
+    assert get_spec({"framing": "same", "center": True}).framing == "center"
+    assert get_spec({"framing": "same", "center": None}).framing == "same"
+    assert get_spec("speech16k", center=False).framing == "none"
+    assert get_spec(same, center=False).framing == "same"
+    assert same.replace(center=True).framing == "center"
+    with pytest.raises(ParameterError, match="contradicts framing='same'"):
+        FeatureSpec(framing="same", center=True)
+    with pytest.raises(ParameterError, match="center='yes'"):
+        get_spec({"center": "yes"})
+    with pytest.raises(ParameterError, match="framing='centre'.*center, same, none"):
+        FeatureSpec(framing="centre")
+    with pytest.raises(ParameterError, match="mag_eps"):
+        FeatureSpec(mag_eps=-1.0)
+
+
+def test_keys_of_legacy_specs_unchanged():
+    """Specs the old ``center: bool`` could express hash as before (caches stay valid).
+
+    The hex strings were computed with melbench before the framing field existed.
+    """
+    assert PRESETS["librosa"].key() == "5cd83d0dd9045062"
+    assert PRESETS["tts22k"].key() == "14c8c02af559d7d7"
+    assert PRESETS["speech16k"].key() == "ac879140961aceda"
+    assert get_spec("speech16k", center=False).key() == "b84c6df8a9d769ff"
+    keys = {get_spec("speech16k", framing=f).key() for f in ("center", "same", "none")}
+    assert len(keys) == 3
+    assert get_spec("speech16k", mag_eps=1e-9).key() != PRESETS["speech16k"].key()
+
+
+@pytest.mark.parametrize(("framing", "frames", "natural"), [
+    # N = 22050, n_fft 1024, hop 256: centre 1 + N // hop; same N // hop; none 1 + (N - n_fft) // hop
+    ("center", 87, 256 * 86), ("same", 86, 256 * 86), ("none", 83, 1024 + 256 * 82),
+])
+def test_frames_and_lengths_follow_framing(framing, frames, natural, rng):
+    spec = get_spec("tts22k", framing=framing)
+    y = rng.standard_normal(22050).astype(np.float32)
+    assert spec.n_frames(22050) == frames
+    assert spec.mel(y).shape == (80, frames)
+    assert spec.n_samples(frames) == natural
+    x = spec.stft(y)
+    assert spec.istft(x).shape == (natural,)
+    assert spec.istft(x, length=22050).shape == (22050,)
+
+
+def test_same_framing_istft_is_aligned_with_the_source(rng):
+    """A "same" spectrogram resynthesised with its framing has no sample offset."""
+    spec = get_spec("tts22k", framing="same")
+    y = rng.standard_normal(8000)
+    back = spec.istft(spec.stft(y), length=y.size)
+    np.testing.assert_allclose(back[: 8000 - 512], y[: 8000 - 512], atol=1e-9)
+    xc = np.correlate(back, y, mode="full")
+    assert int(np.argmax(xc)) - (y.size - 1) == 0
+
+
+def test_mag_eps_magnitude(rng):
+    spec = get_spec("tts22k", mag_eps=1e-9)
+    y = rng.standard_normal(4000)
+    x = librosa.stft(y, n_fft=1024, hop_length=256, center=True, pad_mode="reflect")
+    np.testing.assert_allclose(spec.magnitude(y), np.sqrt(x.real**2 + x.imag**2 + 1e-9),
+                               rtol=1e-10)
+    silent = spec.magnitude(np.zeros(4000))
+    np.testing.assert_allclose(silent, np.sqrt(1e-9), rtol=1e-5)
+    assert get_spec("tts22k").magnitude(np.zeros(4000)).max() == 0
+
+
+def _compose_spec(overrides):
+    from hydra import compose, initialize_config_dir
+
+    from melbench import registry
+    from melbench.resources import config_dir
+
+    registry.register_hydra_configs()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    return get_spec(cfg.spec)
+
+
+def test_hydra_spec_nodes_framing_and_legacy_center():
+    assert _compose_spec(["spec=hifigan_v1"]) == PRESETS["hifigan_v1"]
+    assert _compose_spec(["spec=vocos_24k", "spec.framing=same"]) == \
+        PRESETS["vocos_24k"].replace(framing="same")
+    legacy = _compose_spec(["spec=speech16k", "spec.center=false"])
+    assert legacy.framing == "none" and legacy.key() == "b84c6df8a9d769ff"
+    # the paper spec yamls (conf/spec/) compose to the specs they gave before the framing
+    # field (keys computed with melbench before it)
+    assert _compose_spec(["spec=prusa2017_mocha"]).key() == "67603d4b3605acc6"
+    assert _compose_spec(["spec=marafioti2021_r4"]).key() == "a466f652b6c5e8e9"

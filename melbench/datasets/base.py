@@ -58,6 +58,39 @@ def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return soxr.resample(y, sr_in, sr_out, quality="VHQ").astype(np.float32, copy=False)
 
 
+def wav_truncation(path: str | Path) -> str:
+    """A note if a RIFF/WAVE file's ``data`` chunk is shorter than its header declares ("" if not).
+
+    libsndfile reads what is there without complaint, so a cut-off file (an
+    interrupted copy or download) would otherwise be scored as if it were whole.
+    """
+    import struct
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return ""
+            end = ">" if head[:4] == b"RIFX" else "<"
+            pos = 12
+            while pos + 8 <= size:
+                fh.seek(pos)
+                cid, n = struct.unpack(end + "4sI", fh.read(8))
+                if cid == b"data":
+                    have = size - pos - 8
+                    if n != 0xFFFFFFFF and n > have:
+                        return (f"{path.name} is cut short: its header declares {n} bytes of audio "
+                                f"data but the file holds {have} ({100 * have / n:.0f}%); only "
+                                "that part is scored: copy or export the file again")
+                    return ""
+                pos += 8 + n + (n & 1)
+    except (OSError, struct.error):
+        return ""
+    return ""
+
+
 def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int, dict]:
     """Read an audio file, downmix to mono float32, resample to ``sample_rate``.
 
@@ -75,7 +108,8 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     sr : int
         Its sample rate.
     info : dict
-        ``source_sample_rate``, ``source_channels``, ``path``.
+        ``source_sample_rate``, ``source_channels``, ``path``; ``note`` when the
+        file is a WAV cut short (:func:`wav_truncation`).
 
     Raises
     ------
@@ -92,6 +126,9 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several types
         raise InputError(f"cannot read audio file {path}: {exc}") from exc
     info = {"source_sample_rate": int(sr), "source_channels": int(data.shape[1]), "path": str(path)}
+    note = wav_truncation(path)
+    if note:
+        info["note"] = note
     y = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     y = np.ascontiguousarray(y, dtype=np.float32)
     if sample_rate is not None and sample_rate != sr:

@@ -537,8 +537,9 @@ class NNLS(Inverter):
         p = self.params
         if int(p.max_iter) != p.max_iter or p.max_iter < 0:
             raise ParameterError(f"max_iter={p.max_iter!r} must be a non-negative integer")
-        if not p.tol >= 0:
-            raise ParameterError(f"tol={p.tol!r} must be >= 0")
+        if not p.tol > 0:  # tol=0 never meets the stopping rule in float arithmetic
+            raise ParameterError(f"tol={p.tol!r} must be > 0 (e.g. the default 1e-5; smaller is "
+                                 "more exact and slower)")
         if p.start not in ("pinv", "zeros"):
             raise ParameterError(f"start={p.start!r}; choose 'pinv' or 'zeros'")
 

@@ -280,8 +280,9 @@ class NNLSConsistent(Inverter):
             raise ParameterError(f"momentum={p.momentum!r} must be in [0, 2)")
         if p.init not in ("random", "zero"):
             raise ParameterError(f"init={p.init!r}; choose 'random' or 'zero'")
-        if not p.tol >= 0:
-            raise ParameterError(f"tol={p.tol!r} must be >= 0")
+        if not p.tol > 0:  # tol=0 never meets the stopping rule in float arithmetic
+            raise ParameterError(f"tol={p.tol!r} must be > 0 (e.g. the default 1e-5; smaller is "
+                                 "more exact and slower)")
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the consistent, mel-exact spectrogram in ``spec.domain``."""

@@ -59,10 +59,23 @@ def _axes(n: int, width: float = 6.0, height: float = 4.2) -> tuple[Any, list[An
     return fig, flat[:n]
 
 
+def _tex(text: Any) -> str:
+    """Text shown literally by matplotlib: ``$`` escaped, so labels never start mathtext.
+
+    Labels come from data (plugin parameters, dataset paths); an unescaped ``$`` pair
+    would be parsed as mathtext (and an odd one crashes the figure).
+    """
+    return str(text).replace("$", r"\$")
+
+
+def _label(inv: str, ph: str, labels: dict[str, str]) -> str:
+    return _tex(cell_label(inv, ph, labels))
+
+
 def _wrap(title: str, width: int = 70) -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(title, width)) if title else ""
+    return _tex("\n".join(textwrap.wrap(title, width))) if title else ""
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -139,9 +152,9 @@ def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db") ->
     for ax, (title, g) in zip(axes, panels, strict=True):
         for (inv, ph), c in g.groupby(["inverter", "phase"], sort=True):
             curve = c.groupby("iter")["value"].mean()
-            ax.plot(curve.index, curve.to_numpy(), label=cell_label(inv, ph, labels))
+            ax.plot(curve.index, curve.to_numpy(), label=_label(inv, ph, labels))
         ax.set_xlabel("iteration")
-        ax.set_ylabel(f"{g['field'].iloc[0]} (trace)")
+        ax.set_ylabel(_tex(f"{g['field'].iloc[0]} (trace)"))
         ax.set_title(_wrap(title), fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
@@ -192,7 +205,7 @@ def pareto(
         drawn = True
         for (inv, ph), p in pts.iterrows():
             ax.scatter(p["_seconds"], p["_q"], s=30)
-            ax.annotate(cell_label(inv, ph, labels), (p["_seconds"], p["_q"]), fontsize=7,
+            ax.annotate(_label(inv, ph, labels), (p["_seconds"], p["_q"]), fontsize=7,
                         xytext=(4, 3), textcoords="offset points")
         front = _pareto_front(pts["_seconds"].to_numpy(), pts["_q"].to_numpy(), better)
         if len(front) > 1:
@@ -205,7 +218,7 @@ def pareto(
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("seconds per clip (invert + phase + synth)")
-        ax.set_ylabel(f"{quality} ({better} is better)")
+        ax.set_ylabel(_tex(f"{quality} ({better} is better)"))
         ax.set_title(_wrap(title), fontsize=8)
         ax.grid(alpha=0.3)
     if not drawn:
@@ -248,7 +261,7 @@ def distributions(df: pd.DataFrame, out_dir: str | Path, metric: str) -> Path | 
         per_clip = g.groupby(["inverter", "phase", "clip"], sort=True)["_v"].mean()
         names, data = [], []
         for (inv, ph), s in per_clip.groupby(level=[0, 1], sort=True):
-            names.append(cell_label(inv, ph, labels))
+            names.append(_label(inv, ph, labels))
             data.append(s.to_numpy())
         ax.boxplot(data, showfliers=False)
         rng = np.random.default_rng(0)
@@ -256,7 +269,7 @@ def distributions(df: pd.DataFrame, out_dir: str | Path, metric: str) -> Path | 
             ax.scatter(i + rng.uniform(-0.12, 0.12, size=len(d)), d, s=10, alpha=0.7)
         ax.set_xticks(range(1, len(names) + 1))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
-        ax.set_ylabel(metric)
+        ax.set_ylabel(_tex(metric))
         ax.set_title(_wrap(title), fontsize=8)
         ax.grid(alpha=0.3, axis="y")
     return _save(fig, Path(out_dir) / f"dist_{metric}.png")

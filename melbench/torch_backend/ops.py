@@ -1,7 +1,8 @@
 """STFT, inverse STFT and the consistency projection on tensors, with melbench's conventions.
 
-The same conventions as :mod:`melbench.stft` (librosa's): ``center`` pads
-``n_fft // 2`` samples each side with ``spec.pad_mode``, the window (centred in
+The same conventions as :mod:`melbench.stft` (librosa's): the spec's framing pads
+``spec.frame_padding`` samples each side with ``spec.pad_mode`` ("center": ``n_fft // 2``,
+"same": ``(n_fft - hop) // 2``, "none": 0), the window (centred in
 the ``n_fft`` frame) is the analysis and synthesis window, the inverse divides
 by the window sum-square (0 where it vanishes). :class:`TorchProjector` is
 :class:`melbench.stft.Projector` on tensors: the same signal length (by default
@@ -58,12 +59,15 @@ def constant(key: str, spec: FeatureSpec, device: torch.device | str, dtype: tor
     return _const(key, spec, str(torch.device(device)), dtype, *args)
 
 
+def padding(spec: FeatureSpec) -> int:
+    """Samples padded on each side before framing (:func:`melbench.stft.frame_padding`)."""
+    from ..stft import frame_padding
+
+    return frame_padding(getattr(spec, "framing", spec.center), spec.n_fft, spec.hop_length)
+
+
 def check_framing(spec: FeatureSpec) -> str | None:
     """Reason the torch backend cannot follow ``spec``'s framing (None when it can)."""
-    framing = getattr(spec, "framing", "center" if spec.center else "none")
-    if framing not in ("center", "none"):
-        return (f"framing={framing!r} is not implemented in the torch backend (only 'center' "
-                "and 'none'); use the numpy plugins for this spec")
     if spec.pad_mode not in PAD_MODES:
         return f"pad_mode={spec.pad_mode!r} is not supported by the torch backend"
     return None
@@ -84,8 +88,8 @@ def stft(y: torch.Tensor, spec: FeatureSpec) -> torch.Tensor:
         raise ParameterError(why)
     y2, lead = _flat(y, 1)
     y2 = y2.to(real_dtype(y))
-    if spec.center:
-        p = spec.n_fft // 2
+    p = padding(spec)
+    if p:
         y2 = F.pad(y2[:, None], (p, p), mode=PAD_MODES[spec.pad_mode])[:, 0]
     if y2.shape[-1] < spec.n_fft:
         raise InputError(f"signal of {y.shape[-1]} samples is shorter than one frame "
@@ -133,7 +137,7 @@ def istft(x: torch.Tensor, spec: FeatureSpec, length: int | None = None) -> torc
     w = constant("window", spec, x.device, rd)
     frames = torch.fft.irfft(x2.transpose(-1, -2), n=spec.n_fft, dim=-1) * w
     y = _overlap_add(frames, spec.hop_length) * constant("inv_wss", spec, x.device, rd, t)
-    start = spec.n_fft // 2 if spec.center else 0
+    start = padding(spec)
     if length is None:
         y = y[:, start : y.shape[-1] - start]
     else:
@@ -161,8 +165,8 @@ class TorchProjector:
     dtype : torch.dtype
         Real working precision (float32 default).
     length : int, optional
-        Signal length; default as :class:`melbench.stft.Projector` (with ``center``
-        the longest signal with ``n_frames`` frames, else the natural length).
+        Signal length; default as :class:`melbench.stft.Projector` (with a padded
+        framing the longest signal with ``n_frames`` frames, else the natural length).
     """
 
     def __init__(self, spec: FeatureSpec, n_frames: int, *, device: torch.device | str = "cpu",
@@ -174,11 +178,11 @@ class TorchProjector:
             raise InputError(f"n_frames={n_frames}: need at least one frame")
         self.spec, self.n_frames, self.dtype = spec, int(n_frames), dtype
         self.n_fft, self.hop = spec.n_fft, spec.hop_length
-        self.pad = self.n_fft // 2 if spec.center else 0
+        self.pad = padding(spec)
         self.n_covered = self.n_fft + self.hop * (self.n_frames - 1)
         natural = self.n_covered - 2 * self.pad
         if length is None:
-            length = natural + (self.hop - 1 if spec.center else 0)
+            length = natural + (self.hop - 1 if self.pad else 0)
         self.length = int(length)
         if self.length <= 0:
             raise InputError(f"length={self.length}: the signal would be empty")
@@ -189,7 +193,7 @@ class TorchProjector:
         scale[: self.lo] = 0
         scale[self.hi :] = 0
         self.scale = scale
-        self.refill = spec.center and spec.pad_mode != "constant"
+        self.refill = self.pad > 0 and spec.pad_mode != "constant"
 
     @staticmethod
     def to_internal(x: torch.Tensor) -> torch.Tensor:

@@ -116,12 +116,17 @@ class LibrosaGLA(PhaseRetriever):
                 "phase); use melbench's fgla for a warm-started Griffin-Lim"
             )
         p = self.params
-        length = spec.n_samples(magnitude.shape[-1])
+        # librosa frames "center" or "none"; a "same" spectrogram is the "none" STFT of the
+        # padded signal: reconstruct that signal and cut the padding off again
+        trim = spec.frame_padding if spec.framing == "same" else 0
+        length = spec.n_samples(magnitude.shape[-1]) + 2 * trim
         y = librosa.griffinlim(
             magnitude, n_iter=int(p.n_iter), momentum=float(p.momentum),
             init="random" if p.init == "random" else None, random_state=rng,
             length=length, pad_mode=spec.pad_mode, **stft_kwargs(spec),
         )
+        if trim:
+            y = y[..., trim:-trim]
         cdtype = np.complex128 if magnitude.dtype == np.float64 else np.complex64
         x = spec.stft(y).astype(cdtype, copy=False)
         if x.shape != magnitude.shape:  # librosa and melbench agree on frames; guard anyway
