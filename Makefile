@@ -73,6 +73,7 @@ test-slow: $(TEST_STAMP)
 .PHONY: test-cluster
 test-cluster: $(TEST_STAMP)
 	$(PIP) install -q -e ".[slurm,ray]"
+	$(PIP) install -q --no-deps "hydra-ray-launcher>=1.2.2"
 	$(PY) -m pytest -q -m cluster tests/test_cluster.py
 
 lint: $(TEST_STAMP)

@@ -55,16 +55,23 @@ def ensure_slurm() -> None:
 
 
 def ensure_ray() -> None:
-    """``pip install ray hydra-ray-launcher`` into this interpreter when missing."""
+    """``pip install ray`` and ``pip install --no-deps hydra-ray-launcher`` when missing.
+
+    ``--no-deps``: hydra-ray-launcher 1.2.2 pins ``cloudpickle<3``, which would downgrade the
+    cloudpickle that joblib >= 1.5 needs (>= 3); its local launcher needs only ray.
+    """
     import importlib.util
 
     _root_or_skip("the Ray test")
-    if importlib.util.find_spec("ray") and importlib.util.find_spec("hydra_plugins.hydra_ray_launcher"):
-        return
-    p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "ray>=2.9",
-                        "hydra-ray-launcher>=1.2.2"], capture_output=True, text=True, timeout=1800)
-    if p.returncode != 0:
-        pytest.fail(f"pip install ray hydra-ray-launcher failed:\n{p.stderr[-2000:]}")
+    for spec, args in (("ray", ["ray>=2.9"]),
+                       ("hydra_plugins.hydra_ray_launcher", ["--no-deps", "hydra-ray-launcher>=1.2.2"])):
+        if importlib.util.find_spec(spec.split(".")[0]) and (
+                "." not in spec or importlib.util.find_spec(spec)):
+            continue
+        p = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
+                           capture_output=True, text=True, timeout=1800)
+        if p.returncode != 0:
+            pytest.fail(f"pip install {' '.join(args)} failed:\n{p.stderr[-2000:]}")
 
 
 class Namespace:
