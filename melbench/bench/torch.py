@@ -216,7 +216,16 @@ def write_markdown(rows: list[dict[str, Any]], path: Path, *, iters: int, repeat
         if "s_per_iter" in r:
             lines.append(f"| {r['device']} | {r['spec']} | {r['batch']} | {r['method']} | "
                          f"{1e3 * r['s_per_iter']:.3f} | {r['ratio']:.2f} | {r['sc_db']:.2f} |")
-    lines += ["", "Inverters on the mels of the same signals (one call, all frames of the batch):", "",
+    ta = [r["ratio"] for r in rows if r.get("method") == "torchaudio_gl"]
+    npy = [r["ratio"] for r in rows if r.get("method") == "fgla"]
+    if ta:
+        lines += ["", f"**fgla_torch per iteration: {min(ta):.2f}x to {max(ta):.2f}x faster than "
+                  "torchaudio's griffinlim** (same device, same run)" + (
+                      f"; the numpy/numba `fgla` takes {min(npy):.2f}x to {max(npy):.2f}x the time "
+                      "of fgla_torch on CPU." if npy else ".")]
+    lines += ["", "Inverters on the mels of the same signals (one call, all frames of the batch). "
+              "`nnls_torch` multiplies by the dense filterbank (for the GPU), so on one CPU thread "
+              "it is slower than the numba `nnls`, which uses the bands' sparsity:", "",
               "| device | spec | batch | method | ms / call |", "|---|---|---|---|---|"]
     for r in rows:
         if "s_per_call" in r:
