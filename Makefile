@@ -82,8 +82,22 @@ docs: $(DOCS_STAMP)
 test-slow: $(TEST_STAMP)
 	$(PY) -m pytest -q -m slow tests plugins
 
+# issue 18: sweeps on a real single-node SLURM cluster and a real local Ray cluster, started on
+# 127.0.0.1 by the tests (as root; they apt-get install slurm-wlm munge if missing).
+.PHONY: test-cluster
+test-cluster: $(TEST_STAMP)
+	$(PIP) install -q -e ".[slurm,ray]"
+	$(PIP) install -q --no-deps "hydra-ray-launcher>=1.2.2"
+	$(PY) -m pytest -q -m cluster tests/test_cluster.py
+
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check melbench tests plugins
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache
+
+# Pipeline benchmark (issue 16): every cell vs librosa mel_to_audio, clean and degraded mels.
+# Writes results/bench_pipelines.{md,csv,png}; melbench.quality picks the presets from the CSV.
+.PHONY: bench-pipelines
+bench-pipelines: $(TEST_STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh

@@ -8,9 +8,10 @@ _LAZY = {
     "invert": "melbench.api", "mel": "melbench.api",
     "FeatureSpec": "melbench.spec", "get_spec": "melbench.spec", "PRESETS": "melbench.spec",
 }
+_LAZY["invert_batch"] = "melbench.batch"  # issue 18: lists of mels, worker processes
 _SUBMODULES = ("api", "spec")
 
-__all__ = ["invert", "mel", "FeatureSpec", "get_spec", "PRESETS", "api", "spec"]
+__all__ = ["invert", "invert_batch", "mel", "FeatureSpec", "get_spec", "PRESETS", "api", "spec"]
 
 
 def __getattr__(name: str):

@@ -97,16 +97,27 @@ def infer_spec(mel: np.ndarray) -> tuple[FeatureSpec, str]:
     )
 
 
-def default_cell() -> tuple[str, str]:
-    """Names of the default (inverter, phase) pair, chosen from what is registered.
+def default_cell(quality: str | None = None) -> tuple[str, str]:
+    """Names of the default (inverter, phase) pair.
 
-    ``nnls`` + ``fgla`` when ``nnls`` is available, else ``pinv`` + ``fgla``.
+    The cell of the quality preset (``best`` unless ``quality`` says otherwise),
+    chosen by :mod:`melbench.quality` from the committed pipeline benchmark; if its
+    plugins are not registered, ``nnls`` + ``fgla`` (else ``pinv`` + ``fgla``).
     """
-    from . import registry
+    return tuple(name for name, _ in default_plugins(quality))  # type: ignore[return-value]
 
+
+def default_plugins(quality: str | None = None) -> tuple[tuple[str, dict], tuple[str, dict]]:
+    """``((inverter, params), (phase, params))`` of the default cell (see :func:`default_cell`)."""
+    from . import registry
+    from .quality import preset
+
+    cell = preset(quality)
+    if cell.inverter in registry.available("inverter") and cell.phase in registry.available("phase"):
+        return (cell.inverter, dict(cell.inverter_params)), (cell.phase, dict(cell.phase_params))
     inv = [n for n in DEFAULT_INVERTERS if n in registry.available("inverter")]
     ph = [n for n in DEFAULT_PHASES if n in registry.available("phase")]
-    return (inv[0] if inv else "pinv", ph[0] if ph else "fgla")
+    return (inv[0] if inv else "pinv", {}), (ph[0] if ph else "fgla", {})
 
 
 def load_spec_file(path: str | Path) -> FeatureSpec:
@@ -150,9 +161,10 @@ def make_plugin(kind: str, plugin: str | Plugin | None, params: Mapping[str, Any
         if params:
             raise ParameterError(f"parameters given for an already built {kind} {plugin.label}")
         return plugin
-    if plugin is None:
-        inv, ph = default_cell()
-        plugin = inv if kind == "inverter" else ph
+    if plugin is None:  # the default cell's plugin, with its parameters (given ones win)
+        inv, ph = default_plugins()
+        plugin, base = inv if kind == "inverter" else ph
+        params = {**base, **dict(params or {})}
     return registry.create(kind, str(plugin), params)
 
 
@@ -234,6 +246,7 @@ def invert(
     ref: float | None = None,
     inverter_params: Mapping[str, Any] | None = None,
     phase_params: Mapping[str, Any] | None = None,
+    quality: str | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Turn a mel spectrogram back into audio.
@@ -251,8 +264,8 @@ def invert(
         (:func:`infer_spec`, with a :class:`SpecInferredWarning` naming it; an
         error if several or none fit).
     inverter, phase : str or plugin instance, optional
-        Registered names (``melbench list``); None = :func:`default_cell`
-        (``nnls`` + ``fgla`` if available, else ``pinv`` + ``fgla``).
+        Registered names (``melbench list``); None = the default cell, the
+        ``quality`` preset's (:func:`default_cell`, :mod:`melbench.quality`).
     seed : int
         Seeds random phase initialisation (same seed as a run = same audio).
     length : int, optional
@@ -262,6 +275,9 @@ def invert(
         ``power_to_db(S, ref=np.max)`` mel was divided by: restores its level.
     inverter_params, phase_params : mapping, optional
         Parameters of each plugin.
+    quality : {"fast", "balanced", "best"}, optional
+        Preset for the plugins not named (default ``best``), chosen from the
+        committed pipeline benchmark (:mod:`melbench.quality`).
     **params
         Further parameters, routed to whichever plugin has a parameter of that
         name (e.g. ``n_iter=200`` for fgla).
@@ -295,6 +311,11 @@ def invert(
             raise ParameterError(f"ref={ref!r}: the reference applies to dB mels, but spec {fs} is "
                                  f"{fs.compression}-compressed")
         fs = get_spec(fs, ref=float(ref))
+    (d_inv, d_inv_p), (d_ph, d_ph_p) = default_plugins(quality)
+    if inverter is None:  # the preset's plugin with its parameters (given ones win)
+        inverter, inverter_params = d_inv, {**d_inv_p, **dict(inverter_params or {})}
+    if phase is None:
+        phase, phase_params = d_ph, {**d_ph_p, **dict(phase_params or {})}
     inv_extra, ph_extra = _split_params(params, inverter, phase)
     inv = make_plugin("inverter", inverter, {**dict(inverter_params or {}), **inv_extra})
     ph = make_plugin("phase", phase, {**dict(phase_params or {}), **ph_extra})
@@ -304,8 +325,10 @@ def invert(
             raise ParameterError(f"{p.kind} {p.label} declines spec {fs}: {reason}")
     mel = check_mel(mel, fs, values=True)
     check_frames(mel.shape[-1], fs)
-    target = inv(mel, fs)
-    x = ph(target, fs, rng=seed)
+    inv_context: dict[str, Any] = {"reference_magnitude": None}  # non-empty: passed as is
+    target = inv(mel, fs, context=inv_context)
+    # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
+    x = ph(target, fs, init=inv_context.get("phase_init"), rng=seed)
     n = int(length) if length is not None else fs.n_samples(target.shape[-1])
     y = fs.istft(x, length=n)
     check_output_level(y, mel, fs)

@@ -25,11 +25,15 @@ spec:
   mel was divided by, which restores its level.
 
 defaults:
-  --inverter/--phase default to the best registered pair: nnls + fgla when the nnls
-  inverter is installed, else pinv + fgla (see `melbench list`).
+  --inverter/--phase not given: the cell of the --quality preset (default best),
+  chosen from the committed pipeline benchmark (results/bench_pipelines.md, see
+  melbench.quality): fast = fastest cell at least as good as librosa's mel_to_audio,
+  best = best robust cell no slower than librosa, balanced = fastest within 0.05 PESQ
+  of best. Falls back to nnls + fgla if the preset's plugins are not installed.
 
 examples:
   melbench invert mel.npy -o out.wav --spec tts22k
+  melbench invert mel.npy -o out.wav --spec tts22k --quality best
   melbench invert mel.npy -o out.flac --spec tts22k          # format from the suffix
   melbench invert mel.npy -o - --spec tts22k | aplay          # wav to stdout
   melbench invert batch.npz --key mels -o out/ --spec tts22k  # (batch, n_mels, frames): out/batch_0.wav ...
@@ -113,16 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "exactly one preset fits")
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
                    help="override a spec field, e.g. --spec-param fmax=11025 (repeatable)")
+    p.add_argument("--quality", default=None, choices=["fast", "balanced", "best"],
+                   help="preset cell for the plugins not named (default: best; see below)")
     p.add_argument("--ref", type=float, default=None,
                    help="reference of a dB mel (spec.ref), e.g. the np.max a ref=np.max mel was "
                    "divided by: restores its level")
     p.add_argument("--key", default=None,
                    help="name of the mel array in .npz archives (or .pt dicts)")
     p.add_argument("--inverter", default=None,
-                   help="inverter name (default: nnls if available, else pinv)")
+                   help="inverter name (default: the --quality preset's)")
     p.add_argument("--inverter-param", action="append", metavar="KEY=VALUE",
                    help="inverter parameter, e.g. --inverter-param max_iter=200 (repeatable)")
-    p.add_argument("--phase", default=None, help="phase retriever name (default: fgla)")
+    p.add_argument("--phase", default=None,
+                   help="phase retriever name (default: the --quality preset's)")
     p.add_argument("--phase-param", action="append", metavar="KEY=VALUE",
                    help="phase retriever parameter, e.g. --phase-param n_iter=200 (repeatable)")
     p.add_argument("--seed", type=int, default=0,
@@ -132,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subtype", default=None,
                    help="soundfile subtype: FLOAT (default for wav, no clipping), PCM_16, PCM_24 "
                    "(default for flac) ...")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="worker processes for a folder (default 0: all cores); 1 = one process. "
+                   "Each worker runs one BLAS/numba thread")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -167,17 +177,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    import io
-
-    import numpy as np
     import soundfile as sf
-    from tqdm.auto import tqdm
 
-    from .api import default_cell, infer_spec, resolve_spec
-    from .datasets.base import Clip
+    from .api import default_plugins, infer_spec, resolve_spec
     from .datasets.mels import MEL_EXTENSIONS, find_mel_files, load_mel_file, path_problem
     from .errors import InputError, MelbenchError
-    from .pipeline import run_clip
 
     args = build_parser().parse_args(argv)
 
@@ -225,79 +229,51 @@ def _main(argv: list[str] | None) -> int:
         if args.ref is not None and spec.compression != "db":
             raise ValueError(f"--ref {args.ref:g}: the reference applies to dB mels, but spec {spec} "
                              f"is {spec.compression}-compressed")
-        inv_name, ph_name = default_cell()
+        (inv_name, inv_p), (ph_name, ph_p) = default_plugins(args.quality)
         inverter = build_plugin("inverter", args.inverter or inv_name,
-                                parse_kv(args.inverter_param, "--inverter-param"), "--inverter-param")
+                                {**({} if args.inverter else inv_p),
+                                 **parse_kv(args.inverter_param, "--inverter-param")}, "--inverter-param")
         phase = build_plugin("phase", args.phase or ph_name,
-                             parse_kv(args.phase_param, "--phase-param"), "--phase-param")
+                             {**({} if args.phase else ph_p),
+                              **parse_kv(args.phase_param, "--phase-param")}, "--phase-param")
     except (MelbenchError, ValueError, TypeError) as exc:
         return usage_error(str(exc))
 
     base_dir = src.parent if single else src
     print(f"melbench invert: {len(files)} file(s), spec {spec}, {inverter.label} / {phase.label}",
           file=sys.stderr)
-    failed: list[tuple[Path | str, str]] = []
-    failed_files: set[Path] = set()
-    n_clipped = n_written = 0
-    bar = tqdm(files, desc="invert", unit="file", disable=args.quiet or single, file=sys.stderr)
-    for f in bar:
-        rel_id = str(f.relative_to(base_dir).with_suffix(""))
-        try:
-            arr = load_mel_file(f, transpose=args.transpose, key=args.key, batch=True)
-        except InputError as exc:
-            failed.append((f, f"load: {exc}"))
-            failed_files.add(f)
-            continue
-        items = [(None, arr)] if arr.ndim == 2 else list(enumerate(arr))
-        if to_stdout and len(items) > 1:
-            failed.append((f, f"holds a batch of {len(items)} mels: -o - writes one; give a folder to -o"))
-            failed_files.add(f)
-            continue
-        dst = None if to_stdout else _output_path(f, base_dir, out, single, ext)
-        for index, mel in items:
-            name = f if index is None else f"{f}[{index}]"
-            clip = Clip(id=rel_id if index is None else f"{rel_id}_{index}", mel=mel,
-                        sample_rate=spec.sample_rate, meta={"kind": "mel"})
-            res = run_clip(clip, spec, inverter, phase, [], seed=args.seed, dataset="invert")
-            if res.row["status"] != "ok" or res.audio is None:
-                why = res.row["error"] or res.row["status"]
-                if "looks transposed" in why and not args.transpose:
-                    why += "; or run with --transpose"
-                failed.append((name, why))
-                failed_files.add(f)
-                continue
-            y = np.asarray(res.audio, dtype=np.float32)
-            if not subtype.startswith(("FLOAT", "DOUBLE")) and np.max(np.abs(y)) > 1.0:
-                n_clipped += 1
-            try:
-                if to_stdout:
-                    buf = io.BytesIO()
-                    sf.write(buf, y, spec.sample_rate, subtype=subtype, format="WAV")
-                    sys.stdout.buffer.write(buf.getvalue())
-                    sys.stdout.buffer.flush()
-                else:
-                    target = _item_path(dst, index)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    sf.write(str(target), y, spec.sample_rate, subtype=subtype, format=fmt)
-                n_written += 1
-            except Exception as exc:  # noqa: BLE001 - soundfile/OS errors
-                failed.append((name, f"write {'stdout' if to_stdout else _item_path(dst, index)}: {exc}"))
-                failed_files.add(f)
-    bar.close()
+    # issue 18: the files go through melbench.batch (worker processes with --jobs N)
+    from .batch import FileJob, convert_files, worker_memory
+
+    if args.jobs < 0:
+        return usage_error(f"--jobs {args.jobs}: give a number of processes >= 1 (0: all cores)")
+    work = [FileJob(f, None if to_stdout else _output_path(f, base_dir, out, single, ext),
+                    str(f.relative_to(base_dir).with_suffix("")), transpose=args.transpose,
+                    key=args.key, subtype=subtype, fmt=fmt) for f in files]
+    results = convert_files(work, spec, inverter, phase, seed=args.seed, jobs=args.jobs,
+                            progress=not (args.quiet or single),
+                            note=lambda m: print(f"melbench invert: {m}", file=sys.stderr))
+    failed = [fail for r in results for fail in r.failures]
+    n_failed_files = sum(1 for r in results if r.failures)
+    n_written = sum(r.n_written for r in results)
+    n_clipped = sum(r.n_clipped for r in results)
+    rss = worker_memory(results)
+    if len(rss) > 1:
+        print(f"melbench invert: {len(rss)} worker processes, peak memory per worker "
+              f"{max(rss.values()):.0f} MiB", file=sys.stderr)
 
     where = "stdout" if to_stdout else out
-    print(f"melbench invert: {len(files) - len(failed_files)}/{len(files)} converted "
+    print(f"melbench invert: {len(files) - n_failed_files}/{len(files)} converted "
           f"({n_written} audio file(s)) -> {where}", file=sys.stderr)
     if n_clipped:
         print(f"melbench invert: warning: {n_clipped} file(s) exceed full scale and were clipped "
               f"by --subtype {subtype}; use --subtype FLOAT to keep them", file=sys.stderr)
     if failed:
-        print(f"melbench invert: {len(failed_files)} file(s) failed:", file=sys.stderr)
+        print(f"melbench invert: {n_failed_files} file(s) failed:", file=sys.stderr)
         for f, why in failed:
             print(f"  {f}: {why}", file=sys.stderr)
         return 1
     return 0
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

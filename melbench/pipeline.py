@@ -239,7 +239,8 @@ def run_clip(
     try:
         with costs.ledger() as led:
             t0 = time.perf_counter()
-            target = inverter(mel, spec, context={"reference_magnitude": true_mag})
+            inv_context: dict[str, Any] = {"reference_magnitude": true_mag}
+            target = inverter(mel, spec, context=inv_context)
             times["invert"] = time.perf_counter() - t0
         account("invert", inverter, led, target)
     except Exception as exc:  # noqa: BLE001
@@ -248,7 +249,8 @@ def run_clip(
         trace: list | None = [] if record_trace else None
         with costs.ledger() as led:
             t0 = time.perf_counter()
-            x = phase(target, spec, rng=seed, trace=trace)
+            # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
+            x = phase(target, spec, init=inv_context.get("phase_init"), rng=seed, trace=trace)
             times["phase"] = time.perf_counter() - t0
         account("phase", phase, led, target)
         result.trace = trace or []
