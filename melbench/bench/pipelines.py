@@ -189,7 +189,6 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
     """
     from threadpoolctl import threadpool_limits
 
-    from .. import degrade as _degrade
     from ..metrics.spectral import spectral_convergence_db
 
     rows: list[dict[str, Any]] = []
@@ -202,7 +201,8 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
                 clean = spec.mel_from_magnitude(true_mag)
                 for track in tracks:
                     dname, dparams = TRACKS[track]
-                    mel = _degrade.create(dname, dparams)(clean, spec, np.random.default_rng([seed, 1]))
+                    degradation = registry.create("degrade", dname, dparams)
+                    mel = degradation(clean, spec, np.random.default_rng([seed, 1]))
                     todo = ([LIB] if track == "clean" else []) + [
                         c for c in cells if track == "clean" or degraded_cells is None
                         or c in degraded_cells]
