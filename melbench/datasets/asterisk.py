@@ -231,7 +231,8 @@ class Asterisk(Dataset):
                     cid = f"{d.name}/{rel.with_suffix('').as_posix()}"
                     out.append(Entry(cid, f, f.stat().st_size * 2 / G722_RATE, meta))
         if not out:
-            raise InputError(f"dataset 'asterisk': no .g722 files in {[str(d) for v in self.voice_dirs().values() for d in v]}")
+            folders = [str(d) for v in self.voice_dirs().values() for d in v]
+            raise InputError(f"dataset 'asterisk': no .g722 files in {folders}")
         return out
 
     def clips(self, spec: FeatureSpec) -> Iterator[Clip]:

@@ -64,6 +64,8 @@ class EvalSuite(Dataset):
             ltfatpy signals (empty = leave them out).
         bundled : bool
             Include the six bundled clips.
+        asterisk_root, sonic_pi_root, ltfat_root : str
+            Each source's ``root`` ("" = its installed location).
         """
 
         seed: int = 0
@@ -74,6 +76,9 @@ class EvalSuite(Dataset):
         sonic_pi: int = 60
         ltfat: list[str] = field(default_factory=lambda: list(SIGNALS))
         bundled: bool = True
+        asterisk_root: str = ""
+        sonic_pi_root: str = ""
+        ltfat_root: str = ""
 
     def validate(self) -> None:
         """Check counts and durations."""
@@ -93,11 +98,13 @@ class EvalSuite(Dataset):
                        if r["id"].startswith("allison_")]
             for lang in p.asterisk_languages:
                 out.append(Asterisk(languages=[lang], subset=p.asterisk_per_language,
-                                    exclude=bundled if lang == "en" else [], **sel))
+                                    exclude=bundled if lang == "en" else [], root=p.asterisk_root,
+                                    **sel))
         if p.sonic_pi:
-            out.append(SonicPi(subset=p.sonic_pi, **sel))
+            out.append(SonicPi(subset=p.sonic_pi, root=p.sonic_pi_root, **sel))
         if p.ltfat:
-            out.append(LtfatSignals(names=list(p.ltfat), max_duration=p.max_duration))
+            out.append(LtfatSignals(names=list(p.ltfat), max_duration=p.max_duration,
+                                    root=p.ltfat_root))
         return out
 
     def check_installed(self) -> None:

@@ -208,7 +208,7 @@ def package_version(package: str) -> str:
 
 
 def user_data_dir() -> Path:
-    """melbench's user data folder: ``$XDG_DATA_HOME/melbench`` (default ``~/.local/share``)."""
+    """The user data folder of melbench: ``$XDG_DATA_HOME/melbench`` (default ``~/.local/share``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "melbench"
 

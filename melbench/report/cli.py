@@ -15,10 +15,14 @@ from ..results import atomic_write_text
 
 #: Files written (figures and ``audio/`` come on top).
 OUTPUTS = ("results.md", "results.csv", "results.tex", "index.html")
+#: Written when the rows have kind / source columns (issue 14).
+GROUPED_OUTPUTS = ("results_by_kind.md", "results_by_kind.csv", "results_by_source.md",
+                   "results_by_source.csv")
 
 EPILOG = """\
 outputs (in OUT): results.md, results.csv (long format: one line per cell and metric,
-also the format of `melbench compare` baselines), results.tex, index.html, PNG figures
+also the format of `melbench compare` baselines), results.tex, index.html,
+results_by_kind.md/.csv and results_by_source.md/.csv (per clip kind / source), PNG figures
 (convergence.png when runs used trace=true, pareto_<metric>.png, dist_<metric>.png) and
 audio/ (from runs with save_audio=N).
 
@@ -50,6 +54,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-html", action="store_true", help="skip the HTML page")
     p.add_argument("--title", default="melbench report", help="report title")
+    p.add_argument("--no-sc-linear", action="store_true",
+                   help="leave out the dB-of-mean-linear-SC columns (<sc column>@lin); SC columns "
+                        "are always also given as the mean of per-clip dB values")
+    p.add_argument("--by", default="kind,source", metavar="COLS",
+                   help="clip columns of the grouped tables results_by_<col>.md/.csv (default "
+                        "kind,source; a metric that does not apply to a kind, e.g. PESQ on "
+                        "music, is left out of that kind's table with the reason); '' = none")
     return p
 
 
@@ -66,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         runs = load_runs(args.runs)
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
         stats = tables.cell_stats(runs.rows, metrics, n_boot=args.n_boot, seed=args.seed)
+        if not args.no_sc_linear:
+            stats = tables.with_sc_linear(stats, runs.rows, n_boot=args.n_boot, seed=args.seed)
+        grouped = {}
+        for col in [c.strip() for c in args.by.split(",") if c.strip()]:
+            if col not in runs.rows.columns or not runs.rows[col].astype(str).str.strip().any():
+                continue
+            by = ["kind", col] if col == "source" and "kind" in runs.rows.columns else [col]
+            grouped[col] = (by, *tables.grouped_stats(runs.rows, by, metrics,
+                                                      sc_linear=not args.no_sc_linear,
+                                                      n_boot=args.n_boot, seed=args.seed))
         if args.quality and args.quality not in runs.rows.columns:
             raise KeyError(f"unknown quality metric {args.quality!r}; metrics in these rows: "
                            f"{', '.join(tables.select_metrics(runs.rows))}")
@@ -84,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out / "results.md", tables.to_markdown(stats, title=args.title))
     atomic_write_text(out / "results.csv", tables.to_csv(stats))
     atomic_write_text(out / "results.tex", tables.to_latex(stats))
+    for col, (by, gstats, excluded) in grouped.items():
+        atomic_write_text(out / f"results_by_{col}.md", tables.grouped_markdown(
+            gstats, by, excluded, title=f"{args.title}: by {' and '.join(by)}"))
+        atomic_write_text(out / f"results_by_{col}.csv", gstats.to_csv(index=False))
     figures: list[Path] = []
     if not args.no_plots and not runs.rows.empty:
         directions = dict(zip(stats["metric"], stats["better"], strict=False))
