@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml | $(PY)
 
 $(TEST_STAMP): $(STAMP) pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PIP) install -q -e ".[test]"
+	# issue 14: the evaluation metrics' extras (ViSQOL, DNSMOS, WORLD/SPTK MCD); pysptk builds from its sdist
+	$(PIP) install -q -e ".[eval-metrics]"
 	# lws 1.2.8 (for plugins/melbench-lws-ref): no wheels for current Pythons; rebuild its sdist with Cython.
 	# On failure the lws_ref tests skip.
 	$(PY) -c "import lws" 2>/dev/null || ( rm -rf $(VENV)/lws-build \
