@@ -10,6 +10,7 @@ package is installed (``make eval-data``).
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -491,3 +492,37 @@ def test_declared_kinds_override_the_name_rules():
     assert "declared for speech" in tables.applies("my_mos", "music", {"my_mos": ("speech",)})
     assert tables.applies("visqol_audio_moslqo", "speech", {}) != ""
     assert tables.applies("sc_true_db@lin", "music", {}) == ""
+
+
+def test_collect_writes_rows_clips_and_run_facts(tmp_path):
+    import json
+
+    from melbench.bench.eval_suite import collect
+
+    sweep = tmp_path / "clean"
+    df = _rows([("a", "speech", "asterisk/en", -20.0, 3.0), ("m", "music", "sonic-pi-samples", -9.0, 1.0)])
+    df["dataset"] = "eval_suite[seed=0]"
+    df["versions"] = "melbench 0.1.0; numpy 2"
+    df["cell_key"] = "k"
+    df["licence"] = ["CC-BY-SA-3.0", "CC0"]
+    df["duration"] = [1.5, 4.0]
+    for job in ("0", "1"):
+        d = sweep / job
+        (d / ".hydra").mkdir(parents=True)
+        part = df.assign(phase="fgla" if job == "0" else "lws")
+        part.to_csv(d / "rows.csv", index=False)
+        (d / "run.json").write_text(json.dumps({"complete": True, "finished": 1.0e9 + 60 * int(job)}))
+        (d / ".hydra" / "overrides.yaml").write_text(
+            f"- inverter=pinv\n- +method=eval_{part['phase'][0]}\n- +experiment=eval\n")
+    (sweep / "multirun.yaml").write_text("x: 1\n")
+    os.utime(sweep / "multirun.yaml", (1.0e9 - 120, 1.0e9 - 120))  # sweep launched 2 min earlier
+    collect(tmp_path / "out", [sweep])
+    rows = pd.read_csv(tmp_path / "out" / "rows.csv.gz")
+    assert len(rows) == 4 and "versions" not in rows and "cell_key" not in rows
+    assert set(rows["dataset"]) == {"eval_suite"}
+    clips = pd.read_csv(tmp_path / "out" / "clips.csv")
+    assert list(clips["clip"]) == ["a", "m"] and list(clips["licence"]) == ["CC-BY-SA-3.0", "CC0"]
+    run = (tmp_path / "out" / "RUN.md").read_text()
+    assert f"melbench run -m +experiment=eval inverter=pinv hydra.sweep.dir={sweep}" in run
+    assert "| clean | 2 |" in run and "| 3.0 | 4 | 4 | 0 | 0 |" in run  # 120 s + 60 s
+    assert "2 clips (music: 1, speech: 1)" in run and "- melbench 0.1.0; numpy 2" in run
