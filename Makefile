@@ -99,5 +99,5 @@ eval: $(STAMP)
 	$(VENV)/bin/melbench run -m +experiment=eval hydra.sweep.dir=$(EVAL_OUT)/clean
 	$(VENV)/bin/melbench run -m +experiment=eval_degraded hydra.sweep.dir=$(EVAL_OUT)/degraded
 	$(VENV)/bin/melbench run -m +experiment=eval_perceptual hydra.sweep.dir=$(EVAL_OUT)/perceptual
-	$(VENV)/bin/melbench report $(EVAL_SWEEPS) -o results/eval/report --title "melbench evaluation suite"
-	$(PY) -m melbench.bench.eval_suite results/eval $(EVAL_SWEEPS)
+	$(PY) -m melbench.bench.eval_suite results/eval $(EVAL_SWEEPS) --rows-csv $(EVAL_OUT)/rows_all.csv
+	$(VENV)/bin/melbench report $(EVAL_OUT)/rows_all.csv -o results/eval/report --title "melbench evaluation suite"

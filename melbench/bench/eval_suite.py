@@ -1,9 +1,9 @@
 """Collect the evaluation suite's sweeps into ``results/eval/`` (rows, clip list, run facts).
 
 ``make eval`` runs the suite's sweeps (``+experiment=eval``, ``eval_degraded``,
-``eval_perceptual``), then ``melbench report`` and this command::
+``eval_perceptual``), then this command and ``melbench report`` on its ``--rows-csv``::
 
-    python -m melbench.bench.eval_suite OUT SWEEP_DIR... [--log LOG]...
+    python -m melbench.bench.eval_suite OUT SWEEP_DIR... [--rows-csv ROWS.csv]
 
 It writes, in ``OUT``:
 
@@ -48,14 +48,15 @@ def sweep_times(sweep: Path) -> tuple[float, float, int]:
     modification time of the sweep's ``multirun.yaml`` (written at launch).
     """
     finished = []
-    for info in sweep.glob("*/run.json"):
+    single = (sweep / "run.json").exists()  # a run directory (one cell), not a sweep
+    for info in [sweep / "run.json"] if single else sweep.glob("*/run.json"):
         try:
             d = json.loads(info.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if d.get("complete") and "finished" in d:
             finished.append(float(d["finished"]))
-    start_file = sweep / "multirun.yaml"
+    start_file = sweep / (".hydra/config.yaml" if single else "multirun.yaml")
     start = start_file.stat().st_mtime if start_file.exists() else float("nan")
     return start, (max(finished) if finished else float("nan")), len(finished)
 
@@ -63,7 +64,9 @@ def sweep_times(sweep: Path) -> tuple[float, float, int]:
 def common_overrides(sweep: Path) -> list[str]:
     """The command-line overrides every job of a sweep shares (the sweep's own ones dropped)."""
     common: list[str] | None = None
-    for f in sorted(sweep.glob("*/.hydra/overrides.yaml")):
+    files = [sweep / ".hydra" / "overrides.yaml"] if (sweep / ".hydra").is_dir() else \
+        sorted(sweep.glob("*/.hydra/overrides.yaml"))
+    for f in files:
         items = [ln.strip()[2:].strip() for ln in f.read_text(encoding="utf-8").splitlines()
                  if ln.strip().startswith("- ")]
         common = items if common is None else [x for x in common if x in items]
@@ -77,13 +80,22 @@ def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def collect(out: Path, sweeps: list[Path]) -> pd.DataFrame:
-    """Write ``rows.csv``, ``clips.csv`` and ``RUN.md`` of the sweeps into ``out``."""
+def collect(out: Path, sweeps: list[Path], rows_csv: Path | None = None) -> pd.DataFrame:
+    """Write ``rows.csv.gz``, ``clips.csv`` and ``RUN.md`` of the sweeps into ``out``.
+
+    Rows of the same (cell, clip, seed) from several sweeps are kept once (the last read),
+    after the dataset label is shortened to the dataset's name. ``rows_csv``, if given,
+    receives the same rows uncompressed (for ``melbench report``).
+    """
     out.mkdir(parents=True, exist_ok=True)
     runs = load_runs(sweeps)
     rows = runs.rows
     slim = rows.drop(columns=[c for c in DROP if c in rows.columns])
     slim["dataset"] = slim["dataset"].astype(str).str.replace(r"\[.*$", "", regex=True)
+    ident = [c for c in ("dataset", "spec", "degrade", "inverter", "phase", "clip", "seed") if c in slim]
+    slim = slim[~slim.duplicated(subset=ident, keep="last")].reset_index(drop=True)
+    if rows_csv is not None:
+        atomic_write_text(rows_csv, slim.to_csv(index=False))
     import gzip
 
     atomic_write_bytes(out / "rows.csv.gz", gzip.compress(slim.to_csv(index=False).encode(), mtime=0))
@@ -96,19 +108,23 @@ def collect(out: Path, sweeps: list[Path]) -> pd.DataFrame:
              "## Commands\n", "```",
              "make eval-data   # Debian packages (root), ltfatpy signals, G722 decoder, metric extras"]
     for s in sweeps:
-        lines.append(f"melbench run -m {' '.join(common_overrides(s)) or '?'} hydra.sweep.dir={s}")
-    lines += ["melbench report " + " ".join(str(s) for s in sweeps) + " -o results/eval/report",
-              "python -m melbench.bench.eval_suite results/eval " + " ".join(str(s) for s in sweeps),
+        if (s / ".hydra").is_dir():
+            lines.append(f"melbench run {' '.join(common_overrides(s)) or '?'} hydra.run.dir={s}")
+        else:
+            lines.append(f"melbench run -m {' '.join(common_overrides(s)) or '?'} hydra.sweep.dir={s}")
+    lines += ["python -m melbench.bench.eval_suite results/eval " + " ".join(str(s) for s in sweeps)
+              + " --rows-csv outputs/eval/rows_all.csv",
+              "melbench report outputs/eval/rows_all.csv -o results/eval/report",
               "```\n", "## Run time on this machine\n",
               f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-              "the cores were shared with other jobs (load average about 10 during the run), "
+              "the cores were shared with other jobs (load average 10 to 22 on the 2 cores during the run), "
               "so these are upper bounds.\n",
               "| sweep | jobs done | started | finished | wall clock (min) | rows | ok | skipped | failed |",
               "|---|---|---|---|---|---|---|---|---|"]
     total = 0.0
     for s in sweeps:
         start, end, jobs = sweep_times(s)
-        part = rows[rows[RUN_DIR_COLUMN].str.startswith(str(s))]
+        part = rows[rows[RUN_DIR_COLUMN].map(lambda d, s=s: Path(d) == s or s in Path(d).parents)]
         counts = part["status"].value_counts().to_dict()
         minutes = (end - start) / 60 if end == end and start == start else float("nan")
         total += minutes if minutes == minutes else 0.0
@@ -146,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                                  description="Collect the evaluation suite's sweeps into OUT.")
     ap.add_argument("out", type=Path)
     ap.add_argument("sweeps", type=Path, nargs="+")
+    ap.add_argument("--rows-csv", type=Path, default=None,
+                    help="also write the collected rows, uncompressed, here (input of melbench report)")
     args = ap.parse_args(argv)
-    slim = collect(args.out, args.sweeps)
+    slim = collect(args.out, args.sweeps, args.rows_csv)
     print(f"{len(slim)} rows -> {args.out}/rows.csv.gz, clips.csv, RUN.md")
     return 0
 
