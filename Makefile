@@ -101,3 +101,4 @@ eval: $(STAMP)
 	$(VENV)/bin/melbench run -m +experiment=eval_perceptual hydra.sweep.dir=$(EVAL_OUT)/perceptual
 	$(PY) -m melbench.bench.eval_suite results/eval $(EVAL_SWEEPS) --rows-csv $(EVAL_OUT)/rows_all.csv
 	$(VENV)/bin/melbench report $(EVAL_OUT)/rows_all.csv -o results/eval/report --title "melbench evaluation suite"
+	gzip -nf results/eval/report/results_by_source.csv

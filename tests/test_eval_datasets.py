@@ -525,4 +525,5 @@ def test_collect_writes_rows_clips_and_run_facts(tmp_path):
     run = (tmp_path / "out" / "RUN.md").read_text()
     assert f"melbench run -m +experiment=eval inverter=pinv hydra.sweep.dir={sweep}" in run
     assert "| clean | 2 |" in run and "| 3.0 | 4 | 4 | 0 | 0 |" in run  # 120 s + 60 s
+    assert "from the first start to the last finish: 3.0 min" in run
     assert "2 clips (music: 1, speech: 1)" in run and "- melbench 0.1.0; numpy 2" in run

@@ -83,17 +83,27 @@ def _iso(t: float) -> str:
 def collect(out: Path, sweeps: list[Path], rows_csv: Path | None = None) -> pd.DataFrame:
     """Write ``rows.csv.gz``, ``clips.csv`` and ``RUN.md`` of the sweeps into ``out``.
 
-    Rows of the same (cell, clip, seed) from several sweeps are kept once (the last read),
-    after the dataset label is shortened to the dataset's name. ``rows_csv``, if given,
+    Rows of the same (cell, clip, seed) from several sweeps (e.g. a cell of the clean and of
+    the perceptual track) are merged into one, each column taking the first value that is
+    not missing, after the dataset label is shortened to the dataset's name. ``rows_csv``, if given,
     receives the same rows uncompressed (for ``melbench report``).
     """
     out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(sweeps)
-    rows = runs.rows
+    # each sweep alone: the same (cell, clip) scored in two tracks with different metrics
+    # (clean and perceptual) is merged below, not dropped as a duplicate
+    loaded = [load_runs([s]) for s in sweeps]
+    rows = pd.concat([r.rows for r in loaded], ignore_index=True)
+    warnings = [w for r in loaded for w in r.warnings]
     slim = rows.drop(columns=[c for c in DROP if c in rows.columns])
     slim["dataset"] = slim["dataset"].astype(str).str.replace(r"\[.*$", "", regex=True)
     ident = [c for c in ("dataset", "spec", "degrade", "inverter", "phase", "clip", "seed") if c in slim]
-    slim = slim[~slim.duplicated(subset=ident, keep="last")].reset_index(drop=True)
+    order = slim[ident].drop_duplicates()
+    g = slim.groupby(ident, sort=False, dropna=False)
+    merged = g.first()  # per column, the first value that is not missing
+    if "notes" in slim:
+        merged["notes"] = g["notes"].agg(
+            lambda x: "; ".join(dict.fromkeys(n for n in x.astype(str) if n and n != "nan")))
+    slim = order.merge(merged.reset_index(), on=ident, how="left")[list(slim.columns)]
     if rows_csv is not None:
         atomic_write_text(rows_csv, slim.to_csv(index=False))
     import gzip
@@ -122,8 +132,10 @@ def collect(out: Path, sweeps: list[Path], rows_csv: Path | None = None) -> pd.D
               "| sweep | jobs done | started | finished | wall clock (min) | rows | ok | skipped | failed |",
               "|---|---|---|---|---|---|---|---|---|"]
     total = 0.0
+    spans = []
     for s in sweeps:
         start, end, jobs = sweep_times(s)
+        spans.append((start, end))
         part = rows[rows[RUN_DIR_COLUMN].map(lambda d, s=s: Path(d) == s or s in Path(d).parents)]
         counts = part["status"].value_counts().to_dict()
         minutes = (end - start) / 60 if end == end and start == start else float("nan")
@@ -131,10 +143,13 @@ def collect(out: Path, sweeps: list[Path], rows_csv: Path | None = None) -> pd.D
         lines.append(f"| {s.name} | {jobs} | {_iso(start)} | {_iso(end)} | {minutes:.1f} "
                      f"| {len(part)} | {counts.get('ok', 0)} | {counts.get('skipped', 0)} "
                      f"| {counts.get('failed', 0)} |")
-    lines.append(f"\nTotal: {total:.1f} min.\n")
-    if runs.warnings:
+    first = min((a for a, _ in spans if a == a), default=float("nan"))
+    last = max((b for _, b in spans if b == b), default=float("nan"))
+    lines.append(f"\nSum of the sweeps' wall clocks: {total:.1f} min; from the first start to the last "
+                 f"finish: {(last - first) / 60:.1f} min (sweeps that ran side by side overlap).\n")
+    if warnings:
         lines.append("Warnings while reading the sweeps:\n")
-        lines += [f"- {w}" for w in runs.warnings]
+        lines += [f"- {w}" for w in warnings]
         lines.append("")
     kinds = clips["kind"].value_counts().to_dict() if "kind" in clips else {}
     kind_text = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
@@ -151,7 +166,7 @@ def collect(out: Path, sweeps: list[Path], rows_csv: Path | None = None) -> pd.D
         lines.append(f"- {pkg} {package_version(pkg) or '(not installed)'}")
     lines.append("- ltfatpy 1.1.2 sdist (signals gspi, linus, greasy)")
     atomic_write_text(out / "RUN.md", "\n".join(lines) + "\n")
-    for w in runs.warnings:
+    for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     return slim
 
