@@ -446,8 +446,8 @@ def label_notes(labels: Mapping[str, str]) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- SC aggregation
 # issue 14 item 4. Rows hold each clip's SC in dB, ``20 log10(||T - E|| / ||T||)``. A table can
 # average those dB values (the mean of dB, what :func:`cell_stats` does for every column), or
-# average the linear ratios and take the dB of that mean (what the phase-retrieval papers
-# report, e.g. Perraudin et al. 2013, Prusa et al. 2017). The dB of the linear mean is never
+# average the linear ratios and take the dB of that mean (the aggregate the phase-retrieval
+# papers report, per issue 14). The dB of the linear mean is never
 # below the mean of dB (Jensen), and is dominated by the worst clips.
 
 #: Suffix of the derived metric holding the dB of the mean linear SC.
@@ -456,8 +456,8 @@ SC_LINEAR_SUFFIX = "@lin"
 SC_AGGREGATION_NOTE = (
     "SC columns (`*sc*_db`) are the **mean of the per-clip dB values**; the columns ending "
     f"`{SC_LINEAR_SUFFIX}` are the **dB of the mean linear SC**, 20 log10(mean_clips "
-    "||T - E|| / ||T||), the aggregate of the phase-retrieval papers (Perraudin et al. 2013, "
-    "Prusa et al. 2017); it is never lower than the mean of dB and weighs the worst clips most."
+    "||T - E|| / ||T||), the aggregate of the phase-retrieval papers; it is never lower than "
+    "the mean of dB and weighs the worst clips most."
 )
 
 
