@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: run test test-slow lint venv install install-test bench clean ci-gate ci-baseline browser
+.PHONY: eval eval-data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -101,3 +102,30 @@ clean:
 .PHONY: bench-pipelines
 bench-pipelines: $(TEST_STAMP)
 	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh
+
+# issue 14: the evaluation suite. `make eval-data` installs its data (Debian packages as root,
+# the ltfatpy test signals into $${XDG_DATA_HOME:-~/.local/share}/melbench/ltfatpy, the G.722
+# decoder and the metric extras); `make eval` runs the three sweeps (the row cache in
+# outputs/cache makes a rerun resume) and writes results/eval/ (report, rows, RUN.md).
+EVAL_DEBS := asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722 asterisk-core-sounds-fr-g722 \
+  asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722 sonic-pi-samples
+EVAL_OUT := outputs/eval
+EVAL_SWEEPS := $(EVAL_OUT)/clean $(EVAL_OUT)/degraded $(EVAL_OUT)/perceptual
+eval-data: $(STAMP)
+	@if dpkg-query -W -f '$${Status}\n' $(EVAL_DEBS) 2>/dev/null | grep -vq 'install ok installed' \
+	    || ! dpkg-query -W $(EVAL_DEBS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(EVAL_DEBS); \
+	  else echo "make eval-data: the Debian packages need root; run:"; \
+	    echo "  sudo apt-get install -y $(EVAL_DEBS)"; echo "then make eval-data again"; exit 1; fi; \
+	else echo "Debian evaluation packages already installed"; fi
+	$(PIP) install -q -e ".[eval-data,eval-metrics]"
+	$(PY) -m melbench.datasets.ltfat_signals install
+
+eval: $(STAMP)
+	$(VENV)/bin/melbench run -m +experiment=eval hydra.sweep.dir=$(EVAL_OUT)/clean
+	$(VENV)/bin/melbench run -m +experiment=eval_degraded hydra.sweep.dir=$(EVAL_OUT)/degraded
+	$(VENV)/bin/melbench run -m +experiment=eval_perceptual hydra.sweep.dir=$(EVAL_OUT)/perceptual
+	$(PY) -m melbench.bench.eval_suite results/eval $(EVAL_SWEEPS) --rows-csv $(EVAL_OUT)/rows_all.csv
+	$(VENV)/bin/melbench report $(EVAL_OUT)/rows_all.csv -o results/eval/report --title "melbench evaluation suite"
+	gzip -nf results/eval/report/results_by_source.csv

@@ -34,6 +34,8 @@ ID_COLUMNS = (
     "dataset", "clip", "kind", "spec", "spec_key", "degrade", "inverter", "phase", "seed",
 )
 STATUS_COLUMNS = ("status", "error", "notes", "duration")
+#: Row columns describing where a clip comes from (from its meta; "" when the dataset says nothing).
+CLIP_COLUMNS = ("source", "licence")
 
 #: Type of an optional mel degradation stage: (mel, spec, rng) -> mel.
 Degrade = Callable[[np.ndarray, FeatureSpec, np.random.Generator], np.ndarray]
@@ -170,6 +172,7 @@ def run_clip(
     """
     row: dict[str, Any] = {
         "dataset": dataset, "clip": clip.id, "kind": clip.meta.get("kind", ""),
+        **{c: str(clip.meta.get(c, "")) for c in CLIP_COLUMNS},
         "spec": str(spec), "spec_key": spec.key(), "degrade": degrade_label,
         "inverter": inverter.label, "phase": phase.label, "seed": seed,
         "status": "ok", "error": "", "notes": "", "duration": clip.duration,

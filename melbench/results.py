@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .pipeline import ID_COLUMNS, STATUS_COLUMNS
+from .pipeline import CLIP_COLUMNS, ID_COLUMNS, STATUS_COLUMNS
 
 ROWS_FILE = "rows.csv"
 SUMMARY_FILE = "summary.md"
@@ -66,7 +66,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Rows (dicts) to a DataFrame with ID and status columns first."""
     df = pd.DataFrame(list(rows))
-    first = [c for c in (*ID_COLUMNS, *STATUS_COLUMNS) if c in df.columns]
+    first = [c for c in (*ID_COLUMNS, *CLIP_COLUMNS, *STATUS_COLUMNS) if c in df.columns]
     return df[first + [c for c in df.columns if c not in first]]
 
 
@@ -88,7 +88,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric metric columns of a rows frame, preferred ones first."""
-    skip = set(ID_COLUMNS) | set(STATUS_COLUMNS) | {"trace", "cell_key"}
+    skip = set(ID_COLUMNS) | set(CLIP_COLUMNS) | set(STATUS_COLUMNS) | {"trace", "cell_key"}
     numeric = [
         c for c in df.columns
         if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not c.startswith("_")

@@ -69,7 +69,7 @@ def test_torch_plugins_without_torch_are_unavailable_with_the_install_hint(tmp_p
     assert out.returncode == 0, out.stderr
     lines = [ln for ln in out.stdout.splitlines() if "|" in ln]
     assert len(lines) == 4
-    assert all("pip install 'melbench[torch]'" in ln for ln in lines), out.stdout
+    assert all("pip install -e '.[torch]'" in ln for ln in lines), out.stdout
     assert "fgla_torch" in out.stdout.split("|", 4)[-1]  # melbench list shows it
 
 

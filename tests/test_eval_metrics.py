@@ -176,7 +176,7 @@ def test_visqol_absent_package_is_a_reason_not_an_error(monkeypatch, speech):
     values, notes = score_metric(Visqol(), ctx_for(speech, speech, kind="speech"))
     assert math.isnan(values["visqol_speech"]) and math.isnan(values["visqol_audio"])
     assert len(notes) == 1 and notes[0].startswith("visqol: visqol-python is not installed")
-    assert "pip install 'melbench[visqol]'" in notes[0]
+    assert "pip install -e '.[visqol]'" in notes[0]
 
 
 # --------------------------------------------------------------------------- WORLD/SPTK MCD, F0
@@ -289,7 +289,7 @@ def test_mcd_world_kinds_reasons_and_parameters(world, speech, music, monkeypatc
         WorldMCD(alpha=1.5)
     hide_module(monkeypatch, "pysptk")
     values, notes = score_metric(WorldMCD(), ctx_for(speech, speech))
-    assert notes[0].startswith("mcd_world: pysptk is not installed") and "melbench[world]" in notes[0]
+    assert notes[0].startswith("mcd_world: pysptk is not installed") and "'.[world]'" in notes[0]
 
 
 # --------------------------------------------------------------------------- multi-resolution STFT
@@ -416,7 +416,7 @@ def test_dnsmos_kinds_reasons_and_absent_package(speechmos, speech23, music, mon
         Dnsmos(model="p835")
     hide_module(monkeypatch, "speechmos")
     _, notes = score_metric(Dnsmos(), ctx_for(None, speech23))
-    assert notes[0].startswith("dnsmos: speechmos is not installed") and "melbench[dnsmos]" in notes[0]
+    assert notes[0].startswith("dnsmos: speechmos is not installed") and "'.[dnsmos]'" in notes[0]
 
 
 def test_dnsmos_in_a_mels_run_without_reference_audio(speechmos, speech23, tmp_path):

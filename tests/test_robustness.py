@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from melbench import quality
+from melbench import quality, registry
 from melbench.bench.pipelines import TRACKS, _measure, clips_for
-from melbench.degrade import create as degradation
 from melbench.metrics.spectral import spectral_convergence_db
 from melbench.spec import get_spec
 
@@ -38,7 +37,7 @@ def _failures(spec_name, material, pesq_tracks):
         true_mag = spec.magnitude(audio)
         clean = spec.mel_from_magnitude(true_mag)
         for track, (dname, dparams) in TRACKS.items():
-            mel = degradation(dname, dparams)(clean, spec, np.random.default_rng([0, 1]))
+            mel = registry.create("degrade", dname, dparams)(clean, spec, np.random.default_rng([0, 1]))
             rows = {c: _measure(c, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 0,
                                 spectral_convergence_db)
                     for c in (default.label, quality.REFERENCE_CELL)}

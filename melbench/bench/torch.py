@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import torch  # noqa: F401
     except ImportError:
-        print("melbench bench torch: torch is not installed: pip install 'melbench[torch]'",
+        print("melbench bench torch: torch is not installed: pip install -e '.[torch]' in melbench's clone",
               file=sys.stderr)
         return 2
     rows = run(iters=args.iters, repeat=args.repeat, devices=args.device)

@@ -58,5 +58,6 @@ class Bundled(Dataset):
                 continue
             if self.params.ids and row["id"] not in self.params.ids:
                 continue
-            meta = {"kind": row["kind"], "licence": row["licence"]}
+            meta = {"kind": row["kind"], "licence": row["licence"], "source": "bundled",
+                    "origin": row["source"]}
             yield clip_from_file(root / row["file"], row["id"], spec.sample_rate, meta)

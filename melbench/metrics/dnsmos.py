@@ -130,7 +130,7 @@ class Dnsmos(Metric):
     Columns ``dnsmos_sig``, ``dnsmos_bak``, ``dnsmos_ovrl``, ``dnsmos_p808`` (1-5,
     higher is better) and the text column ``dnsmos_info``. Scores speech; a clip
     of a known kind other than speech gets a reason. Works in ``dataset=mels`` runs
-    without reference audio. Needs the ``dnsmos`` extra (``pip install 'melbench[dnsmos]'``).
+    without reference audio. Needs the ``dnsmos`` extra (``pip install -e '.[dnsmos]'`` in melbench's clone).
 
     References
     ----------

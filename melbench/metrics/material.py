@@ -124,6 +124,6 @@ def missing_package(module: str, extra: str, distribution: str) -> Missing | Non
     try:
         __import__(module)
     except ImportError as exc:
-        return Missing(f"{distribution} is not installed ({exc}); install it with "
-                       f"`pip install 'melbench[{extra}]'`")
+        return Missing(f"{distribution} is not installed ({exc}); install melbench's "
+                       f"'{extra}' extra (`pip install -e '.[{extra}]'` in melbench's clone)")
     return None

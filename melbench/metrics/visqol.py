@@ -188,7 +188,7 @@ class Visqol(Metric):
     ``mode="auto"`` a clip of kind ``speech`` gets speech mode and a clip of any
     other known kind (music, other...) audio mode; the other column is missing
     with that reason. A clip with no kind gets ``fallback``. Needs reference audio;
-    the ``visqol`` extra (``pip install 'melbench[visqol]'``).
+    the ``visqol`` extra (``pip install -e '.[visqol]'`` in melbench's clone).
 
     References
     ----------
@@ -270,7 +270,7 @@ class Visqol(Metric):
             if mode == "speech":
                 if lattice is True and not has_lattice:
                     out[col] = Missing("lattice=yes but ai-edge-litert (the lattice runtime) is not "
-                                       "installed; `pip install 'melbench[visqol]'`")
+                                       "installed; `pip install -e '.[visqol]'` in melbench's clone")
                     continue
                 use = has_lattice if lattice is None else lattice
                 note += ", lattice mapper" if use else ", polynomial mapper"

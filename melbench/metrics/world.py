@@ -202,7 +202,7 @@ class WorldMCD(Metric):
     better) and the text column ``mcd_world_info`` (analysis, order, all-pass constant,
     c0, DTW, package versions). F0 columns need voiced material: a clip of a known
     kind other than speech gets a reason. Needs reference audio and the ``world``
-    extra (``pip install 'melbench[world]'``).
+    extra (``pip install -e '.[world]'`` in melbench's clone).
 
     References
     ----------

@@ -15,10 +15,15 @@ from ..results import atomic_write_text
 
 #: Files written (figures and ``audio/`` come on top).
 OUTPUTS = ("results.md", "results.csv", "results.tex", "index.html")
+#: Written when the rows have kind / source columns (issue 14).
+GROUPED_OUTPUTS = ("results_by_kind.md", "results_by_kind.csv", "results_by_source.md",
+                   "results_by_source.csv")
 
 EPILOG = """\
 outputs (in OUT): results.md, results.csv (long format: one line per cell and metric,
-also the format of `melbench compare` baselines), results.tex, index.html, PNG figures
+also the format of `melbench compare` baselines; without the @lin SC columns of the other
+tables), results.tex, index.html,
+results_by_kind.md/.csv and results_by_source.md/.csv (per clip kind / source), PNG figures
 (convergence.png and convergence_fft_pairs.png when runs used trace=true;
 pareto_<metric>.png: quality vs seconds, pareto_fft_pairs_<metric>.png: quality vs FFT
 pairs; dist_<metric>.png) and audio/ (from runs with save_audio=N).
@@ -51,6 +56,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
     p.add_argument("--no-html", action="store_true", help="skip the HTML page")
     p.add_argument("--title", default="melbench report", help="report title")
+    p.add_argument("--no-sc-linear", action="store_true",
+                   help="leave out the dB-of-mean-linear-SC columns (<sc column>@lin); SC columns "
+                        "are always also given as the mean of per-clip dB values")
+    p.add_argument("--by", default="kind,source", metavar="COLS",
+                   help="clip columns of the grouped tables results_by_<col>.md/.csv (default "
+                        "kind,source; a metric that does not apply to a kind, e.g. PESQ on "
+                        "music, is left out of that kind's table with the reason); '' = none")
     return p
 
 
@@ -67,6 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         runs = load_runs(args.runs)
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
         stats = tables.cell_stats(runs.rows, metrics, n_boot=args.n_boot, seed=args.seed)
+        # results.csv stays the baseline format of `melbench compare` (metric columns of the
+        # rows only); the tables shown also give the dB of the mean linear SC
+        table_stats = stats if args.no_sc_linear else tables.with_sc_linear(
+            stats, runs.rows, n_boot=args.n_boot, seed=args.seed)
+        grouped = {}
+        for col in [c.strip() for c in args.by.split(",") if c.strip()]:
+            if col not in runs.rows.columns or not runs.rows[col].astype(str).str.strip().any():
+                continue
+            by = ["kind", col] if col == "source" and "kind" in runs.rows.columns else [col]
+            grouped[col] = (by, *tables.grouped_stats(runs.rows, by, metrics,
+                                                      sc_linear=not args.no_sc_linear,
+                                                      n_boot=args.n_boot, seed=args.seed))
         if args.quality and args.quality not in runs.rows.columns:
             raise KeyError(f"unknown quality metric {args.quality!r}; metrics in these rows: "
                            f"{', '.join(tables.select_metrics(runs.rows))}")
@@ -82,9 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (Path(args.runs[0]) / "report" if len(args.runs) == 1
                        else Path("melbench-report"))
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "results.md", tables.to_markdown(stats, title=args.title))
+    md = tables.to_markdown(table_stats, title=args.title)
+    kinds = sorted({str(k) for k in runs.rows.get("kind", []) if str(k) not in ("", "nan")})
+    if len(kinds) > 1 and "kind" in grouped:
+        md += (f"\nThese tables pool clips of several kinds ({', '.join(kinds)}): a speech metric "
+               "(PESQ, STOI...) is averaged over every clip it scored. Per-kind tables, with the "
+               "metrics that do not apply left out: results_by_kind.md.\n")
+    atomic_write_text(out / "results.md", md)
     atomic_write_text(out / "results.csv", tables.to_csv(stats))
-    atomic_write_text(out / "results.tex", tables.to_latex(stats))
+    atomic_write_text(out / "results.tex", tables.to_latex(table_stats))
+    for col, (by, gstats, excluded) in grouped.items():
+        atomic_write_text(out / f"results_by_{col}.md", tables.grouped_markdown(
+            gstats, by, excluded, title=f"{args.title}: by {' and '.join(by)}"))
+        atomic_write_text(out / f"results_by_{col}.csv", gstats.to_csv(index=False))
     figures: list[Path] = []
     if not args.no_plots and not runs.rows.empty:
         directions = dict(zip(stats["metric"], stats["better"], strict=False))
@@ -102,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = [f for f in drawn if f is not None]
     if not args.no_html:
         audio = html.find_audio(runs.rows, max_clips=args.audio_clips)
-        html.write_html(out, stats, runs.rows, figures=figures, audio=audio,
+        html.write_html(out, table_stats, runs.rows, figures=figures, audio=audio,
                         sources=[str(p) for p in args.runs], warnings=runs.warnings,
                         title=args.title)
     written = sorted(p.relative_to(out).as_posix() for p in out.iterdir() if p.is_file())

@@ -321,6 +321,8 @@ def to_markdown(stats: pd.DataFrame, *, title: str | None = "Results") -> str:
     level_note = ("Mean [95% bootstrap CI] over clips (seeds averaged per clip); "
                   "**bold** = best in column; ↓ lower is better, ↑ higher is better.\n")
     parts.append(level_note)
+    if any(is_sc_db(m) for m in set(stats["metric"])):
+        parts.append(SC_AGGREGATION_NOTE + "\n")
     labels = display_labels(stats)
     for group, part in groups(stats):
         parts.append(f"\n## {group_title(group)}\n")
@@ -439,3 +441,247 @@ def display_labels(stats: pd.DataFrame) -> dict[str, str]:
 def label_notes(labels: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(short, full)`` pairs for the labels that were shortened."""
     return [(v, k) for k, v in sorted(labels.items()) if v != k]
+
+
+# --------------------------------------------------------------------------- SC aggregation
+# issue 14 item 4. Rows hold each clip's SC in dB, ``20 log10(||T - E|| / ||T||)``. A table can
+# average those dB values (the mean of dB, what :func:`cell_stats` does for every column), or
+# average the linear ratios and take the dB of that mean (the aggregate the phase-retrieval
+# papers report, per issue 14). The dB of the linear mean is never
+# below the mean of dB (Jensen), and is dominated by the worst clips.
+
+#: Suffix of the derived metric holding the dB of the mean linear SC.
+SC_LINEAR_SUFFIX = "@lin"
+#: How each kind of SC column is aggregated, for the tables' notes.
+SC_AGGREGATION_NOTE = (
+    "SC columns (`*sc*_db`) are the **mean of the per-clip dB values**; the columns ending "
+    f"`{SC_LINEAR_SUFFIX}` are the **dB of the mean linear SC**, 20 log10(mean_clips "
+    "||T - E|| / ||T||), the aggregate of the phase-retrieval papers; it is never lower than "
+    "the mean of dB and weighs the worst clips most."
+)
+
+
+def is_sc_db(column: str) -> bool:
+    """True for a spectral-convergence column in dB (``sc_db``, ``sc_true_db``, ``mel_sc_db``...)."""
+    c = column.lower()
+    return c.endswith("_db") and ("_sc_" in f"_{c}") and not c.endswith(SC_LINEAR_SUFFIX)
+
+
+def sc_linear_stats(
+    df: pd.DataFrame,
+    metrics: Sequence[str] | None = None,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The dB of the mean linear SC per cell, as rows of the long table (metric ``<col>@lin``).
+
+    Each clip's dB value ``x`` becomes ``10 ** (x / 20)`` (seeds averaged per clip in the
+    linear domain), the linear values are averaged and bootstrapped like any metric, and
+    the mean and both CI bounds go back to dB (the map is monotone, so the interval
+    keeps its coverage).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Result rows.
+    metrics : sequence of str, optional
+        Columns to consider (default: every SC dB column, see :func:`is_sc_db`).
+    level, n_boot, seed
+        Bootstrap settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`STATS_COLUMNS` (``better`` = "lower").
+    """
+    cols = [c for c in (metrics or select_metrics(df)) if is_sc_db(c) and c in df.columns]
+    if df.empty or not cols:
+        return pd.DataFrame(columns=list(STATS_COLUMNS))
+    lin = df.copy()
+    for c in cols:
+        with np.errstate(over="ignore"):
+            lin[c + SC_LINEAR_SUFFIX] = 10.0 ** (pd.to_numeric(lin[c], errors="coerce") / 20.0)
+    new = [c + SC_LINEAR_SUFFIX for c in cols]
+    stats = cell_stats(lin, new, level=level, n_boot=n_boot, seed=seed,
+                       directions=dict.fromkeys(new, "lower"))
+    with np.errstate(divide="ignore"):
+        for c in ("mean", "ci_low", "ci_high", "min"):
+            v = stats[c].astype(float).to_numpy()
+            stats[c] = np.where(v > 0, 20.0 * np.log10(np.where(v > 0, v, 1.0)),
+                                np.where(v == 0, -np.inf, np.nan))
+    return mark_best(stats)
+
+
+def with_sc_linear(stats: pd.DataFrame, df: pd.DataFrame, **kw: Any) -> pd.DataFrame:
+    """``stats`` plus the ``@lin`` rows of :func:`sc_linear_stats`, each after its dB column."""
+    extra = sc_linear_stats(df, list(dict.fromkeys(stats["metric"])) if len(stats) else None, **kw)
+    if extra.empty:
+        return stats
+    both = pd.concat([stats, extra], ignore_index=True)
+    order = {m: i for i, m in enumerate(dict.fromkeys(stats["metric"]))}
+
+    def rank(m: str) -> float:
+        lin = m.endswith(SC_LINEAR_SUFFIX)
+        return order.get(m.removesuffix(SC_LINEAR_SUFFIX), len(order)) + (0.5 if lin else 0.0)
+
+    both["_o"] = both["metric"].map(rank)
+    both = both.sort_values([*CELL_COLUMNS, "_o"], kind="stable").drop(columns="_o")
+    return both.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- per-kind tables
+# issue 14 item 5. Speech metrics say nothing about music: they are left out of a kind's
+# table (with the reason), not averaged in. A metric plugin may declare the kinds it applies to
+# with a ``kinds`` class attribute ({column: (kind, ...)}); otherwise the rules below apply.
+
+#: Clip kinds the report knows (others are reported under their own name).
+KINDS = ("speech", "music", "other")
+#: Column prefixes of metrics that only apply to speech, with the reason.
+SPEECH_ONLY = {
+    "pesq": "PESQ models telephone-band speech perception (ITU-T P.862); not valid on music",
+    "stoi": "STOI measures speech intelligibility; meaningless on music",
+    "estoi": "ESTOI measures speech intelligibility; meaningless on music",
+    "dnsmos": "DNSMOS is trained on speech only",
+    "distillmos": "distillmos is trained on speech only",
+    "f0_": "F0 RMSE needs a single voiced pitch (speech)",
+    "vuv": "V/UV error needs voiced/unvoiced speech frames",
+    "mcd_world": "WORLD mel-cepstral distortion models a speech source-filter",
+    "visqol_speech": "ViSQOL speech mode is for speech; music uses audio mode",
+}
+#: Column prefixes of metrics that do not apply to speech.
+NON_SPEECH_ONLY = {
+    "visqol_audio": "ViSQOL audio mode is the music/general-audio model; speech uses speech mode",
+}
+
+
+def declared_kinds() -> dict[str, tuple[str, ...]]:
+    """``{column: kinds}`` declared by installed metric plugins (``kinds`` class attribute)."""
+    out: dict[str, tuple[str, ...]] = {}
+    try:
+        from .. import registry
+
+        for info in registry.discover()["metric"].values():
+            if info.available and info.cls is not None:
+                for col, kinds in (getattr(info.cls, "kinds", None) or {}).items():
+                    out[col] = tuple(kinds)
+    except Exception:  # noqa: BLE001 - a broken registry must not break a report
+        pass
+    return out
+
+
+def applies(metric: str, kind: str, declared: Mapping[str, tuple[str, ...]] | None = None) -> str:
+    """Why ``metric`` does not apply to clips of ``kind`` ("" when it applies).
+
+    Parameters
+    ----------
+    metric : str
+        Metric column (an ``@lin`` column follows its dB column).
+    kind : str
+        Clip kind (speech, music, other...).
+    declared : mapping, optional
+        Kinds declared by the metric plugins (default :func:`declared_kinds`).
+    """
+    declared = declared_kinds() if declared is None else declared
+    base = metric.removesuffix(SC_LINEAR_SUFFIX)
+    if base in declared:
+        return "" if kind in declared[base] else f"declared for {', '.join(declared[base])} only"
+    for prefix, reason in SPEECH_ONLY.items():
+        if base.startswith(prefix) and kind != "speech":
+            return reason
+    for prefix, reason in NON_SPEECH_ONLY.items():
+        if base.startswith(prefix) and kind == "speech":
+            return reason
+    return ""
+
+
+def grouped_stats(
+    df: pd.DataFrame,
+    by: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    *,
+    sc_linear: bool = True,
+    **kw: Any,
+) -> tuple[pd.DataFrame, dict[tuple[str, ...], list[tuple[str, str]]]]:
+    """Cell statistics within each group of clips (by kind, by source...).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Result rows with the ``by`` columns (``kind``, ``source``).
+    by : sequence of str
+        Clip columns to group by; when ``kind`` is among them, metrics that do not
+        apply to the group's kind (see :func:`applies`) are left out.
+    metrics : sequence of str, optional
+        Metric columns (default: all).
+    sc_linear : bool
+        Add the dB of the mean linear SC (:func:`with_sc_linear`).
+    **kw
+        Bootstrap settings of :func:`cell_stats`.
+
+    Returns
+    -------
+    stats : pandas.DataFrame
+        The long table with the ``by`` columns first.
+    excluded : dict
+        ``{group values: [(metric, reason), ...]}`` for the metrics left out.
+    """
+    by = list(by)
+    missing = [c for c in by if c not in df.columns]
+    if missing:
+        raise KeyError(f"rows have no {missing} column(s) to group by; columns: {list(df.columns)[:15]}")
+    metrics = select_metrics(df, metrics)
+    declared = declared_kinds()
+    parts, excluded = [], {}
+    work = df.copy()
+    for c in by:
+        work[c] = work[c].astype(object).where(work[c].notna(), "").astype(str)
+    for key, g in work.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        st = cell_stats(g, metrics, **kw)
+        if sc_linear:
+            st = with_sc_linear(st, g, **{k: v for k, v in kw.items() if k in ("level", "n_boot", "seed")})
+        if "kind" in by:
+            kind = key[by.index("kind")]
+            drop = {m: applies(m, kind, declared) for m in dict.fromkeys(st["metric"])}
+            drop = {m: r for m, r in drop.items() if r}
+            if drop:
+                excluded[key] = [(m, r) for m, r in drop.items() if not m.endswith(SC_LINEAR_SUFFIX)]
+                st = st[~st["metric"].isin(list(drop))]
+        for c, v in zip(by, key, strict=True):
+            st.insert(by.index(c), c, v)
+        parts.append(st)
+    stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return stats, excluded
+
+
+def grouped_markdown(
+    stats: pd.DataFrame,
+    by: Sequence[str],
+    excluded: Mapping[tuple[str, ...], Sequence[tuple[str, str]]],
+    *,
+    title: str,
+) -> str:
+    """Markdown of :func:`grouped_stats`: one table per group, with the metrics left out and why."""
+    parts = [f"# {title}\n", "Mean [95% bootstrap CI] over clips; **bold** = best in column; "
+             "↓ lower is better, ↑ higher is better.\n", SC_AGGREGATION_NOTE + "\n"]
+    if stats.empty:
+        return "\n".join(parts) + "(no rows)\n"
+    labels = display_labels(stats)
+    for key, g in stats.groupby(list(by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        head = ", ".join(f"{c}: {v}" for c, v in zip(by, key, strict=True))
+        for group, part in groups(g.drop(columns=list(by))):
+            parts.append(f"\n## {head} ({group_title(group)})\n")
+            parts.append(_md_table(wide(part, mark=("**", "**"), labels=labels)))
+        gone = excluded.get(key, [])
+        if gone:
+            parts.append("Left out of this table (not averaged in):\n")
+            parts.extend(f"- `{m}`: {r}" for m, r in gone)
+            parts.append("")
+    notes = label_notes(labels)
+    if notes:
+        parts.append("\nParameters shared by every cell of a method are left out of the table:\n")
+        parts.extend(f"- `{short}` = `{full}`" for short, full in notes)
+    return "\n".join(parts) + "\n"

@@ -1,6 +1,6 @@
 """melbench on PyTorch tensors (CPU or CUDA): batched GLA/FGLA, pseudo-inverse and NNLS.
 
-Install with ``pip install "melbench[torch]"``. The functions take and return
+Install with ``pip install -e ".[torch]"`` in melbench's clone. The functions take and return
 tensors on any device and follow a :class:`~melbench.spec.FeatureSpec` exactly as
 the numpy path does (same STFT conventions, same consistency projection, same
 update rules), so results equal :mod:`melbench.phase.projections` and

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 #: Shown when torch cannot be imported (the torch plugins are then listed as unavailable).
-MISSING = "torch is not installed; the torch backend needs it: pip install 'melbench[torch]'"
+MISSING = ("torch is not installed; the torch backend needs it: "
+           "pip install -e '.[torch]' in melbench's clone")
 
 
 def torch_installed() -> bool:
