@@ -52,6 +52,10 @@ def run_local(tmp: Path, args: list[str], name: str) -> pd.DataFrame:
     return read_rows(out / "rows.csv")
 
 
+#: Target seconds per clip of the requeue test's cell (6 bundled clips: about 50 s of work,
+#: more than the signal's 0-60 s into an attempt, and 1-2 clips per attempt after start-up).
+CLIP_SECONDS = 8.0
+
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.partition=debug", "hydra.launcher.cpus_per_task=1",
          "hydra.launcher.mem_gb=1"]
 
@@ -90,7 +94,16 @@ def test_slurm_job_killed_by_its_time_limit_is_requeued_and_resumes_from_the_cac
     cache and computes only the rest: same rows as an uninterrupted local run, none lost or doubled.
     """
     ns, env = slurm
-    cell = ["inverter=pinv", "phase=fgla", "phase.n_iter=3000", "metric_jobs=1", "progress=false"]
+    # The cell must outlast the first signal (up to 60 s into an attempt) while each clip fits
+    # in one attempt, on a quiet or a busy machine alike: size fgla's iteration count from a
+    # short calibration run on this machine now, for about CLIP_SECONDS per clip (6 clips).
+    calib = run_local(tmp_path, ["inverter=pinv", "phase=fgla", "phase.n_iter=300",
+                                 f"dataset.ids=[{CLIPS[0]}]", "metric_jobs=1", "progress=false"],
+                      "calibrate")
+    per_iter = float(calib["t_phase"].iloc[0]) / 300
+    n_iter = int(min(max(CLIP_SECONDS / max(per_iter, 1e-6), 1000), 200_000))
+    cell = ["inverter=pinv", "phase=fgla", f"phase.n_iter={n_iter}", "metric_jobs=1",
+            "progress=false"]
     local = run_local(tmp_path, cell, "local")
     out, cache = tmp_path / "slurm", tmp_path / "cache"
     # 3 min limit, USR2 120 s before it (SLURM sends it up to a minute early: 0-60 s into each
