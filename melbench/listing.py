@@ -7,7 +7,8 @@ import dataclasses
 from . import registry
 
 
-def _params(cls) -> str:
+def param_defaults(cls) -> list[str]:
+    """``name=default`` for each field of a plugin class's ``Params`` ("(required)" if none)."""
     out = []
     for f in dataclasses.fields(cls.Params):
         if f.default is not dataclasses.MISSING:
@@ -17,7 +18,11 @@ def _params(cls) -> str:
         else:
             d = "(required)"
         out.append(f"{f.name}={d}")
-    return ", ".join(out) or "(no parameters)"
+    return out
+
+
+def _params(cls) -> str:
+    return ", ".join(param_defaults(cls)) or "(no parameters)"
 
 
 def format_plugins(kind: str | None = None) -> str:

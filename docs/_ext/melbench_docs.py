@@ -19,7 +19,6 @@ incremental. The functions are plain and importable (tests/test_docs.py uses the
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 import sys
@@ -115,16 +114,9 @@ def plugin_references(cls: type) -> list[str]:
 
 
 def _params(cls: type) -> str:
-    out = []
-    for f in dataclasses.fields(cls.Params):
-        if f.default is not dataclasses.MISSING:
-            d = repr(f.default)
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            d = repr(f.default_factory())  # type: ignore[misc]
-        else:
-            d = "(required)"
-        out.append(f"`{f.name}={d}`")
-    return ", ".join(out) or "none"
+    from melbench.listing import param_defaults
+
+    return ", ".join(f"`{p}`" for p in param_defaults(cls)) or "none"
 
 
 def plugin_page() -> str:
