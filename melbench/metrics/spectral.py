@@ -15,32 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ParameterError, SkipCell
+from ..measures import spectral_convergence_db  # noqa: F401  (re-exported; the one SC definition)
 from ..plugin import Metric
 from .base import Missing
-
-
-def spectral_convergence_db(target: np.ndarray, estimate: np.ndarray) -> float:
-    """Spectral convergence ``20 log10(||T - E||_F / ||T||_F)`` in dB (lower is better).
-
-    Parameters
-    ----------
-    target, estimate : np.ndarray
-        Non-negative magnitudes of equal shape.
-
-    Returns
-    -------
-    float
-        SC in dB; ``-inf`` for a perfect match, NaN if the target is all zero.
-    """
-    target = np.asarray(target, dtype=np.float64)
-    estimate = np.asarray(estimate, dtype=np.float64)
-    if target.shape != estimate.shape:
-        raise ValueError(f"shapes differ: target {target.shape} vs estimate {estimate.shape}")
-    den = np.linalg.norm(target)
-    if den == 0:
-        return float("nan")
-    num = np.linalg.norm(target - estimate)
-    return float(20 * np.log10(num / den)) if num > 0 else float("-inf")
 
 
 class SpectralConvergence(Metric):
