@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .labels import plugin_name
 from .results import atomic_write_text, read_rows, write_rows
 
 #: Rows file written beside each report.
@@ -136,11 +137,6 @@ DISPLAY: dict[str, str] = {
 }
 
 # --------------------------------------------------------------------------- row helpers
-
-
-def plugin_name(label: str) -> str:
-    """The plugin name of a row label: ``"fgla[alpha=0.99,n_iter=200]"`` -> ``"fgla"``."""
-    return str(label).split("[", 1)[0].strip()
 
 
 def method_key(label: str) -> str:

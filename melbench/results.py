@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .labels import split_top_level
 from .pipeline import CLIP_COLUMNS, ID_COLUMNS, STATUS_COLUMNS
 
 ROWS_FILE = "rows.csv"
@@ -140,21 +141,6 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _split_top(text: str) -> list[str]:
-    """Split ``a=1,b=[2,3]`` at the commas that are not inside brackets."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-            continue
-        depth += ch == "["
-        depth -= ch == "]"
-        cur += ch
-    out.append(cur)
-    return out
-
-
 def display_label(label: str, kind: str) -> str:
     """Shorten a canonical label to the parameters that differ from the plugin's defaults.
 
@@ -178,7 +164,7 @@ def display_label(label: str, kind: str) -> str:
                 defaults[f.name] = _fmt(f.default)
             elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
                 defaults[f.name] = _fmt(f.default_factory())  # type: ignore[misc]
-        items = [i.split("=", 1) for i in _split_top(body)]
+        items = [i.split("=", 1) for i in split_top_level(body)]
     except Exception:  # noqa: BLE001 - display only; fall back to the full label
         return label
     if any(len(i) != 2 or i[0] not in defaults for i in items):

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..labels import parse_label
 from ..results import metric_columns
 
 #: Columns grouping cells into one table each.
@@ -380,30 +381,6 @@ def to_latex(stats: pd.DataFrame) -> str:
 
 
 # --------------------------------------------------------------------------- short labels
-
-
-def parse_label(label: str) -> tuple[str, dict[str, str]]:
-    """Split a canonical label ``name[k=v,...]`` into its name and parameter texts."""
-    label = str(label)
-    if not label.endswith("]") or "[" not in label:
-        return label, {}
-    name, body = label.split("[", 1)
-    body = body[:-1]
-    params: dict[str, str] = {}
-    depth, start = 0, 0
-    for i, ch in enumerate(body + ","):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            item = body[start:i]
-            start = i + 1
-            k, _, v = item.partition("=")
-            if not _ or not k.isidentifier():
-                return label, {}  # not ``k=v`` pairs: a custom label, kept whole
-            params[k] = v
-    return name, params
 
 
 def short_labels(labels: Sequence[str]) -> dict[str, str]:
