@@ -199,7 +199,7 @@ def _write_run_info(out_dir: Path, key: str, **fields: Any) -> None:
 
 
 def _save_audio(out_dir: Path, clip: Any, spec: Any, estimate: Any) -> Path | None:
-    """Write the estimate and the reference of a clip into ``out_dir/audio`` (16-bit wav)."""
+    """Write the estimate and the reference of a clip into ``out_dir/audio`` (32-bit float wav)."""
     import numpy as np
     import soundfile as sf
 
@@ -232,7 +232,7 @@ def _atomic_wav(path: Path, audio: Any, sample_rate: int, sf: Any) -> None:
     import numpy as np
 
     tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    sf.write(tmp, np.asarray(audio, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
     os.replace(tmp, path)
 
 

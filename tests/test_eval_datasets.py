@@ -465,33 +465,33 @@ def test_sc_linear_aggregate_is_db_of_mean_ratio():
 
 
 def test_per_kind_tables_leave_speech_metrics_out_of_music():
-    from melbench.report import tables
+    from melbench.report import kinds
 
     df = _rows([("s1", "speech", "asterisk/en", -20.0, 3.0), ("s2", "speech", "asterisk/fr", -22.0, 4.0),
                 ("m1", "music", "sonic-pi-samples", -10.0, 1.0),
                 ("m2", "music", "sonic-pi-samples", -12.0, 1.5)])
-    stats, excluded = tables.grouped_stats(df, ["kind"])
+    stats, excluded = kinds.grouped_stats(df, ["kind"])
     speech = stats[stats["kind"] == "speech"].set_index("metric")
     music = stats[stats["kind"] == "music"].set_index("metric")
     assert speech.loc["pesq_wb", "mean"] == pytest.approx(3.5)  # music's PESQ not averaged in
     assert "pesq_wb" not in music.index
     assert music.loc["sc_true_db", "mean"] == pytest.approx(-11.0)
     assert [m for m, _ in excluded[("music",)]] == ["pesq_wb"]
-    md = tables.grouped_markdown(stats, ["kind"], excluded, title="t")
+    md = kinds.grouped_markdown(stats, ["kind"], excluded, title="t")
     assert "## kind: music" in md and "- `pesq_wb`: PESQ models" in md
-    by_src, _ = tables.grouped_stats(df, ["kind", "source"])
+    by_src, _ = kinds.grouped_stats(df, ["kind", "source"])
     en = by_src[(by_src["source"] == "asterisk/en")].set_index("metric")
     assert en.loc["pesq_wb", "mean"] == pytest.approx(3.0) and en.loc["pesq_wb", "n"] == 1
 
 
 def test_declared_kinds_override_the_name_rules():
-    from melbench.report import tables
+    from melbench.report import kinds
 
-    assert tables.applies("pesq_wb", "music", {}) != ""
-    assert tables.applies("pesq_wb", "music", {"pesq_wb": ("speech", "music")}) == ""
-    assert "declared for speech" in tables.applies("my_mos", "music", {"my_mos": ("speech",)})
-    assert tables.applies("visqol_audio_moslqo", "speech", {}) != ""
-    assert tables.applies("sc_true_db@lin", "music", {}) == ""
+    assert kinds.applies("pesq_wb", "music", {}) != ""
+    assert kinds.applies("pesq_wb", "music", {"pesq_wb": ("speech", "music")}) == ""
+    assert "declared for speech" in kinds.applies("my_mos", "music", {"my_mos": ("speech",)})
+    assert kinds.applies("visqol_audio_moslqo", "speech", {}) != ""
+    assert kinds.applies("sc_true_db@lin", "music", {}) == ""
 
 
 def test_collect_writes_rows_clips_and_run_facts(tmp_path):

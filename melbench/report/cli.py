@@ -24,7 +24,8 @@ outputs (in OUT): results.md, results.csv (long format: one line per cell and me
 also the format of `melbench compare` baselines; without the @lin SC columns of the other
 tables), results.tex, index.html,
 results_by_kind.md/.csv and results_by_source.md/.csv (per clip kind / source), PNG figures
-(convergence.png and convergence_fft_pairs.png when runs used trace=true;
+(convergence.png when runs used trace=true: SC against the true magnitude, or the
+phase stage's consistency when the traces lack it, vs FFT pairs and vs seconds;
 pareto_<metric>.png: quality vs seconds, pareto_fft_pairs_<metric>.png: quality vs FFT
 pairs; dist_<metric>.png) and audio/ (from runs with save_audio=N).
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
         return int(exc.code or 0)
-    from . import html, plots, tables
+    from . import html, kinds, plots, tables
     from .runs import RunInputError, load_runs
 
     try:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             if col not in runs.rows.columns or not runs.rows[col].astype(str).str.strip().any():
                 continue
             by = ["kind", col] if col == "source" and "kind" in runs.rows.columns else [col]
-            grouped[col] = (by, *tables.grouped_stats(runs.rows, by, metrics,
+            grouped[col] = (by, *kinds.grouped_stats(runs.rows, by, metrics,
                                                       sc_linear=not args.no_sc_linear,
                                                       n_boot=args.n_boot, seed=args.seed))
         if args.quality and args.quality not in runs.rows.columns:
@@ -107,35 +108,35 @@ def main(argv: list[str] | None = None) -> int:
                        else Path("melbench-report"))
     out.mkdir(parents=True, exist_ok=True)
     md = tables.to_markdown(table_stats, title=args.title)
-    kinds = sorted({str(k) for k in runs.rows.get("kind", []) if str(k) not in ("", "nan")})
-    if len(kinds) > 1 and "kind" in grouped:
-        md += (f"\nThese tables pool clips of several kinds ({', '.join(kinds)}): a speech metric "
+    clip_kinds = sorted({str(k) for k in runs.rows.get("kind", []) if str(k) not in ("", "nan")})
+    if len(clip_kinds) > 1 and "kind" in grouped:
+        md += (f"\nThese tables pool clips of several kinds ({', '.join(clip_kinds)}): a speech metric "
                "(PESQ, STOI...) is averaged over every clip it scored. Per-kind tables, with the "
                "metrics that do not apply left out: results_by_kind.md.\n")
     atomic_write_text(out / "results.md", md)
     atomic_write_text(out / "results.csv", tables.to_csv(stats))
     atomic_write_text(out / "results.tex", tables.to_latex(table_stats))
     for col, (by, gstats, excluded) in grouped.items():
-        atomic_write_text(out / f"results_by_{col}.md", tables.grouped_markdown(
+        atomic_write_text(out / f"results_by_{col}.md", kinds.grouped_markdown(
             gstats, by, excluded, title=f"{args.title}: by {' and '.join(by)}"))
         atomic_write_text(out / f"results_by_{col}.csv", gstats.to_csv(index=False))
+    directions = dict(zip(stats["metric"], stats["better"], strict=False))
+    quality = args.quality or plots.quality_metric(runs.rows)
+    # the figures' metrics, also the per-clip scores beside the players
+    shown = [quality] if quality else []
+    shown += [m for m in plots.QUALITY_ORDER if m in directions and m not in shown][:2]
     figures: list[Path] = []
     if not args.no_plots and not runs.rows.empty:
-        directions = dict(zip(stats["metric"], stats["better"], strict=False))
-        quality = args.quality or plots.quality_metric(runs.rows)
         better = directions.get(quality) or "lower"
         drawn = [
             plots.convergence(runs.rows, out),
-            plots.convergence(runs.rows, out, x="fft_pairs"),
             plots.pareto(runs.rows, out, quality=quality, better=better),
             plots.pareto(runs.rows, out, quality=quality, better=better, cost="fft_pairs"),
         ]
-        shown = [quality] if quality else []
-        shown += [m for m in plots.QUALITY_ORDER if m in directions and m not in shown][:2]
         drawn += [plots.distributions(runs.rows, out, m) for m in shown]
         figures = [f for f in drawn if f is not None]
     if not args.no_html:
-        audio = html.find_audio(runs.rows, max_clips=args.audio_clips)
+        audio = html.find_audio(runs.rows, max_clips=args.audio_clips, metrics=shown)
         html.write_html(out, table_stats, runs.rows, figures=figures, audio=audio,
                         sources=[str(p) for p in args.runs], warnings=runs.warnings,
                         title=args.title)

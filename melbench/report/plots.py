@@ -2,10 +2,25 @@
 
 Cost appears on two axes: seconds per clip (measured) and FFT pairs per clip (counted,
 :mod:`melbench.costs`; the ``fft_pairs`` row column and the traces' ``fft_pairs`` field).
+FFT pairs are the one unit every iterative method shares (an LWS batch pass and an FGLA
+iteration are not the same amount of work), so convergence is drawn against FFT pairs and
+against seconds, never against a method's own iteration count.
 
-Each function draws one figure with one panel per (dataset, spec, degrade)
-group, writes a PNG and returns its path (or None when the rows hold nothing to
-draw, e.g. no convergence traces).
+Readability rules the figures follow (checked by ``tests/test_report.py`` on the figure
+objects):
+
+* a log cost axis has at least three labelled ticks in its visible range, in seconds
+  (``20 ms``, ``0.5 s``, ``2 s``) or FFT pairs, also when the data spans less than a
+  decade (:func:`log_ticks`);
+* Pareto points carry a number, placed where it overlaps no other number and no marker
+  (:func:`place_labels`); the numbers are explained in a key beside the panel, whose
+  labels are wrapped (:func:`melbench.report.render.wrap_label`);
+* a cell has the same number and colour in every panel of a figure;
+* cells that a panel cannot show (no cost count, no trace field) are named in its key.
+
+Each ``*_figure`` function returns the :class:`matplotlib.figure.Figure` (one row of
+panels per (dataset, spec, degrade) group), or None when the rows hold nothing to draw;
+the function without the suffix writes it as a PNG and returns its path.
 """
 
 from __future__ import annotations
@@ -19,17 +34,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .tables import GROUP_COLUMNS, cell_label, group_title, short_labels
+from .render import cell_label, group_title, short_labels, wrap_label
+from .tables import GROUP_COLUMNS
 
 #: Metrics tried, in order, as the quality axis when none is given.
 QUALITY_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "sc_true_db", "sc_db", "mel_sc_db")
 #: Stage-time columns summed into seconds per clip.
 TIME_COLUMNS = ("t_invert", "t_phase", "t_synth")
-#: Cost axes of :func:`pareto` and :func:`convergence`: (row column or trace field, label).
+#: Cost axes of :func:`pareto`: (row column, axis label).
 COST_AXES = {
     "seconds": "seconds per clip (invert + phase + synth)",
     "fft_pairs": "FFT pairs per clip (invert + phase; melbench.costs)",
 }
+#: Horizontal axes of :func:`convergence`: trace field -> axis label.
+CONVERGENCE_AXES = {
+    "fft_pairs": "FFT pairs used by the phase stage (melbench.costs)",
+    "t": "seconds in the phase stage",
+}
+#: Trace fields drawn by :func:`convergence`, best first: the SC against the true
+#: magnitude, then the SC against the phase stage's own target (its consistency).
+CONVERGENCE_FIELDS = {
+    "sc_true_db": "SC against the true magnitude (dB, sc_true_db)",
+    "sc_db": "SC against the phase stage's target (dB, sc_db)",
+}
+#: Key note when the figure falls back to ``sc_db``.
+SC_DB_FALLBACK_NOTE = ("sc_db is the SC against the magnitude the phase stage was given "
+                       "(its consistency), not against the true magnitude: these traces "
+                       "have no sc_true_db")
+#: Characters per line of a wrapped label in a figure key.
+KEY_WIDTH = 38
+#: Minimum number of labelled ticks on a log cost axis.
+MIN_TICKS = 3
 
 
 def _plt() -> Any:
@@ -56,15 +91,23 @@ def _grouped(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     return out
 
 
-def _axes(n: int, width: float = 6.0, height: float = 4.2) -> tuple[Any, list[Any]]:
+def _rows_of_panels(n_rows: int, n_plots: int, key_lines: Sequence[int]) -> tuple[Any, list[list[Any]]]:
+    """A figure with ``n_rows`` rows of ``n_plots`` panels plus a key column each.
+
+    Each row is as tall as its key needs (``key_lines`` wrapped lines), at least 4.2 in.
+    Returns the figure and, per row, ``[panel, ..., key axes]``.
+    """
     plt = _plt()
-    ncols = min(n, 2)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
-    flat = list(axes.ravel())
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
+    heights = [max(4.2, 0.19 * k + 1.0) for k in key_lines]
+    fig = plt.figure(figsize=(5.6 * n_plots + 3.6, sum(heights)))
+    grid = fig.add_gridspec(n_rows, n_plots + 1, height_ratios=heights,
+                            width_ratios=[5.6] * n_plots + [3.6])
+    rows = []
+    for i in range(n_rows):
+        row = [fig.add_subplot(grid[i, j]) for j in range(n_plots + 1)]
+        row[-1].set_axis_off()
+        rows.append(row)
+    return fig, rows
 
 
 def _tex(text: Any) -> str:
@@ -86,9 +129,10 @@ def _wrap(title: str, width: int = 70) -> str:
     return _tex("\n".join(textwrap.wrap(title, width))) if title else ""
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, *, layout: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if layout:
+        fig.tight_layout()
     fig.savefig(path, dpi=100)
     _plt().close(fig)
     return path
@@ -96,6 +140,243 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _labels(df: pd.DataFrame) -> dict[str, str]:
     return short_labels(sorted(set(df["inverter"].astype(str)) | set(df["phase"].astype(str))))
+
+
+def _cell_keys(df: pd.DataFrame) -> dict[tuple[str, str], tuple[int, Any]]:
+    """Number (from 1) and colour of every (inverter, phase) cell of ``df``, sorted."""
+    cells = sorted({(str(a), str(b)) for a, b in zip(df["inverter"], df["phase"], strict=True)})
+    cmap = _plt().get_cmap("tab10" if len(cells) <= 10 else "tab20")
+    n = cmap.N
+    return {c: (i + 1, cmap(i % n)) for i, c in enumerate(cells)}
+
+
+def _key(ax: Any, entries: Sequence[tuple[int, Any, str]], notes: Sequence[str] = (),
+         hidden: Sequence[int] = ()) -> None:
+    """A legend in the (axis-less) key axes: ``n  label`` lines, labels wrapped; notes below.
+
+    Cells numbered in ``hidden`` get a grey cross instead of their colour (not drawn in the
+    panel; a note says why).
+    """
+    from matplotlib.lines import Line2D
+
+    handles, texts = [], []
+    for num, colour, label in entries:
+        handles.append(Line2D([], [], marker="x" if num in hidden else "o", ls="",
+                              color="0.6" if num in hidden else colour, markersize=6))
+        lines = wrap_label(label, KEY_WIDTH)
+        texts.append(f"{num}  " + "\n    ".join(_tex(x) for x in lines))
+    for note in notes:
+        handles.append(Line2D([], [], ls="", marker=""))
+        texts.append("\n".join(_tex(x) for x in wrap_label(note, KEY_WIDTH + 4)))
+    if handles:
+        ax.legend(handles, texts, loc="upper left", fontsize=7, frameon=False,
+                  handletextpad=0.3, borderaxespad=0.0, labelspacing=0.6)
+
+
+def _key_lines(labels: Sequence[str], notes: Sequence[str] = ()) -> int:
+    return sum(len(wrap_label(x, KEY_WIDTH)) for x in labels) + sum(
+        len(wrap_label(x, KEY_WIDTH + 4)) for x in notes) + len(labels) // 2
+
+
+# --------------------------------------------------------------------------- axes
+
+
+def format_seconds(v: float) -> str:
+    """Tick text for a duration: ``500 µs``, ``20 ms``, ``0.5 s``, ``2 s``, ``1.5 min``."""
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a < 1e-3:
+        return f"{v * 1e6:.3g} µs"
+    if a < 0.1:
+        return f"{v * 1e3:.3g} ms"
+    if a < 120:
+        return f"{v:.3g} s"
+    return f"{v / 60:.3g} min"
+
+
+def format_count(v: float) -> str:
+    """Tick text for a count: ``50``, ``200``, ``1.5k``, ``20k``, ``3M``."""
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:.3g}M"
+    if a >= 1e4 or (a >= 1e3 and v % 1000):
+        return f"{v / 1e3:.3g}k"
+    return f"{v:.3g}"
+
+
+#: Mantissas tried by :func:`log_ticks`, sparsest first.
+_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0, 7.0), tuple(float(m) for m in range(1, 10)))
+
+
+def log_ticks(lo: float, hi: float, *, minimum: int = MIN_TICKS) -> list[float]:
+    """Tick positions for a log axis showing ``[lo, hi]``: at least ``minimum`` of them.
+
+    Ticks are ``m * 10**k`` with the sparsest mantissa set of 1; 1-2-5; 1-2-3-5-7;
+    1..9 that puts ``minimum`` ticks inside ``[lo, hi]``; when even 1..9 does not (a
+    range under a factor of about 1.3), ``minimum`` evenly log-spaced values rounded to
+    two significant digits are used.
+
+    Parameters
+    ----------
+    lo, hi : float
+        Visible range, ``0 < lo < hi``.
+    minimum : int
+        Fewest ticks wanted.
+
+    Returns
+    -------
+    list of float
+        Increasing positions inside ``[lo, hi]``.
+    """
+    if not (0 < lo < hi and math.isfinite(hi)):
+        raise ValueError(f"log_ticks needs 0 < lo < hi, got lo={lo}, hi={hi}")
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mants in _MANTISSAS:
+        ticks = [m * 10.0 ** k for k in range(k0, k1 + 1) for m in mants]
+        ticks = [float(f"{t:.12g}") for t in ticks if lo <= t <= hi]
+        if len(ticks) >= minimum:
+            if len(ticks) > 9 and mants is not _MANTISSAS[0]:
+                step = math.ceil(len(ticks) / 9)  # many decades: thin out, keep powers of 10
+                ticks = [t for i, t in enumerate(ticks) if i % step == 0 or
+                         math.log10(t).is_integer()]
+            return ticks
+    for digits in (2, 3, 4, 6):
+        ticks = sorted({float(f"{t:.{digits}g}") for t in np.geomspace(lo, hi, minimum + 2)[1:-1]})
+        if len(ticks) >= minimum:
+            return ticks
+    return [float(t) for t in np.geomspace(lo, hi, minimum + 2)[1:-1]]
+
+
+def set_log_cost_axis(ax: Any, values: np.ndarray, kind: str) -> None:
+    """Log x axis over ``values`` (> 0) with :func:`log_ticks` labelled in seconds or counts.
+
+    The visible range is the data's, widened by a factor 1.3 on each side (and to a factor
+    of at least 4 in all, so that one point or a narrow cluster still gets ticks).
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    lo, hi = float(v.min()) / 1.3, float(v.max()) * 1.3
+    if hi / lo < 4.0:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / 2.0, mid * 2.0
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    fmt = format_seconds if kind == "seconds" else format_count
+    ax.xaxis.set_major_locator(FixedLocator(log_ticks(lo, hi)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt(x)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def set_symlog_cost_axis(ax: Any, values: np.ndarray, kind: str) -> None:
+    """Symmetric-log x axis for costs that include 0 (a method without FFT work).
+
+    Linear below half the smallest positive value, logarithmic above; ticks are 0 plus
+    :func:`log_ticks` over the positive values' (widened) range.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    v = np.asarray(values, dtype=float)
+    pos = v[np.isfinite(v) & (v > 0)]
+    lo, hi = float(pos.min()) / 1.3, float(pos.max()) * 1.3
+    if hi / lo < 4.0:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / 2.0, mid * 2.0
+    lin = lo / 2.0
+    ax.set_xscale("symlog", linthresh=lin, linscale=0.5)
+    ax.set_xlim(-0.3 * lin, hi)
+    fmt = format_seconds if kind == "seconds" else format_count
+    ax.xaxis.set_major_locator(FixedLocator([0.0, *log_ticks(lo, hi)]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: fmt(x)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+# --------------------------------------------------------------------------- label placement
+
+
+#: Offsets (points) tried around a marker for its number, nearest first.
+_OFFSETS = [(dx * r, dy * r) for r in (1.0, 1.8, 2.8, 4.0)
+            for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (1.3, 0), (-1.3, 0), (0, 1.3), (0, -1.3))]
+
+
+def place_labels(ax: Any, xs: Sequence[float], ys: Sequence[float], texts: Sequence[str], *,
+                 marker_pt: float = 3.5, fontsize: float = 7.5) -> list[Any]:
+    """Annotate points so that no two labels and no label and marker overlap.
+
+    Each label tries offsets around its point (:data:`_OFFSETS`, growing rings) and keeps
+    the first whose box overlaps neither a label already placed nor any marker, and lies
+    inside the axes; if none does, the least-overlapping candidate is kept and joined to
+    its point by a thin line. Call it after the axes' limits, scales and the figure layout
+    are final (it measures in display coordinates).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes holding the points.
+    xs, ys : sequence of float
+        Data coordinates of the points.
+    texts : sequence of str
+        One label per point.
+    marker_pt : float
+        Marker radius in points (the markers' boxes are kept free).
+    fontsize : float
+        Label size in points.
+
+    Returns
+    -------
+    list of matplotlib.text.Annotation
+        The labels, in the order of the points.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_px = fig.dpi / 72.0
+    pts = ax.transData.transform(np.column_stack([xs, ys])) if len(xs) else np.empty((0, 2))
+    r = marker_pt * to_px
+    markers = [(x - r, y - r, x + r, y + r) for x, y in pts]
+    frame = ax.get_window_extent(renderer)
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+
+    def overlap(a: tuple, b: tuple) -> float:
+        w = min(a[2], b[2]) - max(a[0], b[0])
+        h = min(a[3], b[3]) - max(a[1], b[1])
+        return w * h if w > 0 and h > 0 else 0.0
+
+    for x, y, text in zip(xs, ys, texts, strict=True):
+        best, best_cost = None, math.inf
+        for dx, dy in _OFFSETS:
+            ann = ax.annotate(text, (x, y), xytext=(4 * dx, 4 * dy), textcoords="offset points",
+                              fontsize=fontsize, ha="center", va="center")
+            bb = ann.get_window_extent(renderer)
+            box = (bb.x0, bb.y0, bb.x1, bb.y1)
+            cost = sum(overlap(box, o) for o in placed) + sum(overlap(box, m) for m in markers)
+            outside = (box[0] < frame.x0 or box[2] > frame.x1 or box[1] < frame.y0
+                       or box[3] > frame.y1)
+            cost += 1e6 if outside else 0.0
+            if cost < best_cost:
+                if best is not None:
+                    best[0].remove()
+                best, best_cost = (ann, box, dx, dy), cost
+            else:
+                ann.remove()
+            if cost == 0:
+                break
+        assert best is not None
+        ann, box, dx, dy = best
+        if best_cost > 0 or abs(dx) > 2:  # far from its point, or not free: draw a leader
+            ann.remove()
+            ann = ax.annotate(text, (x, y), xytext=(4 * dx, 4 * dy), textcoords="offset points",
+                              fontsize=fontsize, ha="center", va="center",
+                              arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5",
+                                          "shrinkA": 0, "shrinkB": marker_pt})
+        placed.append(box)
+        out.append(ann)
+    return out
+
+
+# --------------------------------------------------------------------------- queries
 
 
 def quality_metric(df: pd.DataFrame, preferred: Sequence[str] = QUALITY_ORDER) -> str | None:
@@ -115,32 +396,23 @@ def seconds_per_clip(df: pd.DataFrame) -> pd.Series | None:
     return df[cols].apply(pd.to_numeric, errors="coerce").sum(axis=1, min_count=1)
 
 
-def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db",
-                x: str = "iter") -> Path | None:
-    """Quality vs iteration (or FFT pairs) from the ``trace`` column (mean per cell).
+# --------------------------------------------------------------------------- convergence
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Result rows; rows without a trace are ignored.
-    out_dir : path
-        Folder of the PNG (``convergence.png``).
-    key : str
-        Trace field to draw (the first numeric field other than ``iter`` if absent).
-    x : {"iter", "fft_pairs"}
-        Horizontal axis: the iteration (``convergence.png``) or the FFT pairs used so far
-        (``convergence_fft_pairs.png``; records without ``fft_pairs`` are left out), so
-        that methods of different cost per iteration (DM: two pairs) compare at equal work.
+
+def trace_records(df: pd.DataFrame) -> pd.DataFrame:
+    """The convergence records of every ok row's ``trace`` JSON, one line per record.
 
     Returns
     -------
-    Path or None
+    pandas.DataFrame
+        The group and cell columns, ``pos`` (the record's index in its trace), and the
+        numeric fields ``sc_true_db``, ``sc_db``, ``fft_pairs``, ``t`` (NaN where a record
+        lacks one). Empty without traces.
     """
-    if x not in ("iter", "fft_pairs"):
-        raise ValueError(f"x={x!r}; choose 'iter' or 'fft_pairs'")
-    if "trace" not in df.columns:
-        return None
+    fields = ("sc_true_db", "sc_db", "fft_pairs", "t")
     recs = []
+    if "trace" not in df.columns:
+        return pd.DataFrame()
     for r in _ok(df).itertuples(index=False):
         text = r.trace
         if not isinstance(text, str) or not text.strip().startswith("["):
@@ -149,64 +421,136 @@ def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str = "sc_db",
             trace = json.loads(text)
         except ValueError:
             continue
-        for t in trace:
-            if not isinstance(t, dict) or x not in t:
-                continue
-            k = key if key in t else next(
-                (f for f in t if f not in ("iter", "fft_pairs", "t", "step", "stage")), None)
-            if k is None:
-                continue
-            rec = {c: str(getattr(r, c, "")) for c in (*GROUP_COLUMNS, "inverter", "phase")}
-            rec.update(iter=t[x], value=t[k], field=k)
-            recs.append(rec)
-    if not recs:
+        base = {c: str(getattr(r, c, "")) for c in (*GROUP_COLUMNS, "inverter", "phase", "clip")}
+        for pos, t in enumerate(trace):
+            if isinstance(t, dict):
+                recs.append({**base, "pos": pos,
+                             **{f: float(t[f]) if isinstance(t.get(f), int | float) else math.nan
+                                for f in fields}})
+    return pd.DataFrame(recs)
+
+
+def convergence_figure(df: pd.DataFrame, *, key: str | None = None) -> Any | None:
+    """SC against FFT pairs (left) and against seconds (right), mean over clips per cell.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Result rows; rows without a ``trace`` are ignored.
+    key : str, optional
+        Trace field to draw. Default: ``sc_true_db`` (the SC of the iterate against the
+        true magnitude) when any record has it, else ``sc_db`` (against the phase stage's
+        target), named as such on the axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        One row per group: the FFT-pair panel, the seconds panel and the key. A cell
+        whose records lack the panel's horizontal field (e.g. a method that does not
+        count its FFTs, or records without times) is left out of that panel and named in
+        the key. None without any drawable record.
+
+    Notes
+    -----
+    The k-th records of a cell's clips are averaged (x and y alike): every clip of a
+    cell runs the same schedule, so the k-th record is the same point of it.
+    """
+    tr = trace_records(df)
+    if tr.empty:
         return None
-    tr = pd.DataFrame(recs)
+    if key is None:
+        key = next((f for f in CONVERGENCE_FIELDS if tr[f].notna().any()), None)
+        if key is None:
+            return None
+    elif key not in tr.columns or not tr[key].notna().any():
+        return None
+    ylabel = CONVERGENCE_FIELDS.get(key, f"{key} (trace)")
+    tr = tr[tr[key].notna()]
     labels = _labels(tr)
+    keys = _cell_keys(tr)
     panels = _grouped(tr)
-    fig, axes = _axes(len(panels))
-    for ax, (title, g) in zip(axes, panels, strict=True):
-        for (inv, ph), c in g.groupby(["inverter", "phase"], sort=True):
-            curve = c.groupby("iter")["value"].mean()
-            ax.plot(curve.index, curve.to_numpy(), label=_label(inv, ph, labels))
-        ax.set_xlabel("iteration" if x == "iter" else "FFT pairs used (melbench.costs)")
-        ax.set_ylabel(_tex(f"{g['field'].iloc[0]} (trace)"))
-        ax.set_title(_wrap(title), fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    name = "convergence.png" if x == "iter" else "convergence_fft_pairs.png"
-    return _save(fig, Path(out_dir) / name)
+    notes_per, entries_per = [], []
+    for _, g in panels:
+        cells = sorted({(a, b) for a, b in zip(g["inverter"], g["phase"], strict=True)})
+        entries_per.append([(keys[c][0], keys[c][1], cell_label(*c, labels)) for c in cells])
+        notes = []
+        for x in CONVERGENCE_AXES:
+            gone = [keys[c][0] for c in cells
+                    if not g.loc[(g["inverter"] == c[0]) & (g["phase"] == c[1]), x].notna().any()]
+            if gone:
+                what = "no FFT-pair count" if x == "fft_pairs" else "no times"
+                notes.append(f"not in the {'FFT-pair' if x == 'fft_pairs' else 'seconds'} panel "
+                             f"({what} in the trace): {', '.join(map(str, gone))}")
+        if key == "sc_db":
+            notes.append(SC_DB_FALLBACK_NOTE)
+        notes_per.append(notes)
+    fig, rows = _rows_of_panels(len(panels), 2, [
+        _key_lines([e[2] for e in ent], n) for ent, n in zip(entries_per, notes_per, strict=True)])
+    drawn = False
+    for row, (title, g), entries, notes in zip(rows, panels, entries_per, notes_per, strict=True):
+        for ax, x in zip(row[:2], CONVERGENCE_AXES, strict=True):
+            for (inv, ph), c in g.groupby(["inverter", "phase"], sort=True):
+                c = c[c[x].notna()]
+                if c.empty:
+                    continue
+                curve = c.groupby("pos")[[x, key]].mean().sort_values(x, kind="stable")
+                num, colour = keys[(inv, ph)]
+                ax.plot(curve[x].to_numpy(), curve[key].to_numpy(), color=colour, lw=1.3,
+                        marker="o" if len(curve) < 4 else None, markersize=3)
+                ax.annotate(str(num), (curve[x].iloc[-1], curve[key].iloc[-1]), fontsize=7,
+                            color=colour, xytext=(3, 0), textcoords="offset points", va="center")
+                drawn = True
+            ax.set_xlabel(CONVERGENCE_AXES[x])
+            ax.set_ylabel(_wrap(ylabel, 48))
+            ax.grid(alpha=0.3)
+            if x == "fft_pairs":
+                from matplotlib.ticker import MaxNLocator
+
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        row[0].set_title(_wrap(title), fontsize=8, loc="left")
+        _key(row[2], entries, notes)
+    if not drawn:
+        _plt().close(fig)
+        return None
+    fig.tight_layout()
+    return fig
 
 
-def pareto(
+def convergence(df: pd.DataFrame, out_dir: str | Path, *, key: str | None = None) -> Path | None:
+    """Write :func:`convergence_figure` as ``convergence.png`` in ``out_dir`` (None: nothing)."""
+    fig = convergence_figure(df, key=key)
+    return None if fig is None else _save(fig, Path(out_dir) / "convergence.png", layout=False)
+
+
+# --------------------------------------------------------------------------- Pareto
+
+
+def pareto_figure(
     df: pd.DataFrame,
-    out_dir: str | Path,
     *,
     quality: str | None = None,
     better: str = "lower",
     cost: str = "seconds",
-) -> Path | None:
-    """Quality vs cost per clip (seconds or FFT pairs), one point per cell, with the Pareto front.
+) -> Any | None:
+    """Quality vs cost per clip (seconds or FFT pairs), one numbered point per cell, Pareto front.
 
     Parameters
     ----------
     df : pandas.DataFrame
         Result rows with timing columns.
-    out_dir : path
-        Folder of the PNG (``pareto_<quality>.png``).
     quality : str, optional
         Quality metric (default :func:`quality_metric`).
     better : {"lower", "higher"}
         Direction of ``quality``.
     cost : {"seconds", "fft_pairs"}
-        Horizontal axis: measured seconds per clip (``pareto_<quality>.png``) or counted
-        FFT pairs per clip (``pareto_fft_pairs_<quality>.png``; cells whose plugins do not
-        count their FFTs have no value there and are left out).
+        Horizontal axis: measured seconds per clip or counted FFT pairs per clip (cells
+        whose plugins do not count their FFTs have no value there: they are named in the
+        key). The axis is logarithmic with :func:`log_ticks` (symlog when a cell costs 0).
 
     Returns
     -------
-    Path or None
-        None without cost or quality values.
+    matplotlib.figure.Figure or None
+        One row per group (panel and key); None without cost or quality values.
     """
     if cost not in COST_AXES:
         raise ValueError(f"cost={cost!r}; choose one of {', '.join(COST_AXES)}")
@@ -218,43 +562,77 @@ def pareto(
         secs = pd.to_numeric(ok["fft_pairs"], errors="coerce") if "fft_pairs" in ok else None
     if quality is None or secs is None or quality not in ok.columns:
         return None
-    ok["_seconds"] = secs
+    ok["_cost"] = secs
     ok["_q"] = pd.to_numeric(ok[quality], errors="coerce")
     labels = _labels(ok)
-    panels = _grouped(ok)
-    fig, axes = _axes(len(panels))
-    drawn = False
-    for ax, (title, g) in zip(axes, panels, strict=True):
-        pts = g.groupby(["inverter", "phase"], sort=True)[["_seconds", "_q"]].mean()
-        pts = pts[np.isfinite(pts["_seconds"]) & np.isfinite(pts["_q"])]
-        if pts.empty:
-            continue
-        drawn = True
-        for (inv, ph), p in pts.iterrows():
-            ax.scatter(p["_seconds"], p["_q"], s=30)
-            ax.annotate(_label(inv, ph, labels), (p["_seconds"], p["_q"]), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
-        front = _pareto_front(pts["_seconds"].to_numpy(), pts["_q"].to_numpy(), better)
+    keys = _cell_keys(ok)
+    panels = []
+    for title, g in _grouped(ok):
+        pts = g.groupby(["inverter", "phase"], sort=True)[["_cost", "_q"]].mean()
+        good = np.isfinite(pts["_cost"]) & np.isfinite(pts["_q"])
+        gone = [keys[c][0] for c in pts.index[~good]]
+        notes = [f"x: not shown (no {'FFT-pair count' if cost == 'fft_pairs' else 'time'} "
+                 f"or no {quality})"] if gone else []
+        if good.any():
+            panels.append((title, pts, notes, gone))
+    if not panels:
+        return None
+    entries_per = [[(keys[c][0], keys[c][1], cell_label(*c, labels)) for c in pts.index]
+                   for _, pts, _, _ in panels]
+    fig, rows = _rows_of_panels(len(panels), 1, [
+        _key_lines([e[2] for e in ent], p[2]) for ent, p in zip(entries_per, panels, strict=True)])
+    placements = []
+    for row, (title, pts, notes, gone), entries in zip(rows, panels, entries_per, strict=True):
+        ax = row[0]
+        pts = pts[np.isfinite(pts["_cost"]) & np.isfinite(pts["_q"])]
+        xs, ys = pts["_cost"].to_numpy(float), pts["_q"].to_numpy(float)
+        colours = [keys[c][1] for c in pts.index]
+        ax.scatter(xs, ys, s=30, c=colours, zorder=3)
+        front = _pareto_front(xs, ys, better)
         if len(front) > 1:
-            fx, fy = pts["_seconds"].to_numpy()[front], pts["_q"].to_numpy()[front]
-            ax.step(fx, fy, where="post", color="0.4", lw=1, ls="--", label="Pareto front")
-            ax.legend(fontsize=7)
-        if (pts["_seconds"] > 0).all():
-            from matplotlib.ticker import NullFormatter
-
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        elif cost == "fft_pairs" and (pts["_seconds"] > 0).any():  # non-iterative: 0 pairs
-            ax.set_xscale("symlog", linthresh=1.0)
+            ax.step(xs[front], ys[front], where="post", color="0.4", lw=1, ls="--",
+                    label="Pareto front", zorder=2)
+            ax.legend(fontsize=7, loc="best")
+        if (xs > 0).all():
+            set_log_cost_axis(ax, xs, cost)
+        elif (xs > 0).any():  # a cell without FFT work (0 pairs)
+            set_symlog_cost_axis(ax, xs, cost)
+        lo, hi = float(ys.min()), float(ys.max())
+        pad = 0.08 * (hi - lo) if hi > lo else max(0.05 * abs(hi), 0.1)
+        ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel(COST_AXES[cost])
         ax.set_ylabel(_tex(f"{quality} ({better} is better)"))
-        ax.set_title(_wrap(title), fontsize=8)
-        ax.grid(alpha=0.3)
-    if not drawn:
-        _plt().close(fig)
+        ax.set_title(_wrap(title, 60), fontsize=8, loc="left")
+        ax.grid(alpha=0.3, which="major")
+        _key(row[1], entries, notes, hidden=gone)
+        placements.append((ax, xs, ys, [str(keys[c][0]) for c in pts.index]))
+    fig.tight_layout()
+    for ax, xs, ys, nums in placements:  # after the layout: placement measures on screen
+        place_labels(ax, xs, ys, nums)
+    return fig
+
+
+def pareto(
+    df: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    quality: str | None = None,
+    better: str = "lower",
+    cost: str = "seconds",
+) -> Path | None:
+    """Write :func:`pareto_figure` as a PNG in ``out_dir``; None when there is nothing to draw.
+
+    The file is ``pareto_<quality>.png`` for ``cost="seconds"`` and
+    ``pareto_fft_pairs_<quality>.png`` for ``cost="fft_pairs"``.
+    """
+    if cost not in COST_AXES:
+        raise ValueError(f"cost={cost!r}; choose one of {', '.join(COST_AXES)}")
+    quality = quality or quality_metric(_ok(df))
+    fig = pareto_figure(df, quality=quality, better=better, cost=cost)
+    if fig is None:
         return None
     prefix = "pareto" if cost == "seconds" else f"pareto_{cost}"
-    return _save(fig, Path(out_dir) / f"{prefix}_{quality}.png")
+    return _save(fig, Path(out_dir) / f"{prefix}_{quality}.png", layout=False)
 
 
 def _pareto_front(x: np.ndarray, y: np.ndarray, better: str) -> np.ndarray:
@@ -269,8 +647,14 @@ def _pareto_front(x: np.ndarray, y: np.ndarray, better: str) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
+# --------------------------------------------------------------------------- distributions
+
+
 def distributions(df: pd.DataFrame, out_dir: str | Path, metric: str) -> Path | None:
     """Per-clip values of ``metric`` per cell (box plot plus the points; seeds averaged).
+
+    Boxes are numbered as in the key beside each panel (wrapped labels), so that long
+    labels do not crowd the axis.
 
     Returns
     -------
@@ -285,21 +669,34 @@ def distributions(df: pd.DataFrame, out_dir: str | Path, metric: str) -> Path | 
     if ok.empty:
         return None
     labels = _labels(ok)
+    keys = _cell_keys(ok)
     panels = _grouped(ok)
-    fig, axes = _axes(len(panels), width=7.0)
-    for ax, (title, g) in zip(axes, panels, strict=True):
+    entries_per = []
+    for _, g in panels:
+        cells = sorted({(a, b) for a, b in zip(g["inverter"].astype(str), g["phase"].astype(str),
+                                                strict=True)})
+        entries_per.append([(keys[c][0], keys[c][1], cell_label(*c, labels)) for c in cells])
+    fig, rows = _rows_of_panels(len(panels), 1, [_key_lines([e[2] for e in ent])
+                                                 for ent in entries_per])
+    for row, (title, g), entries in zip(rows, panels, entries_per, strict=True):
+        ax = row[0]
         per_clip = g.groupby(["inverter", "phase", "clip"], sort=True)["_v"].mean()
-        names, data = [], []
+        data, nums, colours = [], [], []
         for (inv, ph), s in per_clip.groupby(level=[0, 1], sort=True):
-            names.append(_label(inv, ph, labels))
+            num, colour = keys[(str(inv), str(ph))]
+            nums.append(str(num))
+            colours.append(colour)
             data.append(s.to_numpy())
         ax.boxplot(data, showfliers=False)
         rng = np.random.default_rng(0)
-        for i, d in enumerate(data, start=1):
-            ax.scatter(i + rng.uniform(-0.12, 0.12, size=len(d)), d, s=10, alpha=0.7)
-        ax.set_xticks(range(1, len(names) + 1))
-        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+        for i, (d, colour) in enumerate(zip(data, colours, strict=True), start=1):
+            ax.scatter(i + rng.uniform(-0.12, 0.12, size=len(d)), d, s=10, alpha=0.7,
+                       color=colour)
+        ax.set_xticks(range(1, len(nums) + 1))
+        ax.set_xticklabels(nums, fontsize=8)
+        ax.set_xlabel("cell (see the key)")
         ax.set_ylabel(_tex(metric))
-        ax.set_title(_wrap(title), fontsize=8)
+        ax.set_title(_wrap(title, 60), fontsize=8, loc="left")
         ax.grid(alpha=0.3, axis="y")
+        _key(row[1], entries)
     return _save(fig, Path(out_dir) / f"dist_{metric}.png")

@@ -19,8 +19,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..labels import parse_label
 from ..results import metric_columns
+from .render import (  # noqa: F401 - re-exported: tables.<name> is the public place of all of them
+    LABEL_WIDTH,
+    cell_label,
+    display_labels,
+    fmt_ci,
+    fmt_num,
+    group_title,
+    header,
+    label_notes,
+    latex_escape,
+    latex_table,
+    md_table,
+    short_labels,
+    wide,
+    wrap_label,
+)
 
 #: Columns grouping cells into one table each.
 GROUP_COLUMNS = ("dataset", "spec", "degrade")
@@ -215,31 +230,7 @@ def mark_best(stats: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
-# --------------------------------------------------------------------------- rendering
-
-
-def fmt_num(v: Any) -> str:
-    """Compact number for tables: 3 decimals, or 3 significant digits when small."""
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if math.isnan(x):
-        return "–"
-    if math.isinf(x):
-        return "-inf" if x < 0 else "inf"
-    if x != 0 and abs(x) < 0.01:
-        return f"{x:.3g}"
-    if abs(x) >= 1000:
-        return f"{x:.0f}"
-    return f"{x:.3f}"
-
-
-def fmt_ci(mean: float, lo: float, hi: float) -> str:
-    """``mean [lo, hi]`` (just the mean without an interval)."""
-    if math.isnan(lo) or math.isnan(hi):
-        return fmt_num(mean)
-    return f"{fmt_num(mean)} [{fmt_num(lo)}, {fmt_num(hi)}]"
+# --------------------------------------------------------------------------- documents
 
 
 def groups(stats: pd.DataFrame) -> list[tuple[dict[str, str], pd.DataFrame]]:
@@ -248,70 +239,6 @@ def groups(stats: pd.DataFrame) -> list[tuple[dict[str, str], pd.DataFrame]]:
     for key, g in stats.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
         out.append((dict(zip(GROUP_COLUMNS, key, strict=True)), g))
     return out
-
-
-def group_title(group: Mapping[str, str]) -> str:
-    """``dataset: ..., spec: ..., degrade: ...`` (empty fields left out)."""
-    return ", ".join(f"{k}: {v}" for k, v in group.items() if v not in ("", "nan"))
-
-
-def wide(
-    part: pd.DataFrame,
-    *,
-    mark: tuple[str, str] = ("", ""),
-    labels: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """One group's cells as rows and metrics as columns of ``mean [lo, hi]`` text.
-
-    Parameters
-    ----------
-    part : pandas.DataFrame
-        Rows of the long table for one group.
-    mark : (str, str)
-        Text put before and after the best value of each column.
-    labels : mapping, optional
-        Display names of plugin labels (see :func:`display_labels`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns inverter, phase, n, seeds, failed, then one column per metric
-        (named ``metric ↓`` / ``metric ↑`` by direction).
-    """
-    metrics = list(dict.fromkeys(part["metric"]))
-    cells = part.drop_duplicates(["inverter", "phase"])[["inverter", "phase"]]
-    rows = []
-    for inv, ph in cells.itertuples(index=False):
-        sub = part[(part["inverter"] == inv) & (part["phase"] == ph)].set_index("metric")
-        first = sub.iloc[0]
-        labels = labels or {}
-        rec: dict[str, Any] = {"inverter": labels.get(inv, inv), "phase": labels.get(ph, ph),
-                               "n": int(sub["n"].max()),
-                               "seeds": int(first["n_seeds"]), "failed": int(first["n_failed"])}
-        for m in metrics:
-            if m not in sub.index:
-                rec[header(m, part)] = "–"
-                continue
-            r = sub.loc[m]
-            text = fmt_ci(r["mean"], r["ci_low"], r["ci_high"])
-            rec[header(m, part)] = f"{mark[0]}{text}{mark[1]}" if bool(r["best"]) else text
-        rows.append(rec)
-    return pd.DataFrame(rows)
-
-
-def header(metric: str, part: pd.DataFrame) -> str:
-    """Column header with an arrow for the better direction."""
-    d = part.loc[part["metric"] == metric, "better"]
-    d = d.iloc[0] if len(d) else ""
-    return f"{metric} {'↓' if d == 'lower' else '↑' if d == 'higher' else ''}".rstrip()
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for rec in df.itertuples(index=False):
-        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in rec) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def to_markdown(stats: pd.DataFrame, *, title: str | None = "Results") -> str:
@@ -327,7 +254,7 @@ def to_markdown(stats: pd.DataFrame, *, title: str | None = "Results") -> str:
     labels = display_labels(stats)
     for group, part in groups(stats):
         parts.append(f"\n## {group_title(group)}\n")
-        parts.append(_md_table(wide(part, mark=("**", "**"), labels=labels)))
+        parts.append(md_table(wide(part, mark=("**", "**"), labels=labels)))
     notes = label_notes(labels)
     if notes:
         parts.append("\nParameters shared by every cell of a method are left out of the table:\n")
@@ -340,18 +267,6 @@ def to_csv(stats: pd.DataFrame) -> str:
     return stats.to_csv(index=False)
 
 
-_LATEX_ESC = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "[": "{[}", "]": "{]}",
-}
-
-
-def latex_escape(text: str) -> str:
-    r"""Escape LaTeX specials (brackets braced so that ``\\ [`` is never an argument)."""
-    return "".join(_LATEX_ESC.get(ch, ch) for ch in str(text))
-
-
 def to_latex(stats: pd.DataFrame) -> str:
     r"""LaTeX (booktabs) tables, one per group; best values in ``\textbf``."""
     out = ["% melbench report: mean [95% bootstrap CI]; requires \\usepackage{booktabs}\n"]
@@ -359,65 +274,10 @@ def to_latex(stats: pd.DataFrame) -> str:
         return out[0]
     labels = display_labels(stats)
     for group, part in groups(stats):
-        w = wide(part, mark=("\0B", "\0E"), labels=labels)
-        cols = list(w.columns)
-        spec = "ll" + "r" * (len(cols) - 2)
-
-        def cell(v: Any) -> str:
-            s = latex_escape(str(v)).replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$")
-            return s.replace("\0B", r"\textbf{").replace("\0E", "}")
-
-        out.append("\\begin{table}[ht]\n\\centering\n\\small")
-        out.append(f"\\caption{{{latex_escape(group_title(group))}}}")
-        out.append(f"\\begin{{tabular}}{{{spec}}}\n\\toprule")
-        out.append(" & ".join(cell(c) for c in cols) + r" \\")
-        out.append("\\midrule")
-        for rec in w.itertuples(index=False):
-            out.append(" & ".join(cell(v) for v in rec) + r" \\")
-        out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
+        out.append(latex_table(wide(part, mark=("\0B", "\0E"), labels=labels), group_title(group)))
     for short, full in label_notes(labels):
         out.append(f"% {short} = {full}")
     return "\n".join(out) + "\n"
-
-
-# --------------------------------------------------------------------------- short labels
-
-
-def short_labels(labels: Sequence[str]) -> dict[str, str]:
-    """Shorter labels: keep only the parameters that differ between same-name plugins.
-
-    ``["fgla[alpha=0.99,n_iter=5]", "fgla[alpha=0.9,n_iter=5]", "gla[n_iter=5]"]`` becomes
-    ``fgla[alpha=0.99]``, ``fgla[alpha=0.9]``, ``gla``.
-    """
-    parsed = {lab: parse_label(lab) for lab in labels}
-    by_name: dict[str, list[dict[str, str]]] = {}
-    for name, params in parsed.values():
-        by_name.setdefault(name, []).append(params)
-    out = {}
-    for lab, (name, params) in parsed.items():
-        peers = by_name[name]
-        keep = [k for k in sorted(params) if len({p.get(k) for p in peers}) > 1]
-        out[lab] = f"{name}[{','.join(f'{k}={params[k]}' for k in keep)}]" if keep else name
-    clashes = {v for v in out.values() if list(out.values()).count(v) > 1}
-    return {lab: (lab if short in clashes else short) for lab, short in out.items()}
-
-
-def cell_label(inverter: str, phase: str, short: Mapping[str, str] | None = None) -> str:
-    """``inverter / phase`` (with shortened labels if given)."""
-    short = short or {}
-    return f"{short.get(inverter, inverter)} / {short.get(phase, phase)}"
-
-
-def display_labels(stats: pd.DataFrame) -> dict[str, str]:
-    """Short display names for every inverter/phase label of a long table."""
-    if stats.empty:
-        return {}
-    return short_labels(sorted(set(stats["inverter"].astype(str)) | set(stats["phase"].astype(str))))
-
-
-def label_notes(labels: Mapping[str, str]) -> list[tuple[str, str]]:
-    """``(short, full)`` pairs for the labels that were shortened."""
-    return [(v, k) for k, v in sorted(labels.items()) if v != k]
 
 
 # --------------------------------------------------------------------------- SC aggregation
@@ -506,159 +366,3 @@ def with_sc_linear(stats: pd.DataFrame, df: pd.DataFrame, **kw: Any) -> pd.DataF
     both["_o"] = both["metric"].map(rank)
     both = both.sort_values([*CELL_COLUMNS, "_o"], kind="stable").drop(columns="_o")
     return both.reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- per-kind tables
-# issue 14 item 5. Speech metrics say nothing about music: they are left out of a kind's
-# table (with the reason), not averaged in. A metric plugin may declare the kinds it applies to
-# with a ``kinds`` class attribute ({column: (kind, ...)}); otherwise the rules below apply.
-
-#: Clip kinds the report knows (others are reported under their own name).
-KINDS = ("speech", "music", "other")
-#: Column prefixes of metrics that only apply to speech, with the reason.
-SPEECH_ONLY = {
-    "pesq": "PESQ models telephone-band speech perception (ITU-T P.862); not valid on music",
-    "stoi": "STOI measures speech intelligibility; meaningless on music",
-    "estoi": "ESTOI measures speech intelligibility; meaningless on music",
-    "dnsmos": "DNSMOS is trained on speech only",
-    "distillmos": "distillmos is trained on speech only",
-    "f0_": "F0 RMSE needs a single voiced pitch (speech)",
-    "vuv": "V/UV error needs voiced/unvoiced speech frames",
-    "mcd_world": "WORLD mel-cepstral distortion models a speech source-filter",
-    "visqol_speech": "ViSQOL speech mode is for speech; music uses audio mode",
-}
-#: Column prefixes of metrics that do not apply to speech.
-NON_SPEECH_ONLY = {
-    "visqol_audio": "ViSQOL audio mode is the music/general-audio model; speech uses speech mode",
-}
-
-
-def declared_kinds() -> dict[str, tuple[str, ...]]:
-    """``{column: kinds}`` declared by installed metric plugins (``kinds`` class attribute)."""
-    out: dict[str, tuple[str, ...]] = {}
-    try:
-        from .. import registry
-
-        for info in registry.discover()["metric"].values():
-            if info.available and info.cls is not None:
-                for col, kinds in (getattr(info.cls, "kinds", None) or {}).items():
-                    out[col] = tuple(kinds)
-    except Exception:  # noqa: BLE001 - a broken registry must not break a report
-        pass
-    return out
-
-
-def applies(metric: str, kind: str, declared: Mapping[str, tuple[str, ...]] | None = None) -> str:
-    """Why ``metric`` does not apply to clips of ``kind`` ("" when it applies).
-
-    Parameters
-    ----------
-    metric : str
-        Metric column (an ``@lin`` column follows its dB column).
-    kind : str
-        Clip kind (speech, music, other...).
-    declared : mapping, optional
-        Kinds declared by the metric plugins (default :func:`declared_kinds`).
-    """
-    declared = declared_kinds() if declared is None else declared
-    base = metric.removesuffix(SC_LINEAR_SUFFIX)
-    if base in declared:
-        return "" if kind in declared[base] else f"declared for {', '.join(declared[base])} only"
-    for prefix, reason in SPEECH_ONLY.items():
-        if base.startswith(prefix) and kind != "speech":
-            return reason
-    for prefix, reason in NON_SPEECH_ONLY.items():
-        if base.startswith(prefix) and kind == "speech":
-            return reason
-    return ""
-
-
-def grouped_stats(
-    df: pd.DataFrame,
-    by: Sequence[str],
-    metrics: Sequence[str] | None = None,
-    *,
-    sc_linear: bool = True,
-    **kw: Any,
-) -> tuple[pd.DataFrame, dict[tuple[str, ...], list[tuple[str, str]]]]:
-    """Cell statistics within each group of clips (by kind, by source...).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Result rows with the ``by`` columns (``kind``, ``source``).
-    by : sequence of str
-        Clip columns to group by; when ``kind`` is among them, metrics that do not
-        apply to the group's kind (see :func:`applies`) are left out.
-    metrics : sequence of str, optional
-        Metric columns (default: all).
-    sc_linear : bool
-        Add the dB of the mean linear SC (:func:`with_sc_linear`).
-    **kw
-        Bootstrap settings of :func:`cell_stats`.
-
-    Returns
-    -------
-    stats : pandas.DataFrame
-        The long table with the ``by`` columns first.
-    excluded : dict
-        ``{group values: [(metric, reason), ...]}`` for the metrics left out.
-    """
-    by = list(by)
-    missing = [c for c in by if c not in df.columns]
-    if missing:
-        raise KeyError(f"rows have no {missing} column(s) to group by; columns: {list(df.columns)[:15]}")
-    metrics = select_metrics(df, metrics)
-    declared = declared_kinds()
-    parts, excluded = [], {}
-    work = df.copy()
-    for c in by:
-        work[c] = work[c].astype(object).where(work[c].notna(), "").astype(str)
-    for key, g in work.groupby(by, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        st = cell_stats(g, metrics, **kw)
-        if sc_linear:
-            st = with_sc_linear(st, g, **{k: v for k, v in kw.items() if k in ("level", "n_boot", "seed")})
-        if "kind" in by:
-            kind = key[by.index("kind")]
-            drop = {m: applies(m, kind, declared) for m in dict.fromkeys(st["metric"])}
-            drop = {m: r for m, r in drop.items() if r}
-            if drop:
-                excluded[key] = [(m, r) for m, r in drop.items() if not m.endswith(SC_LINEAR_SUFFIX)]
-                st = st[~st["metric"].isin(list(drop))]
-        for c, v in zip(by, key, strict=True):
-            st.insert(by.index(c), c, v)
-        parts.append(st)
-    stats = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return stats, excluded
-
-
-def grouped_markdown(
-    stats: pd.DataFrame,
-    by: Sequence[str],
-    excluded: Mapping[tuple[str, ...], Sequence[tuple[str, str]]],
-    *,
-    title: str,
-) -> str:
-    """Markdown of :func:`grouped_stats`: one table per group, with the metrics left out and why."""
-    parts = [f"# {title}\n", "Mean [95% bootstrap CI] over clips; **bold** = best in column; "
-             "↓ lower is better, ↑ higher is better.\n", SC_AGGREGATION_NOTE + "\n"]
-    if stats.empty:
-        return "\n".join(parts) + "(no rows)\n"
-    labels = display_labels(stats)
-    for key, g in stats.groupby(list(by), sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        head = ", ".join(f"{c}: {v}" for c, v in zip(by, key, strict=True))
-        for group, part in groups(g.drop(columns=list(by))):
-            parts.append(f"\n## {head} ({group_title(group)})\n")
-            parts.append(_md_table(wide(part, mark=("**", "**"), labels=labels)))
-        gone = excluded.get(key, [])
-        if gone:
-            parts.append("Left out of this table (not averaged in):\n")
-            parts.extend(f"- `{m}`: {r}" for m, r in gone)
-            parts.append("")
-    notes = label_notes(labels)
-    if notes:
-        parts.append("\nParameters shared by every cell of a method are left out of the table:\n")
-        parts.extend(f"- `{short}` = `{full}`" for short, full in notes)
-    return "\n".join(parts) + "\n"
