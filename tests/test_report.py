@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from melbench import runner
-from melbench.report import tables
+from melbench.report import plots, render, tables
 from melbench.report.cli import main as report_main
 from melbench.report.runs import RunInputError, load_runs
 
@@ -111,6 +111,208 @@ def test_short_labels_keep_only_varying_parameters():
     assert set(custom.values()) == set(custom)
 
 
+
+# --------------------------------------------------------------------------- labels and axes
+
+
+LONG_A = ("lws[L=5,batch_alpha=100,batch_beta=0.1,batch_gamma=1,init=zero,look_ahead=3,"
+          "mode=speech,online_alpha=1]")
+LONG_B = ("lws[L=3,batch_alpha=50,batch_beta=0.2,batch_gamma=2,init=random,look_ahead=2,"
+          "mode=music,online_alpha=2]")
+
+
+def test_wrap_label_breaks_at_separators_and_keeps_the_text():
+    lines = render.wrap_label(LONG_A, 28)
+    assert "".join(lines) == LONG_A and len(lines) > 2
+    assert all(len(line) <= 28 for line in lines)
+    assert all(line[-1] in ",>/; " for line in lines[1:-1])  # each break follows a separator
+    assert lines[0] == "lws[L=5,batch_alpha=100,"
+    assert render.wrap_label("gla", 28) == ["gla"]
+    assert render.wrap_label("x" * 30, 12) == ["x" * 12, "x" * 12, "x" * 6]  # no separator: cut
+    assert render.wrap_label("chain[pghi>fgla:100]", 12) == ["chain[pghi>", "fgla:100]"]
+    assert render.wrap_label("chain[pghi>fgla:100]", 8) == ["chain", "[pghi>", "fgla:100", "]"]
+    with pytest.raises(ValueError, match="width"):
+        render.wrap_label("a", 0)
+
+
+def _long_label_stats():
+    rows = synthetic_rows()
+    rows = rows[rows["inverter"] != "c"].copy()
+    rows.loc[rows["inverter"] == "a", "phase"] = LONG_A
+    rows.loc[rows["inverter"] == "b", "phase"] = LONG_B
+    return tables.cell_stats(rows, n_boot=50)
+
+
+def test_markdown_and_latex_wrap_long_labels():
+    md = tables.to_markdown(_long_label_stats())
+    body = [line for line in md.splitlines() if line.startswith("| a ") or line.startswith("| b ")]
+    assert len(body) == 2
+    for line in body:
+        phase = line.split(" | ")[1]
+        pieces = phase.split("<br>")
+        assert len(pieces) >= 3 and all(len(p) <= render.LABEL_WIDTH for p in pieces)
+        assert "".join(pieces) in (LONG_A, LONG_B)  # nothing lost to the wrapping
+    tex = tables.to_latex(_long_label_stats())
+    assert tex.count(r"\shortstack[l]{") == 2 and r"lws{[}L=5,batch\_alpha=100,\\" in tex
+
+
+@pytest.mark.parametrize(("lo", "hi", "expected"), [
+    (0.3, 0.9, [0.3, 0.5, 0.7]),          # under a decade: 1-2-3-5-7
+    (0.15, 3.0, [0.2, 0.5, 1.0, 2.0]),    # 1-2-5
+    (0.004, 400.0, [0.01, 0.1, 1.0, 10.0, 100.0]),  # many decades: powers of ten
+    (116.0, 464.0, [200.0, 300.0, 400.0]),  # one point widened: 1..9
+])
+def test_log_ticks_give_several_ticks_inside_the_range(lo, hi, expected):
+    assert plots.log_ticks(lo, hi) == pytest.approx(expected)
+
+
+def test_log_ticks_narrow_range_and_bad_input():
+    ticks = plots.log_ticks(0.21, 0.26)  # no 1..9 mantissa inside: rounded log-spaced values
+    assert len(ticks) >= 3 and all(0.21 <= t <= 0.26 for t in ticks) and ticks == sorted(ticks)
+    with pytest.raises(ValueError, match="0 < lo < hi"):
+        plots.log_ticks(0.0, 1.0)
+
+
+def test_tick_texts_have_units():
+    assert [plots.format_seconds(v) for v in (0.0005, 0.02, 0.5, 2.0, 90.0, 150.0)] == [
+        "500 µs", "20 ms", "0.5 s", "2 s", "90 s", "2.5 min"]
+    assert [plots.format_count(v) for v in (50, 200, 1500, 20000, 3e6)] == [
+        "50", "200", "1.5k", "20k", "3M"]
+
+
+def _crowded_rows(n_cells=9):
+    """Cells whose times span less than a decade and whose scores nearly tie."""
+    rows = []
+    for i in range(n_cells):
+        for clip in ("x", "y"):
+            rows.append({"dataset": "d", "spec": "s", "degrade": "none", "inverter": "pinv",
+                         "phase": f"fgla[alpha={0.9 + i / 100:.2f},n_iter=100,init=random,"
+                                  f"momentum_schedule=constant_{i}]",
+                         "clip": clip, "seed": 0, "status": "ok",
+                         "pesq_wb": 3.0 + 0.004 * i, "t_invert": 0.01,
+                         "t_phase": 0.30 + 0.01 * i, "t_synth": 0.001, "fft_pairs": 100 + i})
+    return pd.DataFrame(rows)
+
+
+def _boxes(artists, renderer):
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def _overlap(a, b):
+    return min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0)
+
+
+@pytest.mark.parametrize("cost", ["seconds", "fft_pairs"])
+def test_pareto_axis_ticks_labels_and_key_are_readable(cost):
+    fig = plots.pareto_figure(_crowded_rows(), quality="pesq_wb", better="higher", cost=cost)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax, key = fig.axes[0], fig.axes[1]
+    lo, hi = ax.get_xlim()
+    assert ax.get_xscale() == "log"
+    labelled = [t for t in ax.get_xticklabels()
+                if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert len(labelled) >= plots.MIN_TICKS, [t.get_text() for t in ax.get_xticklabels()]
+    if cost == "seconds":
+        assert all(t.get_text().endswith((" s", " ms")) for t in labelled)
+    # numbered points: the numbers overlap neither each other nor any marker
+    nums = list(ax.texts)
+    assert sorted(int(t.get_text()) for t in nums) == list(range(1, 10))
+    boxes = _boxes(nums, renderer)
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not _overlap(boxes[i], boxes[j]), (nums[i].get_text(), nums[j].get_text())
+    frame = ax.get_window_extent(renderer)
+    for b in boxes:
+        assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
+    offsets = ax.collections[0].get_offsets()
+    centres = ax.transData.transform(np.asarray(offsets))
+    r = 3.0 * fig.dpi / 72  # s=30 points^2: radius about 2.7 points
+    for (cx, cy) in centres:
+        for b in boxes:
+            assert not (b.x0 < cx + r and cx - r < b.x1 and b.y0 < cy + r and cy - r < b.y1)
+    # the key: every number with its label, wrapped, beside (not over) the panel
+    legend = key.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert len(texts) == 9 and texts[0].startswith("1  pinv / fgla[")
+    assert all(len(line.strip()) <= plots.KEY_WIDTH + 4 for t in texts for line in t.split("\n"))
+    assert any("\n" in t for t in texts)  # the long labels were wrapped
+    assert not _overlap(legend.get_window_extent(renderer), frame)
+    plots._plt().close(fig)
+
+
+def _trace(n, pairs_per_iter, sc0, *, times=True, true=True, step=0.01):
+    recs = []
+    for k in range(n + 1):
+        rec = {"iter": k, "sc_db": sc0 - k}
+        if pairs_per_iter is not None:
+            rec["fft_pairs"] = float(pairs_per_iter * k)
+        if times:
+            rec["t"] = step * k
+        if true:
+            rec["sc_true_db"] = sc0 / 2 - 0.5 * k
+        recs.append(rec)
+    return recs
+
+
+def _traced_rows(true=True):
+    import json
+
+    rows = []
+    for phase, tr_x, tr_y in (("fgla", _trace(4, 1, -5, true=true), _trace(4, 1, -7, true=true)),
+                              ("dm", _trace(4, 2, -6, true=true), _trace(4, 2, -8, true=true)),
+                              ("lws", _trace(3, None, -9, times=False, true=true),
+                               _trace(3, None, -9, times=False, true=true))):
+        for clip, tr in (("x", tr_x), ("y", tr_y)):
+            rows.append({"dataset": "d", "spec": "s", "degrade": "none", "inverter": "pinv",
+                         "phase": phase, "clip": clip, "seed": 0, "status": "ok",
+                         "trace": json.dumps(tr)})
+    return pd.DataFrame(rows)
+
+
+def test_convergence_is_true_sc_against_fft_pairs_and_seconds():
+    fig = plots.convergence_figure(_traced_rows())
+    pairs_ax, secs_ax, key = fig.axes
+    assert "FFT pairs" in pairs_ax.get_xlabel() and "seconds" in secs_ax.get_xlabel()
+    assert "true magnitude" in pairs_ax.get_ylabel()
+    lines = {ax: [ln for ln in ax.get_lines() if len(ln.get_xdata())] for ax in (pairs_ax, secs_ax)}
+    assert len(lines[pairs_ax]) == 2 and len(lines[secs_ax]) == 2  # lws has neither field
+    by_x = {tuple(np.round(ln.get_xdata(), 9)): ln.get_ydata() for ln in lines[pairs_ax]}
+    # dm: 2 pairs per iteration; fgla: 1. y: mean over the two clips of sc_true_db
+    assert np.allclose(by_x[(0, 2, 4, 6, 8)], [-3.5 - 0.5 * k for k in range(5)])
+    assert np.allclose(by_x[(0, 1, 2, 3, 4)], [-3.0 - 0.5 * k for k in range(5)])
+    secs = sorted(tuple(np.round(ln.get_xdata(), 9)) for ln in lines[secs_ax])
+    assert secs == [(0, 0.01, 0.02, 0.03, 0.04)] * 2
+    texts = [t.get_text() for t in key.get_legend().get_texts()]
+    assert texts[:3] == ["1  pinv / dm", "2  pinv / fgla", "3  pinv / lws"]
+    notes = " ".join(" ".join(texts[3:]).split())
+    assert "FFT-pair panel (no FFT-pair count in the trace): 3" in notes
+    assert "seconds panel (no times in the trace): 3" in notes
+    plots._plt().close(fig)
+
+
+def test_convergence_falls_back_to_sc_db_and_says_so():
+    fig = plots.convergence_figure(_traced_rows(true=False))
+    pairs_ax = fig.axes[0]
+    assert "sc_db" in pairs_ax.get_ylabel() and "true magnitude" not in pairs_ax.get_ylabel()
+    ys = sorted(tuple(ln.get_ydata()) for ln in pairs_ax.get_lines() if len(ln.get_xdata()))
+    assert ys[0] == pytest.approx([-7.0 - k for k in range(5)])  # dm: mean of -6-k and -8-k
+    notes = " ".join(" ".join(t.get_text() for t in fig.axes[2].get_legend().get_texts()).split())
+    assert "not against the true magnitude" in notes
+    plots._plt().close(fig)
+
+
+def test_convergence_of_real_runs_counts_one_pair_per_gla_iteration(sweep):
+    rows = load_runs([sweep]).rows
+    fig = plots.convergence_figure(rows)
+    pairs_ax = fig.axes[0]
+    curves = [ln for ln in pairs_ax.get_lines() if len(ln.get_xdata())]
+    assert len(curves) == len(CELLS)
+    for ln in curves:  # gla and fgla: one projection (FFT pair) per iteration, n_iter=5
+        assert np.allclose(ln.get_xdata(), np.arange(6))
+    plots._plt().close(fig)
+
+
 # --------------------------------------------------------------------------- the command
 
 
@@ -176,27 +378,43 @@ def test_half_finished_sweep_is_reported_not_fatal(sweep, tmp_path, capsys):
 
 
 class _DomScan(HTMLParser):
+    """Results tables' rows, players (with their scores and images) and images of a page."""
+
     def __init__(self):
         super().__init__()
         self.rows: dict[str, int] = {}
         self.audio: list[str] = []
         self.img: list[str] = []
+        self.players: list[dict] = []
+        self.layout: str | None = None
         self._table: str | None = None
         self._in_body = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "table" and "results" in (a.get("class") or ""):
+        cls = a.get("class") or ""
+        if tag == "body" and "data-layout" in a:
+            self.layout = a["data-layout"]
+        if tag == "table" and "results" in cls:
             self._table = a.get("data-group", "")
             self.rows[self._table] = 0
         elif tag == "tbody":
             self._in_body = True
         elif tag == "tr" and self._table is not None and self._in_body:
             self.rows[self._table] += 1
+        elif tag == "tr" and "player" in cls.split():
+            self.players.append({"label": a.get("data-label"), "kind": cls.split()[-1],
+                                 "audio": None, "scores": {}, "img": None})
         elif tag == "audio":
             self.audio.append(a.get("src", ""))
+            if self.players:
+                self.players[-1]["audio"] = a.get("src")
+        elif tag == "span" and "score" in cls.split() and self.players:
+            self.players[-1]["scores"][a["data-metric"]] = float(a["data-value"])
         elif tag == "img":
             self.img.append(a.get("src", ""))
+            if "spec" in cls.split() and self.players:
+                self.players[-1]["img"] = a.get("src")
 
     def handle_endtag(self, tag):
         if tag == "table":
@@ -207,24 +425,92 @@ class _DomScan(HTMLParser):
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
+#: Measures the laid-out page (added to a copy of it: the report itself has no script).
+LAYOUT_SCRIPT = """<script>
+addEventListener('load', () => {
+  const de = document.documentElement;
+  const cells = [...document.querySelectorAll('td.label')].map(td => ({
+    text: td.textContent, width: td.getBoundingClientRect().width,
+    scroll: td.scrollWidth, client: td.clientWidth}));
+  document.body.setAttribute('data-layout', JSON.stringify({
+    page_scroll: de.scrollWidth, page_client: de.clientWidth, cells: cells}));
+});
+</script></body>"""
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs "
-                    "Debian's chromium when run as root; apt-get install chromium)")
-def test_html_report_in_headless_chromium(report, tmp_path):
-    page = (report / "index.html").resolve()
+
+@pytest.fixture(scope="module")
+def long_sweep(sweep, tmp_path_factory):
+    """The sweep plus two copies of its first run relabelled with long phase labels.
+
+    The two labels differ in every parameter, so the tables keep them whole (the long
+    labels real LWS or chain cells have); the copies keep the first run's audio.
+    """
+    root = tmp_path_factory.mktemp("long") / "sweep"
+    shutil.copytree(sweep, root)
+    for i, label in enumerate((LONG_A, LONG_B)):
+        d = root / f"long{i}"
+        shutil.copytree(sweep / "0", d)
+        rows = pd.read_csv(d / "rows.csv")
+        rows["phase"] = label
+        rows.to_csv(d / "rows.csv", index=False)
+    return root
+
+
+def _chromium(url, tmp_path, *extra):
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-           "--v=0", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()]
+           "--v=0", "--virtual-time-budget=3000", *extra, "--dump-dom", url]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     console = [line for line in p.stderr.splitlines() if ":CONSOLE" in line]
     assert not console, console
+    return p.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs "
+                    "Debian's chromium when run as root; apt-get install chromium)")
+def test_html_report_in_headless_chromium(long_sweep, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    report = tmp_path / "report"
+    assert report_main([str(long_sweep), "-o", str(report), "--n-boot", "100"]) == 0
+    n_cells = len(CELLS) + 2
     dom = _DomScan()
-    dom.feed(p.stdout)
+    dom.feed(_chromium((report / "index.html").resolve().as_uri(), tmp_path))
     assert len(dom.rows) == 1  # one (dataset, spec, degrade) group
-    assert list(dom.rows.values()) == [len(CELLS)]
-    assert len(dom.audio) == 1 + len(CELLS)
+    assert list(dom.rows.values()) == [n_cells]
+    assert len(dom.audio) == 1 + n_cells
     for src in dom.audio + dom.img:
         assert src and (report / src).is_file(), src
     assert any(s.endswith("convergence.png") for s in dom.img)
+    # every file played is 32-bit float, and so is what the runs saved
+    for src in dom.audio:
+        assert sf.info(str(report / src)).subtype == "FLOAT", src
+    for wav in long_sweep.rglob("audio/*.wav"):
+        assert sf.info(str(wav)).subtype == "FLOAT", wav
+    # every player has its spectrogram image; every estimate its scores for that clip,
+    # equal to the run's row (the rows files read here, not through the report)
+    assert [p["kind"] for p in dom.players] == ["reference"] + ["estimate"] * n_cells
+    for p in dom.players:
+        assert p["img"] and p["img"] != p["audio"] and (report / p["img"]).stat().st_size > 1000
+    clip = next(c for c in CLIPS if runner.audio_paths(long_sweep / "0", c)[0].is_file())
+    runs = [pd.read_csv(f) for f in sorted(long_sweep.rglob("rows.csv")) if f.parent != long_sweep]
+    for metric in ("sc_true_db", "sc_db"):
+        shown = sorted(p["scores"][metric] for p in dom.players if p["kind"] == "estimate")
+        rows = sorted(float(r.loc[r["clip"] == clip, metric].iloc[0]) for r in runs)
+        assert shown == pytest.approx(rows, rel=1e-12), metric
+    assert len({p["img"] for p in dom.players}) == len(dom.players)
+    # layout: long labels are wrapped in their cells and nothing widens the page
+    page = report / "layout.html"
+    page.write_text((report / "index.html").read_text().replace("</body>", LAYOUT_SCRIPT))
+    laid = _DomScan()
+    laid.feed(_chromium(page.resolve().as_uri(), tmp_path, "--window-size=1280,900"))
+    layout = json.loads(laid.layout)
+    assert layout["page_scroll"] <= layout["page_client"], layout
+    long_cells = [c for c in layout["cells"] if "lws[" in c["text"]]
+    assert len(long_cells) >= 2 * 2  # two table rows and two players
+    for c in layout["cells"]:
+        assert c["scroll"] <= c["client"] + 1 and c["width"] < 330, c

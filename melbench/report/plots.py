@@ -164,10 +164,10 @@ def _key(ax: Any, entries: Sequence[tuple[int, Any, str]], notes: Sequence[str] 
         handles.append(Line2D([], [], marker="x" if num in hidden else "o", ls="",
                               color="0.6" if num in hidden else colour, markersize=6))
         lines = wrap_label(label, KEY_WIDTH)
-        texts.append(f"{num}  " + "\n    ".join(_tex(x) for x in lines))
+        texts.append(f"{num}  " + "\n    ".join(_tex(x.rstrip()) for x in lines))
     for note in notes:
         handles.append(Line2D([], [], ls="", marker=""))
-        texts.append("\n".join(_tex(x) for x in wrap_label(note, KEY_WIDTH + 4)))
+        texts.append("\n".join(_tex(x.rstrip()) for x in wrap_label(note, KEY_WIDTH + 4)))
     if handles:
         ax.legend(handles, texts, loc="upper left", fontsize=7, frameon=False,
                   handletextpad=0.3, borderaxespad=0.0, labelspacing=0.6)
