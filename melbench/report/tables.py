@@ -8,6 +8,11 @@ clip resamples its seeds instead. A CI needs at least two units (else NaN).
 
 The long table of :func:`cell_stats` is also the format of committed
 regression baselines (see :mod:`melbench.compare`).
+
+This module holds the statistics, the SC aggregates (``@lin``) and the documents built
+from them (``to_markdown``, ``to_csv``, ``to_latex``). Text rendering (number formats,
+short and wrapped labels, table bodies) is in :mod:`melbench.report.render` and
+re-exported here; the per-kind and per-source tables are in :mod:`melbench.report.kinds`.
 """
 
 from __future__ import annotations
