@@ -262,7 +262,8 @@ def _traced_rows(true=True):
     for phase, tr_x, tr_y in (("fgla", _trace(4, 1, -5, true=true), _trace(4, 1, -7, true=true)),
                               ("dm", _trace(4, 2, -6, true=true), _trace(4, 2, -8, true=true)),
                               ("lws", _trace(3, None, -9, times=False, true=true),
-                               _trace(3, None, -9, times=False, true=true))):
+                               _trace(3, None, -9, times=False, true=true)),
+                              ("spsi", _trace(0, 0, -4, true=False), _trace(0, 0, -4, true=False))):
         for clip, tr in (("x", tr_x), ("y", tr_y)):
             rows.append({"dataset": "d", "spec": "s", "degrade": "none", "inverter": "pinv",
                          "phase": phase, "clip": clip, "seed": 0, "status": "ok",
@@ -284,10 +285,11 @@ def test_convergence_is_true_sc_against_fft_pairs_and_seconds():
     secs = sorted(tuple(np.round(ln.get_xdata(), 9)) for ln in lines[secs_ax])
     assert secs == [(0, 0.01, 0.02, 0.03, 0.04)] * 2
     texts = [t.get_text() for t in key.get_legend().get_texts()]
-    assert texts[:3] == ["1  pinv / dm", "2  pinv / fgla", "3  pinv / lws"]
-    notes = " ".join(" ".join(texts[3:]).split())
+    assert texts[:4] == ["1  pinv / dm", "2  pinv / fgla", "3  pinv / lws", "4  pinv / spsi"]
+    notes = " ".join(" ".join(texts[4:]).split())
     assert "FFT-pair panel (no FFT-pair count in the trace): 3" in notes
     assert "seconds panel (no times in the trace): 3" in notes
+    assert "not drawn (no sc_true_db in the trace): 4" in notes  # spsi: only sc_db
     plots._plt().close(fig)
 
 

@@ -465,18 +465,19 @@ def convergence_figure(df: pd.DataFrame, *, key: str | None = None) -> Any | Non
     elif key not in tr.columns or not tr[key].notna().any():
         return None
     ylabel = CONVERGENCE_FIELDS.get(key, f"{key} (trace)")
-    tr = tr[tr[key].notna()]
     labels = _labels(tr)
     keys = _cell_keys(tr)
-    panels = _grouped(tr)
-    notes_per, entries_per = [], []
-    for _, g in panels:
+    panels, notes_per, entries_per, hidden_per = [], [], [], []
+    for title, g in _grouped(tr):
         cells = sorted({(a, b) for a, b in zip(g["inverter"], g["phase"], strict=True)})
         entries_per.append([(keys[c][0], keys[c][1], cell_label(*c, labels)) for c in cells])
-        notes = []
+        has = {c: g.loc[(g["inverter"] == c[0]) & (g["phase"] == c[1])] for c in cells}
+        no_key = [keys[c][0] for c in cells if not has[c][key].notna().any()]
+        notes = [f"x: not drawn (no {key} in the trace): {', '.join(map(str, no_key))}"] \
+            if no_key else []
         for x in CONVERGENCE_AXES:
-            gone = [keys[c][0] for c in cells
-                    if not g.loc[(g["inverter"] == c[0]) & (g["phase"] == c[1]), x].notna().any()]
+            gone = [keys[c][0] for c in cells if keys[c][0] not in no_key
+                    and not has[c].loc[has[c][key].notna(), x].notna().any()]
             if gone:
                 what = "no FFT-pair count" if x == "fft_pairs" else "no times"
                 notes.append(f"not in the {'FFT-pair' if x == 'fft_pairs' else 'seconds'} panel "
@@ -484,10 +485,13 @@ def convergence_figure(df: pd.DataFrame, *, key: str | None = None) -> Any | Non
         if key == "sc_db":
             notes.append(SC_DB_FALLBACK_NOTE)
         notes_per.append(notes)
+        hidden_per.append(no_key)
+        panels.append((title, g[g[key].notna()]))
     fig, rows = _rows_of_panels(len(panels), 2, [
         _key_lines([e[2] for e in ent], n) for ent, n in zip(entries_per, notes_per, strict=True)])
     drawn = False
-    for row, (title, g), entries, notes in zip(rows, panels, entries_per, notes_per, strict=True):
+    for row, (title, g), entries, notes, hidden in zip(rows, panels, entries_per, notes_per,
+                                                       hidden_per, strict=True):
         for ax, x in zip(row[:2], CONVERGENCE_AXES, strict=True):
             for (inv, ph), c in g.groupby(["inverter", "phase"], sort=True):
                 c = c[c[x].notna()]
@@ -508,7 +512,7 @@ def convergence_figure(df: pd.DataFrame, *, key: str | None = None) -> Any | Non
 
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         row[0].set_title(_wrap(title), fontsize=8, loc="left")
-        _key(row[2], entries, notes)
+        _key(row[2], entries, notes, hidden=hidden)
     if not drawn:
         _plt().close(fig)
         return None
