@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from melbench import runner
-from melbench.report import plots, render, tables
+from melbench.report import axes, plots, render, tables
 from melbench.report.cli import main as report_main
 from melbench.report.runs import RunInputError, load_runs
 
@@ -163,20 +163,20 @@ def test_markdown_and_latex_wrap_long_labels():
     (116.0, 464.0, [200.0, 300.0, 400.0]),  # one point widened: 1..9
 ])
 def test_log_ticks_give_several_ticks_inside_the_range(lo, hi, expected):
-    assert plots.log_ticks(lo, hi) == pytest.approx(expected)
+    assert axes.log_ticks(lo, hi) == pytest.approx(expected)
 
 
 def test_log_ticks_narrow_range_and_bad_input():
-    ticks = plots.log_ticks(0.21, 0.26)  # no 1..9 mantissa inside: rounded log-spaced values
+    ticks = axes.log_ticks(0.21, 0.26)  # no 1..9 mantissa inside: rounded log-spaced values
     assert len(ticks) >= 3 and all(0.21 <= t <= 0.26 for t in ticks) and ticks == sorted(ticks)
     with pytest.raises(ValueError, match="0 < lo < hi"):
-        plots.log_ticks(0.0, 1.0)
+        axes.log_ticks(0.0, 1.0)
 
 
 def test_tick_texts_have_units():
-    assert [plots.format_seconds(v) for v in (0.0005, 0.02, 0.5, 2.0, 90.0, 150.0)] == [
+    assert [axes.format_seconds(v) for v in (0.0005, 0.02, 0.5, 2.0, 90.0, 150.0)] == [
         "500 µs", "20 ms", "0.5 s", "2 s", "90 s", "2.5 min"]
-    assert [plots.format_count(v) for v in (50, 200, 1500, 20000, 3e6)] == [
+    assert [axes.format_count(v) for v in (50, 200, 1500, 20000, 3e6)] == [
         "50", "200", "1.5k", "20k", "3M"]
 
 
@@ -212,7 +212,7 @@ def test_pareto_axis_ticks_labels_and_key_are_readable(cost):
     assert ax.get_xscale() == "log"
     labelled = [t for t in ax.get_xticklabels()
                 if t.get_text() and lo <= t.get_position()[0] <= hi]
-    assert len(labelled) >= plots.MIN_TICKS, [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labelled) >= axes.MIN_TICKS, [t.get_text() for t in ax.get_xticklabels()]
     if cost == "seconds":
         assert all(t.get_text().endswith((" s", " ms")) for t in labelled)
     # numbered points: the numbers overlap neither each other nor any marker

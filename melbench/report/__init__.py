@@ -10,6 +10,7 @@ that ``melbench run`` writes:
   short and wrapped labels, Markdown and LaTeX table bodies);
 - :mod:`melbench.report.kinds` per-kind and per-source tables (inapplicable metrics left out);
 - :mod:`melbench.report.plots` matplotlib figures (convergence, Pareto, distributions);
+- :mod:`melbench.report.axes` their log cost axes (ticks with units) and label placement;
 - :mod:`melbench.report.html` the static page with tables, figures and audio players;
 - :mod:`melbench.report.cli` the ``melbench report`` command.
 """
