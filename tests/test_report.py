@@ -434,8 +434,9 @@ addEventListener('load', () => {
   const cells = [...document.querySelectorAll('td.label')].map(td => ({
     text: td.textContent, width: td.getBoundingClientRect().width,
     scroll: td.scrollWidth, client: td.clientWidth}));
+  const images = [...document.images].map(i => ({src: i.getAttribute('src'), w: i.naturalWidth}));
   document.body.setAttribute('data-layout', JSON.stringify({
-    page_scroll: de.scrollWidth, page_client: de.clientWidth, cells: cells}));
+    page_scroll: de.scrollWidth, page_client: de.clientWidth, cells, images}));
 });
 </script></body>"""
 
@@ -496,8 +497,13 @@ def test_html_report_in_headless_chromium(long_sweep, tmp_path):
     # every player has its spectrogram image; every estimate its scores for that clip,
     # equal to the run's row (the rows files read here, not through the report)
     assert [p["kind"] for p in dom.players] == ["reference"] + ["estimate"] * n_cells
+    from matplotlib.image import imread
+
     for p in dom.players:
-        assert p["img"] and p["img"] != p["audio"] and (report / p["img"]).stat().st_size > 1000
+        assert p["img"] and p["img"] != p["audio"]
+        pixels = imread(report / p["img"])  # a whole PNG (a cut file does not decode)
+        assert pixels.shape[0] >= 100 and pixels.shape[1] > 2 * pixels.shape[0]
+        assert pixels[..., :3].std() > 0.05  # not a blank image
     clip = next(c for c in CLIPS if runner.audio_paths(long_sweep / "0", c)[0].is_file())
     runs = [pd.read_csv(f) for f in sorted(long_sweep.rglob("rows.csv")) if f.parent != long_sweep]
     for metric in ("sc_true_db", "sc_db"):
@@ -516,3 +522,5 @@ def test_html_report_in_headless_chromium(long_sweep, tmp_path):
     assert len(long_cells) >= 2 * 2  # two table rows and two players
     for c in layout["cells"]:
         assert c["scroll"] <= c["client"] + 1 and c["width"] < 330, c
+    # the browser decoded every image (figures and spectrograms)
+    assert len(layout["images"]) == len(dom.img) and all(i["w"] > 0 for i in layout["images"])
