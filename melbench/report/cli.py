@@ -27,7 +27,8 @@ results_by_kind.md/.csv and results_by_source.md/.csv (per clip kind / source), 
 (convergence.png when runs used trace=true: SC against the true magnitude, or the
 phase stage's consistency when the traces lack it, vs FFT pairs and vs seconds;
 pareto_<metric>.png: quality vs seconds, pareto_fft_pairs_<metric>.png: quality vs FFT
-pairs; dist_<metric>.png) and audio/ (from runs with save_audio=N).
+pairs; dist_<metric>.png) and audio/ (from runs with save_audio=N: 32-bit float WAVs and
+their spectrogram PNGs, shown in index.html beside each clip's scores).
 
 exit codes: 0 written; 2 bad input (missing/half-written run directory, unknown metric).
 """
@@ -50,8 +51,9 @@ def parser() -> argparse.ArgumentParser:
                    help="quality metric of the Pareto and distribution figures "
                         "(default: the first of pesq_wb, stoi, sc_true_db, sc_db present)")
     p.add_argument("--audio-clips", type=int, default=3, metavar="N",
-                   help="clips per group with audio players (default 3; needs runs with "
-                        "save_audio=N)")
+                   help="clips per group in the listening section: players (32-bit float "
+                        "WAV), the clip's scores and spectrogram images (default 3; needs runs "
+                        "with save_audio=N)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
