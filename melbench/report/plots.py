@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import TIME_COLUMNS  # stage-time columns summed into seconds per clip
 from .tables import GROUP_COLUMNS, cell_label, group_title, short_labels
 
 #: Metrics tried, in order, as the quality axis when none is given.
 QUALITY_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "sc_true_db", "sc_db", "mel_sc_db")
-#: Stage-time columns summed into seconds per clip.
-TIME_COLUMNS = ("t_invert", "t_phase", "t_synth")
 #: Cost axes of :func:`pareto` and :func:`convergence`: (row column or trace field, label).
 COST_AXES = {
     "seconds": "seconds per clip (invert + phase + synth)",
