@@ -38,6 +38,7 @@ from .results import (
     write_rows,
 )
 from .spec import FeatureSpec, get_spec
+from .workers import warm_up
 
 #: Written at the start (``complete: false``) and end of every run (see melbench.report.runs).
 RUN_INFO_FILE = "run.json"
@@ -108,7 +109,7 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
 
 
 @dataclass
-class Cell:
+class CellRun:
     """A cell ready to run: its plugins, content key and row cache (made by :func:`set_up`)."""
 
     spec: FeatureSpec
@@ -144,7 +145,7 @@ class Cell:
         )
 
 
-def set_up(cfg: Mapping[str, Any], out_dir: Path) -> Cell:
+def set_up(cfg: Mapping[str, Any], out_dir: Path) -> CellRun:
     """Build a run's cell from its plain config; write ``run.json`` (``complete: false``).
 
     Raises
@@ -183,14 +184,14 @@ def set_up(cfg: Mapping[str, Any], out_dir: Path) -> Cell:
     )
     # issue 9: content-keyed row cache (resume); issue 7: provenance columns
     cache = RowCache(cfg.get("cache_dir"), key, key_desc, force=bool(cfg.get("force", False)))
-    cell = Cell(spec=spec, dataset=dataset, inverter=inverter, phase=phase, metrics=metrics,
+    cell = CellRun(spec=spec, dataset=dataset, inverter=inverter, phase=phase, metrics=metrics,
                 degrade=degrade, seed=seed, trace=trace, key=key, cache=cache,
                 provenance=provenance_fields(plugins))
     _write_run_info(out_dir, key, complete=False)
     return cell
 
 
-def run_clips(cell: Cell, out_dir: Path, *, metric_jobs: Any = 2, save_audio: int = 0,
+def run_clips(cell: CellRun, out_dir: Path, *, metric_jobs: Any = 2, save_audio: int = 0,
               progress: bool = True) -> list[dict[str, Any]]:
     """Take every clip of the cell's dataset through the cell: the clip loop.
 
@@ -202,7 +203,7 @@ def run_clips(cell: Cell, out_dir: Path, *, metric_jobs: Any = 2, save_audio: in
 
     Parameters
     ----------
-    cell : Cell
+    cell : CellRun
         From :func:`set_up`.
     out_dir : Path
         The run directory.
@@ -244,7 +245,7 @@ def run_clips(cell: Cell, out_dir: Path, *, metric_jobs: Any = 2, save_audio: in
                 rows.append(row)
             else:
                 if not warmed:
-                    _warm_up(cell.spec, cell.inverter, cell.phase)
+                    warm_up(cell.spec, cell.inverter, cell.phase)
                     warmed = True
                 res = _compute_clip(cell, clip, defer=pool.active)
                 wav = _save_audio(out_dir, clip, cell.spec, res.audio) if i < save_audio else None
@@ -270,7 +271,7 @@ def run_clips(cell: Cell, out_dir: Path, *, metric_jobs: Any = 2, save_audio: in
     return rows
 
 
-def finish(cell: Cell, rows: list[dict[str, Any]], out_dir: Path, *, echo: bool = True) -> pd.DataFrame:
+def finish(cell: CellRun, rows: list[dict[str, Any]], out_dir: Path, *, echo: bool = True) -> pd.DataFrame:
     """Write the final ``rows.csv``, ``summary.md`` and ``run.json`` (``complete: true``).
 
     Returns
@@ -293,7 +294,7 @@ def finish(cell: Cell, rows: list[dict[str, Any]], out_dir: Path, *, echo: bool 
     return df
 
 
-def _compute_clip(cell: Cell, clip: Clip, *, defer: bool) -> ClipResult:
+def _compute_clip(cell: CellRun, clip: Clip, *, defer: bool) -> ClipResult:
     """One clip through the cell (:func:`melbench.pipeline.run_clip`), with the run's columns."""
     res = run_clip(clip, cell.spec, cell.inverter, cell.phase, cell.metrics, seed=cell.seed,
                    dataset=cell.dataset.label, degrade=cell.degrade,
@@ -369,24 +370,6 @@ def _atomic_wav(path: Path, audio: Any, sample_rate: int, sf: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
     os.replace(tmp, path)
-
-
-def _warm_up(spec: Any, inverter: Any, phase: Any) -> None:
-    """Run the cell's plugins once on half a second of synthetic audio, untimed.
-
-    One-off costs (numba compilation on a fresh install, cached operators, imports) then
-    do not land in the first clip's stage times. Failures are ignored here: the real
-    clips report them.
-    """
-    from .signals import conformance_signal
-
-    try:
-        y = conformance_signal(spec.sample_rate, seconds=max(0.5, 2 * spec.n_fft / spec.sample_rate))
-        mag = spec.magnitude(y)
-        target = inverter(spec.mel_from_magnitude(mag), spec, context={"reference_magnitude": mag})
-        phase(target, spec, rng=0)
-    except Exception as exc:  # noqa: BLE001 - the clips will say what is wrong
-        log.debug("warm-up failed: %s", exc)
 
 
 def _name(node: Any) -> str:

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 import melbench
-from melbench import batch, registry
+from melbench import batch, registry, workers
 from melbench.errors import InputError, ParameterError
 from melbench.invert_cli import main as invert_main
 from melbench.plugin import PhaseRetriever
@@ -65,7 +65,7 @@ def _worker_facts(_):
 def test_workers_run_one_thread_each():
     cell = batch.Cell.of(SPEC, registry.create("inverter", "pinv"),
                          registry.create("phase", "fgla", {"n_iter": 1}))
-    facts = dict(batch._run_in_pool(_worker_facts, [0, 1, 2, 3], [0, 1, 2, 3], cell, 2))
+    facts = dict(workers.run_in_pool(_worker_facts, [0, 1, 2, 3], [0, 1, 2, 3], cell, 2))
     pids = {f[0] for f in facts.values()}
     assert os.getpid() not in pids
     for _, omp, threads in facts.values():
