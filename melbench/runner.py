@@ -185,8 +185,8 @@ def set_up(cfg: Mapping[str, Any], out_dir: Path) -> CellRun:
     # issue 9: content-keyed row cache (resume); issue 7: provenance columns
     cache = RowCache(cfg.get("cache_dir"), key, key_desc, force=bool(cfg.get("force", False)))
     cell = CellRun(spec=spec, dataset=dataset, inverter=inverter, phase=phase, metrics=metrics,
-                degrade=degrade, seed=seed, trace=trace, key=key, cache=cache,
-                provenance=provenance_fields(plugins))
+                   degrade=degrade, seed=seed, trace=trace, key=key, cache=cache,
+                   provenance=provenance_fields(plugins))
     _write_run_info(out_dir, key, complete=False)
     return cell
 
