@@ -1,11 +1,28 @@
-"""The Hydra application behind ``melbench run`` (single runs and ``-m`` sweeps)."""
+"""The Hydra application behind ``melbench run`` (single runs and ``-m`` sweeps).
+
+:func:`run_app` is the app as a function: it takes the command's arguments (Hydra
+overrides and flags, as ``melbench run`` gets them), runs Hydra on melbench's packaged
+config without touching ``sys.argv``, and returns a :class:`RunOutcome`. Hydra's
+``@hydra.main`` reads ``sys.argv`` and returns nothing, so :func:`run_app` parses the
+arguments with Hydra's own parser and calls the runner ``@hydra.main`` calls.
+
+The outcome is gathered from two places, both in the calling process: :func:`task`
+(a cell of a single run, or of a sweep on the in-process launcher) and
+:class:`AggregateSweep` (the end of a sweep, from the rows every job wrote, so that
+cells run in other processes by a launcher count too). They report to the outcome of
+the :func:`run_app` call in progress (a context variable, set for the duration of the
+call), never to a module-level list.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +35,95 @@ from . import runner
 
 log = logging.getLogger("melbench")
 
-#: Set when a run's cell (or, in a sweep, any cell) could not run; the CLI exits 1.
-FAILED: list[str] = []
+#: Program name shown in Hydra's usage and help texts.
+PROG = "melbench run"
+
+
+@dataclass
+class RunOutcome:
+    """What a :func:`run_app` call did.
+
+    Attributes
+    ----------
+    failed : list of str
+        The reason of each cell that could not run (set-up or dataset failure), once.
+    hydra_exit : int or None
+        Hydra's exit status when Hydra stopped by itself (0 after ``--help``, 1 for a bad
+        override or config), else None.
+    """
+
+    failed: list[str] = field(default_factory=list)
+    hydra_exit: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit status: Hydra's own, else 1 if a cell failed, else 0."""
+        if self.hydra_exit is not None:
+            return self.hydra_exit
+        return 1 if self.failed else 0
+
+    def add_failure(self, reason: str) -> None:
+        """Record a failed cell (each reason once)."""
+        if reason not in self.failed:
+            self.failed.append(reason)
+
+
+_OUTCOME: contextvars.ContextVar[RunOutcome | None] = contextvars.ContextVar(
+    "melbench_run_outcome", default=None)
+
+
+def run_app(args: Sequence[str]) -> RunOutcome:
+    """Run ``melbench run`` with ``args`` (Hydra overrides and flags) and return its outcome.
+
+    Parameters
+    ----------
+    args : sequence of str
+        What follows ``melbench run`` on the command line: overrides
+        (``inverter=pinv``, ``+experiment=eval``), ``-m`` for a sweep, Hydra's flags
+        (``--help``, ``--cfg job``, ``hydra/launcher=joblib``...).
+
+    Returns
+    -------
+    RunOutcome
+        Failed cells and Hydra's own exit status; ``.exit_code`` is the command's.
+
+    Notes
+    -----
+    The config groups of the installed plugins must be registered first
+    (:func:`melbench.hydra_configs.register_hydra_configs`; the CLI does it).
+    """
+    from hydra import version
+    from hydra._internal.utils import _run_hydra, get_args_parser
+    from hydra.main import _get_rerun_conf
+
+    from .resources import config_dir
+
+    outcome = RunOutcome()
+    parser = get_args_parser()
+    parser.prog = PROG
+    token = _OUTCOME.set(outcome)
+    try:
+        # what @hydra.main(version_base="1.3", config_path=..., config_name="config") runs,
+        # with the arguments given instead of sys.argv
+        version.setbase("1.3")
+        parsed = parser.parse_args(list(args))
+        if parsed.experimental_rerun is not None:
+            task(_get_rerun_conf(parsed.experimental_rerun, parsed.overrides))
+        else:
+            _run_hydra(args=parsed, args_parser=parser, task_function=task,
+                       config_path=str(config_dir()), config_name="config")
+    except SystemExit as exc:  # help, or Hydra's own clear message on a bad override
+        code = exc.code
+        outcome.hydra_exit = code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        _OUTCOME.reset(token)
+    return outcome
+
+
+def _report_failure(reason: str) -> None:
+    outcome = _OUTCOME.get()
+    if outcome is not None:  # None in a launcher's worker process: the sweep's end counts it
+        outcome.add_failure(reason)
 
 
 def task(cfg: DictConfig) -> Any:
@@ -32,7 +136,7 @@ def task(cfg: DictConfig) -> Any:
         df = runner.run(plain, hc.runtime.output_dir, echo=not multirun)
     except runner.CellError as exc:
         print(f"melbench: error: {exc}", file=sys.stderr)
-        FAILED.append(str(exc))
+        _report_failure(str(exc))
         return None
     if multirun:
         n_ok = int((df["status"] == "ok").sum())
@@ -122,8 +226,7 @@ class AggregateSweep(Callback):
         if not df.empty and {"clip", "status"} <= set(df.columns):
             bad = df[(df["clip"].astype(str) == "*") & (df["status"] == "failed")]
             for err in bad.get("error", []):
-                if str(err) not in FAILED:
-                    FAILED.append(str(err))
+                _report_failure(str(err))
             if len(bad):
                 print(f"melbench: {len(bad)} cell(s) of the sweep failed (see above); exit status 1",
                       file=sys.stderr)

@@ -1,28 +1,19 @@
-"""Many mels at once: :func:`invert_batch` (API) and the worker pool of ``melbench invert --jobs``.
+"""Many mels at once: :func:`invert_batch` (API) and the files of ``melbench invert --jobs``.
 
-Mels are independent problems, so throughput scales with processes. On Linux the
-workers are forked from this process (they start at once, need no
-``if __name__ == "__main__"`` guard in a user's script, and see plugins registered
-in this process); elsewhere they are spawned. Each worker limits itself to one
-BLAS/OpenMP thread (``threadpoolctl``; :data:`THREAD_VARS` = 1 for anything it
-starts), builds the cell's plugins once from their registry names and
-parameters, runs them once untimed (numba loads its compiled kernels) and then
-takes one item at a time. Work is handed out largest first (longest
-mel first), so no worker is left with a long item at the end. Memory is
-bounded: a worker holds one item; in file mode it writes the wav itself and
-returns only a small :class:`FileResult` (with its peak resident memory).
-
-With spawned workers, a plugin registered only in this process
-(``registry.register``) cannot be rebuilt: the batch then runs in this process
-and says why.
+Mels are independent problems, so throughput scales with processes: both entry points
+hand their items to the worker pool of :mod:`melbench.workers` (one BLAS/OpenMP thread
+per worker, the cell's plugins rebuilt and warmed up once per worker, largest item
+first). Memory is bounded: a worker holds one item; in file mode it writes the wav
+itself and returns only a small :class:`FileResult` (with its peak resident memory).
+When a worker process could not rebuild the plugins (one registered only in this
+process, with spawned workers) the batch runs in this process and says why.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,164 +21,9 @@ from typing import Any
 import numpy as np
 
 from .errors import MelbenchError
-from .plugin import Inverter, PhaseRetriever, Plugin
+from .plugin import Inverter, PhaseRetriever
 from .spec import FeatureSpec
-
-#: Environment variables set to 1 in worker processes (one thread per worker).
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def default_jobs() -> int:
-    """Number of cores this process may use (``os.sched_getaffinity``, else ``os.cpu_count``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def resolve_jobs(jobs: int | None, n_items: int) -> int:
-    """Worker count for ``n_items`` items: ``None``/0 = all cores, never more than the items.
-
-    Raises
-    ------
-    ParameterError
-        ``jobs`` negative or not an integer.
-    """
-    from .errors import ParameterError
-
-    if jobs is None or jobs == 0:
-        jobs = default_jobs()
-    if isinstance(jobs, bool) or int(jobs) != jobs or jobs < 0:
-        raise ParameterError(f"jobs={jobs!r}: give a number of worker processes >= 1 "
-                             "(0 or None: all cores)")
-    return max(1, min(int(jobs), max(1, n_items)))
-
-
-@contextlib.contextmanager
-def single_threaded_children() -> Iterator[None]:
-    """Set :data:`THREAD_VARS` to 1 while processes are started; restore them afterwards."""
-    old = {k: os.environ.get(k) for k in THREAD_VARS}
-    os.environ.update({k: "1" for k in THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process in MiB (``getrusage``; NaN where unavailable)."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return float("nan")
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kib / (1024.0 * 1024.0) if sys.platform == "darwin" else kib / 1024.0
-
-
-# --------------------------------------------------------------------------- the cell
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What a worker needs to rebuild the cell: spec, plugin names and parameters, seed."""
-
-    spec: FeatureSpec
-    inverter: tuple[str, dict[str, Any]]
-    phase: tuple[str, dict[str, Any]]
-    seed: int = 0
-
-    @classmethod
-    def of(cls, spec: FeatureSpec, inverter: Inverter, phase: PhaseRetriever, seed: int = 0) -> Cell:
-        """The recipe of built plugins (their registry name and parameters)."""
-        return cls(spec, (inverter.name, inverter.param_dict()), (phase.name, phase.param_dict()),
-                   int(seed))
-
-    def build(self) -> tuple[Inverter, PhaseRetriever]:
-        """Instantiate the plugins from the registry (in a worker)."""
-        from . import registry
-
-        inv = registry.create("inverter", self.inverter[0], self.inverter[1])
-        ph = registry.create("phase", self.phase[0], self.phase[1])
-        return inv, ph  # type: ignore[return-value]
-
-
-def start_method() -> str:
-    """``fork`` on Linux (fast start, no main-module re-import), else ``spawn``."""
-    import multiprocessing
-
-    return "fork" if sys.platform.startswith("linux") and \
-        "fork" in multiprocessing.get_all_start_methods() else "spawn"
-
-
-def not_rebuildable(*plugins: Plugin) -> str | None:
-    """Why a worker process could not rebuild these plugins by name (None if it can)."""
-    from importlib import metadata
-
-    from . import registry
-
-    if start_method() == "fork":  # a forked worker has this process's registry
-        return None
-    for p in plugins:
-        info = registry.info(p.kind, p.name)
-        eps = [ep for ep in metadata.entry_points(group=registry.GROUPS[p.kind]) if ep.name == p.name]
-        if not eps or eps[0].value != info.target:
-            return (f"{p.kind} {p.name!r} is registered only in this process (no entry point); "
-                    "declare it in a package's entry points to run it in worker processes")
-    return None
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(cell: Cell, warm: bool) -> None:
-    """Pool initializer: one thread, build the plugins once, run them once untimed.
-
-    ``warm``: this process was forked from one that already ran the plugins (numba's
-    kernels are loaded), so the warm-up is skipped.
-    """
-    from .runner import _warm_up
-
-    os.environ.update({k: "1" for k in THREAD_VARS})
-    try:
-        from threadpoolctl import threadpool_limits
-
-        _WORKER["limits"] = threadpool_limits(limits=1)
-    except ImportError:  # pragma: no cover - a dependency; spawned workers have the env
-        pass
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    inv, ph = cell.build()
-    _WORKER.update(cell=cell, inverter=inv, phase=ph)
-    if not warm:
-        _warm_up(cell.spec, inv, ph)
-
-
-def _run_in_pool(
-    fn: Callable[..., Any], items: Sequence[Any], order: Sequence[int], cell: Cell, jobs: int,
-) -> Iterator[tuple[int, Any]]:
-    """Yield ``(index, fn(item))`` as workers finish, items submitted in ``order``."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    method = start_method()
-    if method == "fork":  # warm up once here; the forked workers inherit the loaded kernels
-        from .runner import _warm_up
-
-        inv, ph = cell.build()
-        _warm_up(cell.spec, inv, ph)
-    ctx = multiprocessing.get_context(method)
-    with single_threaded_children(), ProcessPoolExecutor(
-        max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(cell, method == "fork")
-    ) as pool:
-        futures = {pool.submit(fn, items[i]): i for i in order}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
-
+from .workers import WORKER, Cell, not_rebuildable, peak_rss_mib, resolve_jobs, run_in_pool
 
 # --------------------------------------------------------------------------- files
 
@@ -292,7 +128,7 @@ def convert_file(job: FileJob, spec: FeatureSpec, inverter: Inverter, phase: Pha
 
 
 def _convert_in_worker(job: FileJob) -> FileResult:
-    w = _WORKER
+    w = WORKER
     res = convert_file(job, w["cell"].spec, w["inverter"], w["phase"], w["cell"].seed)
     res.peak_rss_mib = peak_rss_mib()
     return res
@@ -361,7 +197,7 @@ def convert_files(
     cell = Cell.of(spec, inverter, phase, seed)
     b = None
     try:
-        for i, res in _run_in_pool(_convert_in_worker, jobs_list, order, cell, n):
+        for i, res in run_in_pool(_convert_in_worker, jobs_list, order, cell, n):
             b = b or bar()
             results[i] = res
             b.update()
@@ -401,7 +237,7 @@ def _invert_item(item: _Item, spec: FeatureSpec, inverter: Inverter, phase: Phas
 
 
 def _invert_in_worker(item: _Item) -> np.ndarray | MelbenchError:
-    w = _WORKER
+    w = WORKER
     return _invert_item(item, w["cell"].spec, w["inverter"], w["phase"], w["cell"].seed)
 
 
@@ -487,7 +323,7 @@ def invert_batch(
                 raise _with_index(out[i], i)
         return out
     order = sorted(range(len(items)), key=lambda i: -items[i].mel.size)
-    for i, res in _run_in_pool(_invert_in_worker, items, order, Cell.of(fs, inv, ph, seed), n):
+    for i, res in run_in_pool(_invert_in_worker, items, order, Cell.of(fs, inv, ph, seed), n):
         out[i] = res
     if errors == "raise":
         for i, res in enumerate(out):

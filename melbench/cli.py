@@ -23,12 +23,9 @@ commands:
 
 
 def cmd_run(argv: list[str]) -> int:
-    """Run the Hydra app with ``argv`` as its overrides and flags."""
-    import hydra
-
-    from . import app
+    """Run the Hydra app with ``argv`` as its overrides and flags; its exit status."""
+    from .app import run_app
     from .hydra_configs import register_hydra_configs
-    from .resources import config_dir
 
     register_hydra_configs()
     unavailable = _unavailable_choices(argv)
@@ -36,18 +33,9 @@ def cmd_run(argv: list[str]) -> int:
         for msg in unavailable:
             print(f"melbench run: error: {msg}", file=sys.stderr)
         return 1
-    app.FAILED.clear()
     if "--force" in argv:  # issue 9: recompute rows already in the cache
         argv = [a for a in argv if a != "--force"] + ["force=true"]
-    sys.argv = ["melbench-run", *argv]
-    main = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")(
-        app.task
-    )
-    try:
-        main()
-    except SystemExit as exc:  # Hydra exits 1 with its own clear message on bad overrides
-        return int(exc.code or 0)
-    return 1 if app.FAILED else 0
+    return run_app(argv).exit_code
 
 
 def _unavailable_choices(argv: list[str]) -> list[str]:

@@ -39,16 +39,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .columns import CELL_COLUMNS, GROUP_COLUMNS, STATS_COLUMNS, TIME_COLUMNS
 from .errors import MelbenchError
 from .report.runs import RunInputError, load_runs
-from .report.tables import CELL_COLUMNS, GROUP_COLUMNS, STATS_COLUMNS, cell_stats, short_labels
+from .report.tables import cell_stats, short_labels
 
 #: Default quality tolerances by metric-name pattern (first match wins).
 DEFAULT_TOLERANCES: dict[str, float] = {
     "*_db": 0.5, "pesq*": 0.05, "stoi": 0.02, "estoi": 0.02,
 }
-#: Stage-time columns summed into seconds per clip for the time check.
-TIME_COLUMNS = ("t_invert", "t_phase", "t_synth")
 #: Exit codes.
 OK, REGRESSION, USAGE = 0, 1, 2
 

@@ -10,6 +10,7 @@ exit status is 1 if any file failed (with a summary), 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -257,8 +258,9 @@ def _main(argv: list[str] | None) -> int:
     n_failed_files = sum(1 for r in results if r.failures)
     n_written = sum(r.n_written for r in results)
     n_clipped = sum(r.n_clipped for r in results)
-    rss = worker_memory(results)
-    if len(rss) > 1:
+    # the forked workers that did work (under load one worker may take every file)
+    rss = {pid: mib for pid, mib in worker_memory(results).items() if pid != os.getpid()}
+    if rss:
         print(f"melbench invert: {len(rss)} worker processes, peak memory per worker "
               f"{max(rss.values()):.0f} MiB", file=sys.stderr)
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import costs
+from .columns import CLIP_COLUMNS, COST_COLUMNS, blank_row, failure_row
 from .datasets.base import Clip
 from .errors import MelbenchError, SkipCell
 from .metrics.base import Missing
@@ -29,20 +30,8 @@ from .plugin import Inverter, Metric, PhaseRetriever
 from .spec import FeatureSpec
 from .validation import check_audio, check_frames, check_mel, check_output_level
 
-#: Row columns that identify a cell and a clip (metric columns follow).
-ID_COLUMNS = (
-    "dataset", "clip", "kind", "spec", "spec_key", "degrade", "inverter", "phase", "seed",
-)
-STATUS_COLUMNS = ("status", "error", "notes", "duration")
-#: Row columns describing where a clip comes from (from its meta; "" when the dataset says nothing).
-CLIP_COLUMNS = ("source", "licence")
-
 #: Type of an optional mel degradation stage: (mel, spec, rng) -> mel.
 Degrade = Callable[[np.ndarray, FeatureSpec, np.random.Generator], np.ndarray]
-
-#: Cost columns (:mod:`melbench.costs`): FFT pairs of the inverter, the phase retriever and
-#: both; NaN for a plugin that does not count its FFTs (``counts_ffts``), with a note.
-COST_COLUMNS = ("fft_pairs", "fft_pairs_invert", "fft_pairs_phase")
 
 
 @dataclass
@@ -170,13 +159,12 @@ def run_clip(
     ClipResult
         ``row`` always has every ID/status column; metric columns are filled where scored.
     """
-    row: dict[str, Any] = {
-        "dataset": dataset, "clip": clip.id, "kind": clip.meta.get("kind", ""),
+    row = blank_row(
+        dataset=dataset, clip=clip.id, kind=clip.meta.get("kind", ""),
         **{c: str(clip.meta.get(c, "")) for c in CLIP_COLUMNS},
-        "spec": str(spec), "spec_key": spec.key(), "degrade": degrade_label,
-        "inverter": inverter.label, "phase": phase.label, "seed": seed,
-        "status": "ok", "error": "", "notes": "", "duration": clip.duration,
-    }
+        spec=str(spec), spec_key=spec.key(), degrade=degrade_label,
+        inverter=inverter.label, phase=phase.label, seed=seed, duration=clip.duration,
+    )
     for c in COST_COLUMNS:
         row[c] = math.nan
     for m in metrics:
@@ -185,8 +173,7 @@ def run_clip(
     result = ClipResult(row=row)
 
     def fail(stage: str, exc: BaseException, status: str = "failed") -> ClipResult:
-        row["status"] = status
-        row["error"] = _error_text(stage, exc)
+        failure_row(row, _error_text(stage, exc), status=status)
         if result.stage_notes:
             row["notes"] = join_notes([result.stage_notes])
         return result
@@ -207,7 +194,7 @@ def run_clip(
         result.stage_notes.extend(n for n in led.notes if n not in result.stage_notes)
 
     if clip.error:
-        row["status"], row["error"] = "failed", f"load: {clip.error}"
+        failure_row(row, f"load: {clip.error}")
         return result
     for plugin in (inverter, phase):
         reason = plugin.skip(spec)

@@ -12,17 +12,16 @@ from typing import Any
 
 import pandas as pd
 
+from .columns import BOOKKEEPING_COLUMNS, CELL_COLUMNS, CLIP_COLUMNS, ID_COLUMNS, STATUS_COLUMNS, TIME_COLUMNS
 from .labels import split_top_level
-from .pipeline import CLIP_COLUMNS, ID_COLUMNS, STATUS_COLUMNS
 
 ROWS_FILE = "rows.csv"
 SUMMARY_FILE = "summary.md"
-CELL_COLUMNS = ("dataset", "spec", "degrade", "inverter", "phase")
 
 #: Columns shown first in summaries, in this order, when present.
 PREFERRED_METRICS = (
     "sc_db", "sc_true_db", "mel_sc_db", "pesq_wb", "pesq_nb", "stoi", "estoi",
-    "lsd_db", "mcd_db", "mel_lsd_db", "mel_mcd_db", "t_invert", "t_phase", "t_synth", "rtf",
+    "lsd_db", "mcd_db", "mel_lsd_db", "mel_mcd_db", *TIME_COLUMNS, "rtf",
 )
 
 
@@ -89,7 +88,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric metric columns of a rows frame, preferred ones first."""
-    skip = set(ID_COLUMNS) | set(CLIP_COLUMNS) | set(STATUS_COLUMNS) | {"trace", "cell_key"}
+    skip = set(ID_COLUMNS) | set(CLIP_COLUMNS) | set(STATUS_COLUMNS) | set(BOOKKEEPING_COLUMNS)
     numeric = [
         c for c in df.columns
         if c not in skip and pd.api.types.is_numeric_dtype(df[c]) and not c.startswith("_")

@@ -1,4 +1,9 @@
-"""Execute one run (one cell over a dataset) from a resolved config, and aggregate sweeps."""
+"""Execute one run (one cell over a dataset) from a resolved config, and aggregate sweeps.
+
+:func:`run` is three steps: :func:`set_up` (plugins, cache key, row cache),
+:func:`run_clips` (the clip loop: cache, warm-up, metric pool, progress, saved audio)
+and :func:`finish` (summary and ``run.json``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +20,13 @@ import pandas as pd
 
 from . import registry
 from .cache import RowCache, cell_key, clip_key, code_fingerprint, plain_row
+from .columns import failure_row
+from .datasets.base import Clip
 from .degrade import stage as degrade_stage
 from .errors import MelbenchError
 from .metric_pool import MetricPool
 from .pipeline import ClipResult, run_clip
-from .plugin import Metric
+from .plugin import Dataset, Degradation, Inverter, Metric, PhaseRetriever
 from .provenance import row_fields as provenance_fields
 from .results import (
     ROWS_FILE,
@@ -29,7 +37,8 @@ from .results import (
     summary_markdown,
     write_rows,
 )
-from .spec import get_spec
+from .spec import FeatureSpec, get_spec
+from .workers import warm_up
 
 #: Written at the start (``complete: false``) and end of every run (see melbench.report.runs).
 RUN_INFO_FILE = "run.json"
@@ -59,6 +68,9 @@ def _plain(cfg: Any) -> Any:
 def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd.DataFrame:
     """Run one cell (inverter x phase x spec x dataset) and write its results.
 
+    Three steps: :func:`set_up` builds the cell (plugins, cache key, row cache),
+    :func:`run_clips` takes every clip through it, :func:`finish` writes the summary.
+
     Parameters
     ----------
     cfg : mapping
@@ -78,13 +90,72 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
     Returns
     -------
     pandas.DataFrame
-        The rows. A cell whose plugins cannot be built gets one row with the reason.
+        The rows.
+
+    Raises
+    ------
+    CellError
+        When the cell's plugins cannot be built or its dataset fails; ``rows.csv`` then
+        holds one ``clip == "*"`` row with the reason (:func:`melbench.columns.failure_row`).
     """
     cfg = _plain(cfg)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    cell = set_up(cfg, out_dir)
+    rows = run_clips(cell, out_dir, metric_jobs=cfg.get("metric_jobs", 2),
+                     save_audio=int(cfg.get("save_audio", 0) or 0),
+                     progress=bool(cfg.get("progress", True)))
+    return finish(cell, rows, out_dir, echo=echo)
+
+
+@dataclass
+class CellRun:
+    """A cell ready to run: its plugins, content key and row cache (made by :func:`set_up`)."""
+
+    spec: FeatureSpec
+    dataset: Dataset
+    inverter: Inverter
+    phase: PhaseRetriever
+    metrics: list[Metric]
+    degrade: Degradation | None
+    seed: int
+    trace: bool
+    #: Content key of the cell (:func:`melbench.cache.cell_key`), in every computed row.
+    key: str
+    cache: RowCache
+    #: Provenance columns (plugin packages and versions), in every computed row.
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def degrade_label(self) -> str:
+        """The degradation's label for the rows ("none" without one)."""
+        return self.degrade.label if self.degrade else "none"
+
+    @property
+    def description(self) -> str:
+        """``inverter / phase`` (progress bar, log lines)."""
+        return f"{self.inverter.label} / {self.phase.label}"
+
+    def failure_row(self, error: str) -> dict[str, Any]:
+        """The ``clip == "*"`` row of this cell failing as a whole."""
+        return failure_row(
+            None, error, dataset=self.dataset.label, clip="*", spec=str(self.spec),
+            spec_key=self.spec.key(), degrade=self.degrade_label, inverter=self.inverter.label,
+            phase=self.phase.label, seed=self.seed, cell_key=self.key,
+        )
+
+
+def set_up(cfg: Mapping[str, Any], out_dir: Path) -> CellRun:
+    """Build a run's cell from its plain config; write ``run.json`` (``complete: false``).
+
+    Raises
+    ------
+    CellError
+        A plugin (or the spec, or the metrics) cannot be built; ``out_dir/rows.csv`` then
+        holds the cell's failure row.
+    """
     seed = int(cfg.get("seed", 0))
+    spec = None
     try:
         spec = get_spec(cfg.get("spec"))
         dataset = registry.from_config("dataset", cfg["dataset"])
@@ -95,97 +166,162 @@ def run(cfg: Mapping[str, Any], out_dir: str | Path, *, echo: bool = True) -> pd
     except (MelbenchError, KeyError, TypeError, ValueError) as exc:
         msg = f"cannot set up this cell: {exc}"
         log.error(msg)
-        rows.append({
-            "dataset": _name(cfg.get("dataset")), "clip": "*", "inverter": _name(cfg.get("inverter")),
-            "phase": _name(cfg.get("phase")), "seed": seed, "status": "failed", "error": msg,
-        })
-        write_rows(out_dir / ROWS_FILE, rows)
+        row = failure_row(
+            None, msg, dataset=_name(cfg.get("dataset")), clip="*",
+            spec=str(spec) if spec is not None else "", spec_key=spec.key() if spec is not None else "",
+            degrade=_name(cfg.get("degrade") or "none"), inverter=_name(cfg.get("inverter")),
+            phase=_name(cfg.get("phase")), seed=seed,
+        )
+        write_rows(out_dir / ROWS_FILE, [row])
         raise CellError(msg) from exc
-
-    from tqdm.auto import tqdm
-
-    clips = dataset.clips(spec)
-    desc = f"{inverter.label} / {phase.label}"
-    # issue 7: provenance columns; slow (deferred) metrics scored in worker processes
-    prov = provenance_fields([dataset, inverter, phase, *metrics])
-    pool = MetricPool(cfg.get("metric_jobs", 2), metrics)
-    # issue 9: content-keyed row cache (resume), saved audio, progress
     trace = bool(cfg.get("trace", False))
-    degrade_label = degrade.label if degrade else "none"
+    plugins = [dataset, inverter, phase, *metrics]
     key, key_desc = cell_key(
         dataset=dataset.label, spec_key=spec.key(), inverter=inverter.label, phase=phase.label,
-        metrics=[m.label for m in metrics], seed=seed, degrade=degrade_label, trace=trace,
-        code=code_fingerprint([dataset, inverter, phase, *metrics, degrade]),
+        metrics=[m.label for m in metrics], seed=seed,
+        degrade=degrade.label if degrade else "none", trace=trace,
+        code=code_fingerprint([*plugins, degrade]),
     )
+    # issue 9: content-keyed row cache (resume); issue 7: provenance columns
     cache = RowCache(cfg.get("cache_dir"), key, key_desc, force=bool(cfg.get("force", False)))
-    save_audio = int(cfg.get("save_audio", 0) or 0)
+    cell = CellRun(spec=spec, dataset=dataset, inverter=inverter, phase=phase, metrics=metrics,
+                   degrade=degrade, seed=seed, trace=trace, key=key, cache=cache,
+                   provenance=provenance_fields(plugins))
     _write_run_info(out_dir, key, complete=False)
-    waiting: list[tuple[str, ClipResult, Path | None]] = []  # computed rows not cached yet
+    return cell
 
-    def store_finished() -> None:
-        for item in list(waiting):
-            ckey, res, wav = item
-            if not res.deferred:  # final once every deferred metric is filled
-                res.row.update(plain_row(res.row))  # same values as a row read from the cache
-                cache.put(ckey, res.row, wav)
-                waiting.remove(item)
 
+def run_clips(cell: CellRun, out_dir: Path, *, metric_jobs: Any = 2, save_audio: int = 0,
+              progress: bool = True) -> list[dict[str, Any]]:
+    """Take every clip of the cell's dataset through the cell: the clip loop.
+
+    A clip whose row is cached is taken from the cache (and its audio restored when
+    ``save_audio`` asks for it; without cached audio it is recomputed). The plugins are
+    warmed up once, untimed, before the first computed clip. Slow metrics are scored in
+    worker processes (:class:`~melbench.metric_pool.MetricPool`); a row is cached once
+    all its metrics are in. ``rows.csv`` is rewritten after every clip.
+
+    Parameters
+    ----------
+    cell : CellRun
+        From :func:`set_up`.
+    out_dir : Path
+        The run directory.
+    metric_jobs : int or str
+        Worker processes for deferred metrics (``metric_jobs`` of the config).
+    save_audio : int
+        Save the first this many clips' estimate and reference wavs.
+    progress : bool
+        Show a clip progress bar on a terminal.
+
+    Returns
+    -------
+    list of dict
+        One row per clip, in the dataset's order.
+
+    Raises
+    ------
+    CellError
+        The dataset itself failed (a missing folder...): its failure row ends the rows
+        written, and ``run.json`` records the error.
+    """
+    from tqdm.auto import tqdm
+
+    rows: list[dict[str, Any]] = []
+    clips = cell.dataset.clips(cell.spec)
+    pool = MetricPool(metric_jobs, cell.metrics)  # issue 7
+    pending = _PendingRows(cell.cache)
     warmed = False  # plugins run once, untimed, before the first computed clip
-    bar = tqdm(clips, desc=desc, unit="clip", leave=False, file=sys.stderr,
-               disable=None if cfg.get("progress", True) else True)
+    bar = tqdm(clips, desc=cell.description, unit="clip", leave=False, file=sys.stderr,
+               disable=None if progress else True)
     try:
         for i, clip in enumerate(bar):
             ckey = clip_key(clip)
-            row = cache.get(ckey, clip.id)
+            row = cell.cache.get(ckey, clip.id)
             if row is not None and i < save_audio and not _restore_audio(
-                    out_dir, clip, spec, cache.audio(ckey)):
+                    out_dir, clip, cell.spec, cell.cache.audio(ckey)):
                 row = None  # audio requested but not cached: recompute the clip
             if row is not None:
                 rows.append(row)
             else:
                 if not warmed:
-                    _warm_up(spec, inverter, phase)
+                    warm_up(cell.spec, cell.inverter, cell.phase)
                     warmed = True
-                res = run_clip(clip, spec, inverter, phase, metrics, seed=seed,
-                               dataset=dataset.label, degrade=degrade, degrade_label=degrade_label,
-                               record_trace=trace, defer=pool.active)
-                res.row.update(prov)  # issue 7
-                res.row["cell_key"] = key
-                res.row = plain_row(res.row)
-                wav = _save_audio(out_dir, clip, spec, res.audio) if i < save_audio else None
+                res = _compute_clip(cell, clip, defer=pool.active)
+                wav = _save_audio(out_dir, clip, cell.spec, res.audio) if i < save_audio else None
                 rows.append(res.row)
                 pool.submit(res)  # issue 7: fills rows of finished metric jobs as it goes
-                waiting.append((ckey, res, wav))
-            store_finished()
-            bar.set_postfix(cached=cache.hits, refresh=False)
+                pending.add(ckey, res, wav)
+            pending.store_finished()
+            bar.set_postfix(cached=cell.cache.hits, refresh=False)
             write_rows(out_dir / ROWS_FILE, rows)
     except MelbenchError as exc:  # the dataset itself failed (missing folder...)
         pool.finish()  # issue 7
-        store_finished()
-        msg = f"dataset {dataset.label}: {exc}"
+        pending.store_finished()
+        msg = f"dataset {cell.dataset.label}: {exc}"
         log.error(msg)
-        rows.append({"dataset": dataset.label, "clip": "*", "inverter": inverter.label,
-                     "phase": phase.label, "seed": seed, "status": "failed", "error": msg,
-                     "cell_key": key})
+        rows.append(cell.failure_row(msg))
         write_rows(out_dir / ROWS_FILE, rows)
-        _write_run_info(out_dir, key, complete=True, n_rows=len(rows), error=msg)
+        _write_run_info(out_dir, cell.key, complete=True, n_rows=len(rows), error=msg)
         raise CellError(msg) from exc
     finally:
         bar.close()
     pool.finish()  # issue 7: wait for the deferred metrics, fill their columns
-    store_finished()
+    pending.store_finished()
+    return rows
+
+
+def finish(cell: CellRun, rows: list[dict[str, Any]], out_dir: Path, *, echo: bool = True) -> pd.DataFrame:
+    """Write the final ``rows.csv``, ``summary.md`` and ``run.json`` (``complete: true``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows (:func:`melbench.results.rows_to_frame`).
+    """
     write_rows(out_dir / ROWS_FILE, rows)
     df = rows_to_frame(rows)
     text = summary_markdown(df)
     atomic_write_text(out_dir / SUMMARY_FILE, text)
-    _write_run_info(out_dir, key, complete=True, n_rows=len(rows), from_cache=cache.hits,
-                    computed=len(rows) - cache.hits)
-    if cache.enabled:
-        log.info("%s: %d clip(s) from the cache, %d computed", desc, cache.hits,
-                 len(rows) - cache.hits)
+    hits = cell.cache.hits
+    _write_run_info(out_dir, cell.key, complete=True, n_rows=len(rows), from_cache=hits,
+                    computed=len(rows) - hits)
+    if cell.cache.enabled:
+        log.info("%s: %d clip(s) from the cache, %d computed", cell.description, hits,
+                 len(rows) - hits)
     if echo:
         print(text)
     return df
+
+
+def _compute_clip(cell: CellRun, clip: Clip, *, defer: bool) -> ClipResult:
+    """One clip through the cell (:func:`melbench.pipeline.run_clip`), with the run's columns."""
+    res = run_clip(clip, cell.spec, cell.inverter, cell.phase, cell.metrics, seed=cell.seed,
+                   dataset=cell.dataset.label, degrade=cell.degrade,
+                   degrade_label=cell.degrade_label, record_trace=cell.trace, defer=defer)
+    res.row.update(cell.provenance)  # issue 7
+    res.row["cell_key"] = cell.key
+    res.row = plain_row(res.row)
+    return res
+
+
+class _PendingRows:
+    """Computed rows not cached yet: a row is cached once every deferred metric is in."""
+
+    def __init__(self, cache: RowCache) -> None:
+        self.cache = cache
+        self.waiting: list[tuple[str, ClipResult, Path | None]] = []
+
+    def add(self, ckey: str, res: ClipResult, wav: Path | None) -> None:
+        self.waiting.append((ckey, res, wav))
+
+    def store_finished(self) -> None:
+        for item in list(self.waiting):
+            ckey, res, wav = item
+            if not res.deferred:  # final once every deferred metric is filled
+                res.row.update(plain_row(res.row))  # same values as a row read from the cache
+                self.cache.put(ckey, res.row, wav)
+                self.waiting.remove(item)
 
 
 def _write_run_info(out_dir: Path, key: str, **fields: Any) -> None:
@@ -234,24 +370,6 @@ def _atomic_wav(path: Path, audio: Any, sample_rate: int, sf: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     sf.write(tmp, np.asarray(audio, dtype=np.float32), sample_rate, subtype="FLOAT", format="WAV")
     os.replace(tmp, path)
-
-
-def _warm_up(spec: Any, inverter: Any, phase: Any) -> None:
-    """Run the cell's plugins once on half a second of synthetic audio, untimed.
-
-    One-off costs (numba compilation on a fresh install, cached operators, imports) then
-    do not land in the first clip's stage times. Failures are ignored here: the real
-    clips report them.
-    """
-    from .testing import conformance_signal
-
-    try:
-        y = conformance_signal(spec.sample_rate, seconds=max(0.5, 2 * spec.n_fft / spec.sample_rate))
-        mag = spec.magnitude(y)
-        target = inverter(spec.mel_from_magnitude(mag), spec, context={"reference_magnitude": mag})
-        phase(target, spec, rng=0)
-    except Exception as exc:  # noqa: BLE001 - the clips will say what is wrong
-        log.debug("warm-up failed: %s", exc)
 
 
 def _name(node: Any) -> str:

@@ -54,6 +54,7 @@ import numpy as np
 from . import registry
 from .errors import InputError, MelbenchError, ParameterError
 from .plugin import Dataset, Degradation, Inverter, Metric, PhaseRetriever, Plugin
+from .signals import conformance_signal  # re-exported: plugin test suites import it from here
 from .spec import FeatureSpec, get_spec
 
 #: Small specs used by the checks (fast; the first one a plugin accepts is used).
@@ -76,17 +77,6 @@ FRAMING_CHECKS: tuple[tuple[str, str], ...] = (
 
 class Declined(Exception):
     """The plugin declined every check spec (its ``skip`` returned a reason)."""
-
-
-def conformance_signal(sample_rate: int = 16000, seconds: float = 1.0, seed: int = 0) -> np.ndarray:
-    """A deterministic harmonic tone with vibrato plus a little noise (float32)."""
-    t = np.arange(int(sample_rate * seconds)) / sample_rate
-    f0 = 180.0 * (1 + 0.03 * np.sin(2 * np.pi * 5 * t))
-    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
-    y = sum(np.sin(k * phase) / k for k in range(1, 12))
-    y = y * (0.5 + 0.5 * np.sin(np.pi * t / seconds))
-    y = y + 0.01 * np.random.default_rng(seed).standard_normal(t.size)
-    return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
 
 
 def _instance(kind: str, plugin: Any) -> Plugin:

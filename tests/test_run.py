@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,100 @@ def test_first_clip_timing_excludes_one_off_costs(tmp_path):
         registry.unregister("phase", "slow_first")
     assert SlowFirstCall.compiled
     assert df.loc[0, "status"] == "ok" and df.loc[0, "t_phase"] < 0.5
+
+
+# --------------------------------------------------------------------------- the app as a function
+
+
+def _argv_untouched(fn):
+    before = list(sys.argv)
+    out = fn()
+    assert sys.argv == before, "the app must not rewrite sys.argv"
+    return out
+
+
+def test_run_app_returns_the_outcome_without_touching_sys_argv(tmp_path, monkeypatch):
+    """The CLI calls the app as a function: outcome back, sys.argv as it was, no state left over."""
+    from melbench.app import run_app
+    from melbench.hydra_configs import register_hydra_configs
+
+    register_hydra_configs()
+    monkeypatch.chdir(tmp_path)
+    bad = _argv_untouched(lambda: run_app([ONE_CLIP, "phase.alpha=5", "hydra.run.dir=bad",
+                                           "progress=false"]))
+    assert bad.exit_code == 1 and bad.hydra_exit is None
+    assert len(bad.failed) == 1 and "cannot set up this cell" in bad.failed[0]
+    assert "alpha" in bad.failed[0]
+    # a later call starts clean (the old module-level list had to be cleared by hand)
+    good = _argv_untouched(lambda: run_app([ONE_CLIP, "phase.n_iter=3", "hydra.run.dir=good",
+                                            "progress=false", "metrics=[sc]"]))
+    assert good.exit_code == 0 and good.failed == []
+    assert read_rows(tmp_path / "good" / "rows.csv").iloc[0]["status"] == "ok"
+    # Hydra stopping by itself: --help exits 0, a bad override 1 (its own message)
+    assert run_app(["--help"]).exit_code == 0
+    wrong = run_app(["inverter=nosuch", "hydra.run.dir=x"])
+    assert wrong.hydra_exit == 1 and wrong.exit_code == 1
+
+
+def test_run_app_sweep_outcome_counts_each_failed_cell_once(tmp_path, monkeypatch):
+    from melbench.app import run_app
+    from melbench.hydra_configs import register_hydra_configs
+
+    register_hydra_configs()
+    monkeypatch.chdir(tmp_path)
+    out = run_app(["-m", ONE_CLIP, "phase.n_iter=3", "phase.alpha=0.5,7", "metrics=[sc]",
+                   "progress=false", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert out.exit_code == 1 and out.hydra_exit is None
+    # the failing cell is reported by its task and again by the sweep's end: counted once
+    assert len(out.failed) == 1 and "alpha" in out.failed[0]
+    rows = read_rows(tmp_path / "s" / "rows.csv")
+    assert sorted(rows["status"]) == ["failed", "ok"]
+
+
+# --------------------------------------------------------------------------- failure rows
+
+
+def test_cell_failure_rows_have_every_row_column(tmp_path):
+    """Set-up and dataset failures give one ``clip == "*"`` row with the same columns as a clip."""
+    from melbench import runner
+    from melbench.columns import CLIP_COLUMNS, ID_COLUMNS, STATUS_COLUMNS
+
+    base = {"spec": "speech16k", "inverter": {"name": "pinv"}, "metrics": ["sc"],
+            "metric_jobs": 1, "cache_dir": None, "progress": False}
+    with pytest.raises(runner.CellError, match="cannot set up this cell.*alpha"):
+        runner.run({**base, "dataset": {"name": "bundled"}, "phase": {"name": "fgla", "alpha": 5}},
+                   tmp_path / "setup", echo=False)
+    with pytest.raises(runner.CellError, match="dataset folder"):
+        runner.run({**base, "dataset": {"name": "folder", "path": str(tmp_path / "none")},
+                    "phase": {"name": "fgla", "n_iter": 2}}, tmp_path / "data", echo=False)
+    ok = runner.run({**base, "dataset": {"name": "bundled", "ids": ["cmu_arctic_a0007"]},
+                     "phase": {"name": "fgla", "n_iter": 2}}, tmp_path / "ok", echo=False)
+    first = [*ID_COLUMNS, *CLIP_COLUMNS, *STATUS_COLUMNS]
+    setup = read_rows(tmp_path / "setup" / "rows.csv")
+    data = read_rows(tmp_path / "data" / "rows.csv")
+    assert list(ok.columns[: len(first)]) == first
+    for rows, where in ((setup, "setup"), (data, "data")):
+        assert list(rows.columns[: len(first)]) == first, where
+        r = rows.iloc[-1]
+        assert r["clip"] == "*" and r["status"] == "failed" and r["inverter"] == "pinv", where
+    # the dataset failure knows the whole cell: its spec, degradation and content key
+    r = data.iloc[-1]
+    assert r["spec"] == ok.loc[0, "spec"] and r["degrade"] == "none"
+    assert r["cell_key"] == json.loads((tmp_path / "data" / "run.json").read_text())["cell_key"]
+    assert "folder" in r["error"] and r["dataset"].startswith("folder")
+
+
+def test_failure_row_helper():
+    from melbench.columns import ID_COLUMNS, blank_row, failure_row
+
+    row = failure_row(None, "phase: boom", dataset="d", clip="*", cell_key="k")
+    assert list(row)[: len(ID_COLUMNS)] == list(ID_COLUMNS) and list(row)[-1] == "cell_key"
+    assert (row["status"], row["error"], row["degrade"], row["notes"]) == \
+        ("failed", "phase: boom", "none", "")
+    clip_row = blank_row(clip="a", sc_db=-20.0)
+    same = failure_row(clip_row, "skipped: short", status="skipped")
+    assert same is clip_row and clip_row["status"] == "skipped" and clip_row["sc_db"] == -20.0
+    with pytest.raises(ValueError, match="'ok'.*use 'failed' or 'skipped'"):
+        failure_row(None, "x", status="ok")
+    with pytest.raises(ValueError, match="needs the reason"):
+        failure_row(None, "")

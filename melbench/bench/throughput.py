@@ -101,7 +101,7 @@ def _same_wavs(a: Path, b: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    from ..batch import default_jobs
+    from ..workers import default_jobs
 
     p = argparse.ArgumentParser(prog="melbench bench throughput", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

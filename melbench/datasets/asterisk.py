@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,19 +45,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ..plugin import Dataset
 from ..spec import FeatureSpec
 from .base import Clip, resample
 from .packaged import (
     Entry,
+    PackagedDataset,
     PackagedParams,
-    check_selection,
-    crop,
     dep5_licence,
     missing_data,
     package_version,
     read_dep5,
-    select,
 )
 
 #: Where the Debian packages install the prompts.
@@ -137,7 +133,7 @@ def decode_g722(path: str | Path, decoder: str = "g722") -> np.ndarray:
     return (pcm.astype(np.float32) / 32768.0).astype(np.float32, copy=False)
 
 
-class Asterisk(Dataset):
+class Asterisk(PackagedDataset):
     """Asterisk voice prompts in several languages (16 kHz G.722, CC-BY-SA-3.0 / CC-BY-3.0)."""
 
     name: ClassVar[str] = "asterisk"
@@ -165,7 +161,7 @@ class Asterisk(Dataset):
 
     def validate(self) -> None:
         """Check the languages, the decoder and the selection options."""
-        check_selection(self.params)
+        super().validate()
         bad = [lang for lang in self.params.languages if not re.fullmatch(r"[a-z]{2}", str(lang))]
         if bad or not self.params.languages:
             raise ParameterError(
@@ -235,15 +231,11 @@ class Asterisk(Dataset):
             raise InputError(f"dataset 'asterisk': no .g722 files in {folders}")
         return out
 
-    def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
-        """Yield the selected prompts, decoded, resampled to the spec's rate, cropped if asked."""
-        for e in select(self.entries(), self.params):
-            meta = {**e.meta, "path": str(e.path), "source_sample_rate": G722_RATE}
-            try:
-                y = resample(decode_g722(e.path, self.params.decoder), G722_RATE, spec.sample_rate)
-            except InputError as exc:
-                yield Clip(id=e.id, sample_rate=spec.sample_rate, meta=meta, error=str(exc))
-                continue
-            clip = crop(Clip(id=e.id, audio=y, sample_rate=spec.sample_rate, meta=meta), self.params)
-            if clip is not None:
-                yield clip
+    def load(self, entry: Entry, spec: FeatureSpec) -> Clip:
+        """Decode one prompt (G.722) and resample it to the spec's rate."""
+        meta = {**entry.meta, "path": str(entry.path), "source_sample_rate": G722_RATE}
+        try:
+            y = resample(decode_g722(entry.path, self.params.decoder), G722_RATE, spec.sample_rate)
+        except InputError as exc:
+            return Clip(id=entry.id, sample_rate=spec.sample_rate, meta=meta, error=str(exc))
+        return Clip(id=entry.id, audio=y, sample_rate=spec.sample_rate, meta=meta)

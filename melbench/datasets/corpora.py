@@ -22,18 +22,18 @@ Layouts (``ROOT`` is ``dataset.root``):
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ..errors import InputError, ParameterError
 from ..plugin import Dataset
 from ..spec import FeatureSpec
 from .base import Clip, clip_from_file
+from .packaged import check_selection, crop, seeded_draw
 
 
 @dataclass
@@ -145,32 +145,19 @@ def select_items(
             shown = ", ".join(sorted(known)[:20]) + (" ..." if len(known) > 20 else "")
             raise InputError(f"{what}: unknown speaker(s) {missing}; speakers found: {shown}")
         items = [it for it in items if it.speaker in wanted]
-    order = sorted(items, key=lambda it: it.id)
-    if subset:
-        perm = np.random.default_rng(seed).permutation(len(order))
-        order = [order[i] for i in perm]
     need_duration = bool(min_duration > 0 or (max_duration > 0 and on_long == "skip"))
-    out: list[tuple[Item, float]] = []
-    n_short = n_long = 0
-    for it in order:
-        dur = file_duration(it.path) if need_duration else float("nan")
-        if need_duration and np.isfinite(dur):
-            if min_duration > 0 and dur < min_duration:
-                n_short += 1
-                continue
-            if max_duration > 0 and on_long == "skip" and dur > max_duration:
-                n_long += 1
-                continue
-        out.append((it, dur))
-        if subset and len(out) >= subset:
-            break
+    out, n_short, n_long = seeded_draw(
+        items, key=lambda it: it.id,
+        duration=(lambda it: file_duration(it.path)) if need_duration else (lambda it: math.nan),
+        subset=subset, seed=seed, min_duration=min_duration, max_duration=max_duration,
+        on_long=on_long)
     if not out:
         raise InputError(
             f"{what}: no utterance left after filtering ({len(items)} found; {n_short} shorter "
             f"than min_duration={min_duration:g} s, {n_long} longer than "
             f"max_duration={max_duration:g} s with on_long=skip)"
         )
-    return sorted(out, key=lambda p: p[0].id)
+    return out
 
 
 class Corpus(Dataset):
@@ -193,18 +180,8 @@ class Corpus(Dataset):
         self.check_selection()
 
     def check_selection(self) -> None:
-        """Check the shared selection options."""
-        p = self.params
-        if p.subset < 0:
-            raise ParameterError(f"subset={p.subset}: use a positive count, or 0 for all")
-        if p.on_long not in ("crop", "skip"):
-            raise ParameterError(f"on_long={p.on_long!r}; choose 'crop' or 'skip'")
-        if p.max_duration < 0 or p.min_duration < 0:
-            raise ParameterError("max_duration and min_duration must be >= 0 (0 = no limit)")
-        if p.max_duration and p.min_duration > p.max_duration:
-            raise ParameterError(
-                f"min_duration={p.min_duration:g} exceeds max_duration={p.max_duration:g}"
-            )
+        """Check the shared selection options (:func:`melbench.datasets.packaged.check_selection`)."""
+        check_selection(self.params)
 
     # ---------------------------------------------------------------- subclass API
     def index(self, root: Path) -> list[Item]:
@@ -240,24 +217,16 @@ class Corpus(Dataset):
 
     def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
         """Yield the selected utterances, mono, resampled to the spec's rate, cropped if asked."""
-        p = self.params
         for it, _dur in self.items():
             meta: dict[str, Any] = {"kind": self.clip_kind, "corpus": self.name}
             if it.speaker:
                 meta["speaker"] = it.speaker
             if it.text:
                 meta["text"] = it.text
-            clip = clip_from_file(it.path, it.id, spec.sample_rate, meta)
-            if clip.audio is not None:
-                n = clip.audio.shape[-1] / spec.sample_rate
-                if p.min_duration and n < p.min_duration:
-                    continue  # header was unreadable before; decided on the decoded audio
-                if p.max_duration and n > p.max_duration:
-                    if p.on_long == "skip":
-                        continue
-                    clip.audio = clip.audio[: int(round(p.max_duration * spec.sample_rate))]
-                    clip.meta["cropped_from"] = n
-            yield clip
+            # the limits again on the decoded audio (a header may have been unreadable)
+            clip = crop(clip_from_file(it.path, it.id, spec.sample_rate, meta), self.params)
+            if clip is not None:
+                yield clip
 
 
 def _audio_files(folder: Path, pattern: str) -> list[Path]:

@@ -29,17 +29,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from ..errors import InputError, ParameterError
-from ..plugin import Dataset
-from ..spec import FeatureSpec
-from .base import Clip, clip_from_file
 from .corpora import file_duration
-from .packaged import Entry, PackagedParams, check_selection, crop, missing_data, select, user_data_dir
+from .packaged import Entry, PackagedDataset, PackagedParams, missing_data, user_data_dir
 
 #: ltfatpy release the data folder is filled from.
 LTFATPY_VERSION = "1.1.2"
@@ -118,7 +114,7 @@ def install(dest: Path | None = None, version: str = LTFATPY_VERSION) -> Path:
     return dest
 
 
-class LtfatSignals(Dataset):
+class LtfatSignals(PackagedDataset):
     """gspi (glockenspiel), linus and greasy from ltfatpy's sdist (GPL-3; not shipped)."""
 
     name: ClassVar[str] = "ltfat_signals"
@@ -137,7 +133,7 @@ class LtfatSignals(Dataset):
 
     def validate(self) -> None:
         """Check the names and the selection options."""
-        check_selection(self.params)
+        super().validate()
         bad = sorted(set(self.params.names) - set(SIGNALS))
         if bad or not self.params.names:
             raise ParameterError(f"names={list(self.params.names)}: choose from {list(SIGNALS)}")
@@ -168,13 +164,6 @@ class LtfatSignals(Dataset):
                     "package": f"ltfatpy {LTFATPY_VERSION} sdist"}
             out.append(Entry(f"ltfat/{n}", f, file_duration(f), meta))
         return out
-
-    def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
-        """Yield the signals, resampled to the spec's rate, cropped if asked."""
-        for e in select(self.entries(), self.params):
-            clip = crop(clip_from_file(e.path, e.id, spec.sample_rate, e.meta), self.params)
-            if clip is not None:
-                yield clip
 
 
 def main(argv: list[str] | None = None) -> int:

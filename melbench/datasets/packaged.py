@@ -5,14 +5,19 @@ registries (``make eval-data``) and each dataset plugin finds the installed file
 This module holds what those plugins share:
 
 * :class:`PackagedParams`, the selection options (a seeded subset, duration limits,
-  cropping), applied by :func:`select` (before decoding) and :func:`crop` (after);
+  cropping), checked by :func:`check_selection` and applied by :func:`select` (before
+  decoding; its loop is :func:`seeded_draw`) and :func:`crop` (after). The corpus datasets
+  (:mod:`melbench.datasets.corpora`) use the same three functions;
 * :func:`missing_data`, the error that names the exact install command;
 * :func:`read_dep5` / :func:`dep5_licence`, the per-file licence from a Debian
   machine-readable copyright file (DEP-5: the *last* matching ``Files:``
   paragraph wins);
 * :func:`package_version`, the installed version of a Debian package (for rows and
   the suite's manifest);
-* :func:`crop`, the duration limit applied to a loaded clip.
+* :func:`crop`, the duration limit applied to a loaded clip;
+* :class:`PackagedDataset`, the base class doing all of that: a subclass lists its files
+  (:meth:`~PackagedDataset.entries`) and may say how one is decoded
+  (:meth:`~PackagedDataset.load`).
 """
 
 from __future__ import annotations
@@ -21,14 +26,17 @@ import fnmatch
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from .base import Clip
+from ..plugin import Dataset
+from ..spec import FeatureSpec
+from .base import Clip, clip_from_file
 
 
 @dataclass
@@ -60,8 +68,14 @@ class PackagedParams:
     min_duration: float = 0.0
 
 
-def check_selection(p: PackagedParams) -> None:
-    """Check the shared selection options (raise :class:`ParameterError`)."""
+def check_selection(p: Any) -> None:
+    """Check the shared selection options (raise :class:`ParameterError`).
+
+    Parameters
+    ----------
+    p : PackagedParams or CorpusParams
+        Anything with ``subset``, ``on_long``, ``max_duration`` and ``min_duration``.
+    """
     if p.subset < 0:
         raise ParameterError(f"subset={p.subset}: use a positive count, or 0 for all")
     if p.on_long not in ("crop", "skip"):
@@ -103,22 +117,66 @@ def select(entries: Sequence[Entry], p: PackagedParams) -> list[Entry]:
     list, so the draw does not depend on the file system's order) until ``p.subset``
     pass ``min_duration`` (and ``max_duration`` when ``on_long="skip"``).
     """
-    order = sorted(entries, key=lambda e: e.id)
-    if p.subset:
-        perm = np.random.default_rng(p.seed).permutation(len(order))
+    kept, _, _ = seeded_draw(entries, key=lambda e: e.id, duration=lambda e: e.duration,
+                             subset=p.subset, seed=p.seed, min_duration=p.min_duration,
+                             max_duration=p.max_duration, on_long=p.on_long)
+    return [e for e, _ in kept]
+
+
+T = TypeVar("T")
+
+
+def seeded_draw(
+    items: Sequence[T], *, key: Callable[[T], str], duration: Callable[[T], float],
+    subset: int = 0, seed: int = 0, min_duration: float = 0.0, max_duration: float = 0.0,
+    on_long: str = "crop",
+) -> tuple[list[tuple[T, float]], int, int]:
+    """The seeded subset draw with duration filters, shared by packaged and corpus datasets.
+
+    Items are visited in a random order drawn from ``seed`` (over the ``key``-sorted list,
+    so the draw does not depend on the file system's order; in key order when ``subset`` is
+    0) until ``subset`` of them pass ``min_duration`` (and ``max_duration`` when
+    ``on_long="skip"``). ``duration`` is called once per item visited, so a small subset of
+    a large corpus reads few file headers. An item of unknown (NaN) duration is kept: it is
+    decided after decoding (:func:`crop`), or its row records why it could not be read.
+
+    Parameters
+    ----------
+    items : sequence
+        Candidates.
+    key : callable
+        ``item -> id`` (the sort key).
+    duration : callable
+        ``item -> seconds`` (NaN if unknown).
+    subset, seed, min_duration, max_duration, on_long
+        See :class:`PackagedParams`.
+
+    Returns
+    -------
+    kept : list of (item, float)
+        The drawn items with their durations, sorted by key.
+    n_short, n_long : int
+        How many visited items ``min_duration`` and ``max_duration`` left out.
+    """
+    order = sorted(items, key=key)
+    if subset:
+        perm = np.random.default_rng(seed).permutation(len(order))
         order = [order[i] for i in perm]
-    out = []
-    for e in order:
-        d = e.duration
+    kept: list[tuple[T, float]] = []
+    n_short = n_long = 0
+    for it in order:
+        d = duration(it)
         if np.isfinite(d):
-            if p.min_duration and d < p.min_duration:
+            if min_duration and d < min_duration:
+                n_short += 1
                 continue
-            if p.max_duration and p.on_long == "skip" and d > p.max_duration:
+            if max_duration and on_long == "skip" and d > max_duration:
+                n_long += 1
                 continue
-        out.append(e)
-        if p.subset and len(out) >= p.subset:
+        kept.append((it, d))
+        if subset and len(kept) >= subset:
             break
-    return sorted(out, key=lambda e: e.id)
+    return sorted(kept, key=lambda pair: key(pair[0])), n_short, n_long
 
 
 def missing_data(what: str, looked: Path | str, install: str) -> InputError:
@@ -213,11 +271,13 @@ def user_data_dir() -> Path:
     return Path(base) / "melbench"
 
 
-def crop(clip: Clip, p: PackagedParams) -> Clip | None:
+def crop(clip: Clip, p: Any) -> Clip | None:
     """Apply the duration limits to a loaded clip (None = skip it).
 
-    A clip longer than ``max_duration`` keeps its first ``max_duration`` seconds
-    (``on_long="crop"``, recorded as ``cropped_from`` in its meta) or is dropped.
+    ``p`` is a :class:`PackagedParams` or a corpus's params (``min_duration``,
+    ``max_duration``, ``on_long``). A clip longer than ``max_duration`` keeps its first
+    ``max_duration`` seconds (``on_long="crop"``, recorded as ``cropped_from`` in its meta)
+    or is dropped.
     Clips that failed to load pass through so that the run records the error.
     """
     if clip.audio is None:
@@ -231,3 +291,34 @@ def crop(clip: Clip, p: PackagedParams) -> Clip | None:
         clip.audio = clip.audio[: int(round(p.max_duration * clip.sample_rate))]
         clip.meta["cropped_from"] = n
     return clip
+
+
+class PackagedDataset(Dataset):
+    """Base of the packaged datasets: the selection, loading and cropping loop, written once.
+
+    A subclass sets ``name`` and a ``Params`` subclass of :class:`PackagedParams`, lists its
+    files in :meth:`entries` and, when they are not plain audio files, decodes one in
+    :meth:`load`. :meth:`clips` draws the seeded subset (:func:`select`), loads each entry
+    and applies the duration limits to the decoded audio (:func:`crop`).
+    """
+
+    Params = PackagedParams
+
+    def validate(self) -> None:
+        """Check the selection options (subclasses add their own checks)."""
+        check_selection(self.params)
+
+    def entries(self) -> list[Entry]:
+        """Every file of the dataset, before the selection (raise :func:`missing_data`)."""
+        raise NotImplementedError
+
+    def load(self, entry: Entry, spec: FeatureSpec) -> Clip:
+        """Decode one entry at the spec's rate; a file that cannot be read gives a Clip with ``error``."""
+        return clip_from_file(entry.path, entry.id, spec.sample_rate, entry.meta)
+
+    def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
+        """Yield the selected entries, decoded, resampled to the spec's rate, cropped if asked."""
+        for e in select(self.entries(), self.params):
+            clip = crop(self.load(e, spec), self.params)
+            if clip is not None:
+                yield clip

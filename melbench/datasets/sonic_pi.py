@@ -20,26 +20,20 @@ basses, guitars, tabla, electronic percussion, loops, ambient pads).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import InputError, ParameterError
-from ..plugin import Dataset
-from ..spec import FeatureSpec
-from .base import Clip, clip_from_file
 from .corpora import file_duration
 from .packaged import (
     Entry,
+    PackagedDataset,
     PackagedParams,
-    check_selection,
-    crop,
     dep5_licence,
     missing_data,
     package_version,
     read_dep5,
-    select,
 )
 
 PACKAGE = "sonic-pi-samples"
@@ -55,7 +49,7 @@ def sample_kind(stem: str) -> str:
     return "other" if stem.startswith(OTHER_PREFIXES) else "music"
 
 
-class SonicPi(Dataset):
+class SonicPi(PackagedDataset):
     """Sonic Pi's samples: 44.1 kHz drums, instruments, loops and ambience (CC0 / MIT)."""
 
     name: ClassVar[str] = "sonic_pi"
@@ -77,7 +71,7 @@ class SonicPi(Dataset):
 
     def validate(self) -> None:
         """Check the kind and the selection options."""
-        check_selection(self.params)
+        super().validate()
         if self.params.kind not in KINDS:
             raise ParameterError(f"kind={self.params.kind!r}; choose one of {list(KINDS)}")
 
@@ -111,10 +105,3 @@ class SonicPi(Dataset):
         if not out:
             raise InputError(f"dataset 'sonic_pi': no sample of kind {self.params.kind!r} in {root}")
         return out
-
-    def clips(self, spec: FeatureSpec) -> Iterator[Clip]:
-        """Yield the selected samples, mono, resampled to the spec's rate, cropped if asked."""
-        for e in select(self.entries(), self.params):
-            clip = crop(clip_from_file(e.path, e.id, spec.sample_rate, e.meta), self.params)
-            if clip is not None:
-                yield clip

@@ -34,14 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import GROUP_COLUMNS, TIME_COLUMNS  # TIME_COLUMNS: summed into seconds per clip
 from .axes import place_labels, set_log_cost_axis, set_symlog_cost_axis
 from .render import cell_label, group_title, short_labels, wrap_label
-from .tables import GROUP_COLUMNS
 
 #: Metrics tried, in order, as the quality axis when none is given.
 QUALITY_ORDER = ("pesq_wb", "pesq_nb", "stoi", "estoi", "sc_true_db", "sc_db", "mel_sc_db")
-#: Stage-time columns summed into seconds per clip.
-TIME_COLUMNS = ("t_invert", "t_phase", "t_synth")
 #: Cost axes of :func:`pareto`: (row column, axis label).
 COST_AXES = {
     "seconds": "seconds per clip (invert + phase + synth)",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..columns import CELL_COLUMNS, GROUP_COLUMNS, STATS_COLUMNS
 from ..results import metric_columns
 from .render import (  # noqa: F401 - re-exported: tables.<name> is the public place of all of them
     LABEL_WIDTH,
@@ -42,15 +43,6 @@ from .render import (  # noqa: F401 - re-exported: tables.<name> is the public p
     wrap_label,
 )
 
-#: Columns grouping cells into one table each.
-GROUP_COLUMNS = ("dataset", "spec", "degrade")
-#: Columns identifying a cell.
-CELL_COLUMNS = (*GROUP_COLUMNS, "inverter", "phase")
-#: Columns of the long statistics table, in order.
-STATS_COLUMNS = (
-    *CELL_COLUMNS, "metric", "better", "n", "n_seeds", "n_ok", "n_failed",
-    "mean", "ci_low", "ci_high", "min", "best",
-)
 #: Columns that are numbers in rows but not metrics (identification, bookkeeping).
 NOT_METRICS = frozenset({"seed", "duration", "cell_key", "job", "n_iter_done"})
 
