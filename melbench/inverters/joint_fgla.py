@@ -219,6 +219,9 @@ def joint_fgla_inverse(
     ratio_steps: int = 3,
     final_steps: int = 100,
     dc: str = "zero",
+    early_iter: int = 0,
+    early_steps: int = 1,
+    restart_every: int = 0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -267,8 +270,12 @@ def joint_fgla_inverse(
     dtype = np.float64 if mel.dtype == np.float64 else np.float32
     mel = mel.astype(dtype, copy=False)
     n_iter, ratio_steps = int(n_iter), int(ratio_steps)
-    if n_iter < 0 or ratio_steps < 0:
-        raise ParameterError(f"n_iter={n_iter}, ratio_steps={ratio_steps}: must be >= 0")
+    early_iter, early_steps = int(early_iter), int(early_steps)
+    restart_every = int(restart_every)
+    if min(n_iter, ratio_steps, early_iter, early_steps, restart_every) < 0:
+        raise ParameterError(f"n_iter={n_iter}, ratio_steps={ratio_steps}, early_iter={early_iter}, "
+                             f"early_steps={early_steps}, restart_every={restart_every}: "
+                             "must be >= 0")
     if not 0 <= alpha <= 1:
         raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
     if mel.ndim < 2 or mel.shape[-2] != spec.n_mels:
@@ -277,7 +284,8 @@ def joint_fgla_inverse(
         flat = mel.reshape(-1, *mel.shape[-2:])
         inits = None if init is None else np.asarray(init).reshape(-1, spec.n_freq, mel.shape[-1])
         outs = [joint_fgla_inverse(m, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
-                                   final_steps=final_steps, dc=dc,
+                                   final_steps=final_steps, dc=dc, early_iter=early_iter,
+                                   early_steps=early_steps, restart_every=restart_every,
                                    init=None if inits is None else inits[i])
                 for i, m in enumerate(flat)]
         shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
@@ -309,15 +317,24 @@ def joint_fgla_inverse(
     a_buf = np.empty(c.shape[1:], dtype=dtype)
     g_buf = np.empty(c.shape[1:], dtype=dtype)
     al = proj.dtype.type(alpha)
+    fresh = True  # no momentum on the next iteration (the first, and after a restart)
     for it in range(n_iter):
         t = proj.project(c, overwrite=True)
         last = it == n_iter - 1
-        dist = _k_joint(t[0], xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, ratio_steps, power, al,
-                        it == 0, s, last, trace is not None)
+        dist = _k_joint(t[0], xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
+                        early_steps if it < early_iter else ratio_steps, power, al,
+                        fresh, s, last, trace is not None)
+        fresh = False
         if trace is not None:
             nx = float(np.linalg.norm(xprev))
             trace.append({"iter": it + 1, "mel_gap": float(np.sqrt(dist)) / nx if nx > 0 else 0.0})
         c = t
+        if restart_every and not last and (it + 1) % restart_every == 0:
+            # restart: x onto the mel closely (``final_steps`` steps, no FFT), momentum dropped
+            _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
+                     int(final_steps), power, al, True, s, False, False)
+            c[0] = xprev
+            fresh = True
     if final_steps > 0:  # more mel steps on |x| itself (no FFT, no momentum)
         _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, int(final_steps), power,
                  al, True, s, True, False)
@@ -352,6 +369,14 @@ class JointFGLA(Inverter):
             Mel steps on the last magnitude (no FFT), to match the mel closely.
         dc : str
             "zero" (DC bins zeroed) or "nearest" (they take the first band's ratio).
+        early_iter : int
+            The first ``early_iter`` joint iterations use ``early_steps`` mel steps
+            instead of ``ratio_steps`` (a looser mel projection while the phase forms).
+        early_steps : int
+            Mel steps per iteration during the first ``early_iter`` iterations.
+        restart_every : int
+            Every ``restart_every`` iterations (0: never) the iterate is brought onto
+            the mel (``final_steps`` steps) and the momentum is dropped.
         """
 
         joint_iter: int = 200
@@ -359,11 +384,15 @@ class JointFGLA(Inverter):
         ratio_steps: int = 3
         final_steps: int = 100
         dc: str = "zero"
+        early_iter: int = 0
+        early_steps: int = 1
+        restart_every: int = 0
 
     def validate(self) -> None:
         """Check every parameter's range."""
         p = self.params
-        for f in ("joint_iter", "ratio_steps", "final_steps"):
+        for f in ("joint_iter", "ratio_steps", "final_steps", "early_iter", "early_steps",
+                  "restart_every"):
             v = getattr(p, f)
             if isinstance(v, bool) or int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
@@ -377,7 +406,9 @@ class JointFGLA(Inverter):
         p = self.params
         s, x = joint_fgla_inverse(mel, spec, n_iter=int(p.joint_iter), alpha=float(p.alpha),
                                   ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
-                                  dc=p.dc)
+                                  dc=p.dc, early_iter=int(p.early_iter),
+                                  early_steps=int(p.early_steps),
+                                  restart_every=int(p.restart_every))
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
         return s
