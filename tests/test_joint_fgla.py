@@ -191,14 +191,14 @@ def test_kernel_equals_a_numpy_implementation(spec):
 
 
 def test_restart_is_a_fresh_call_from_the_iterate():
-    """``restart_every=k``: the same as a new call warm-started from the first k iterations' output."""
+    """``restarts=2`` over 30 iterations: new calls warm-started after iterations 10 and 20."""
     spec = SMALL
     y = conformance_signal(spec.sample_rate, seconds=0.5)
     m = spec.mel_from_magnitude(spec.magnitude(y))
-    s, x = joint_fgla_inverse(m, spec, n_iter=30, restart_every=12)
-    _, x1 = joint_fgla_inverse(m, spec, n_iter=12)
-    _, x2 = joint_fgla_inverse(m, spec, n_iter=12, init=x1)
-    s3, x3 = joint_fgla_inverse(m, spec, n_iter=6, init=x2)
+    s, x = joint_fgla_inverse(m, spec, n_iter=30, restarts=2)
+    _, x1 = joint_fgla_inverse(m, spec, n_iter=10)
+    _, x2 = joint_fgla_inverse(m, spec, n_iter=10, init=x1)
+    s3, x3 = joint_fgla_inverse(m, spec, n_iter=10, init=x2)
     np.testing.assert_allclose(x, x3, atol=1e-5 * np.abs(x3).max())
     np.testing.assert_allclose(s, s3, atol=1e-5 * s3.max())
     # and it is not the uninterrupted run
@@ -219,9 +219,9 @@ def test_early_steps_replace_ratio_steps_in_the_first_iterations():
 
 
 def test_bad_schedule_parameters():
-    with pytest.raises(ParameterError, match="restart_every=-2 must be a non-negative integer"):
-        registry.create("inverter", "joint_fgla", {"restart_every": -2})
+    with pytest.raises(ParameterError, match="restarts=-2 must be a non-negative integer"):
+        registry.create("inverter", "joint_fgla", {"restarts": -2})
     with pytest.raises(ParameterError, match="early_steps=1.5 must be a non-negative integer"):
         registry.create("inverter", "joint_fgla", {"early_steps": 1.5})
-    with pytest.raises(ParameterError, match="restart_every=-1"):
-        joint_fgla_inverse(np.ones((SMALL.n_mels, 8), np.float32), SMALL, restart_every=-1)
+    with pytest.raises(ParameterError, match="restarts=-1"):
+        joint_fgla_inverse(np.ones((SMALL.n_mels, 8), np.float32), SMALL, restarts=-1)

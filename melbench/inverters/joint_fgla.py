@@ -221,7 +221,7 @@ def joint_fgla_inverse(
     dc: str = "zero",
     early_iter: int = 0,
     early_steps: int = 1,
-    restart_every: int = 0,
+    restarts: int = 0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -250,6 +250,16 @@ def joint_fgla_inverse(
         iterations) but overestimates the DC of the bundled music by about 20 dB and
         loses up to 7 dB SC there (tts22k, clean and smoothed mels), so it is not the
         default.
+    early_iter : int
+        The first ``early_iter`` iterations take ``early_steps`` mel steps instead of
+        ``ratio_steps`` (0: none).
+    early_steps : int
+        Mel steps per iteration during the first ``early_iter`` iterations.
+    restarts : int
+        Restarts evenly spaced over the ``n_iter`` iterations (after iterations
+        ``round(k n_iter / (restarts + 1))``, ``k = 1..restarts``): the iterate ``x`` is
+        brought onto the mel by ``final_steps`` steps (no FFT) and the momentum is
+        dropped, exactly as a new call warm-started (``init``) from the output so far.
     init : np.ndarray, optional
         Complex start ``(..., n_freq, frames)``; default the ``nnls`` magnitude with
         zero phase.
@@ -271,11 +281,10 @@ def joint_fgla_inverse(
     mel = mel.astype(dtype, copy=False)
     n_iter, ratio_steps = int(n_iter), int(ratio_steps)
     early_iter, early_steps = int(early_iter), int(early_steps)
-    restart_every = int(restart_every)
-    if min(n_iter, ratio_steps, early_iter, early_steps, restart_every) < 0:
+    restarts = int(restarts)
+    if min(n_iter, ratio_steps, early_iter, early_steps, restarts) < 0:
         raise ParameterError(f"n_iter={n_iter}, ratio_steps={ratio_steps}, early_iter={early_iter}, "
-                             f"early_steps={early_steps}, restart_every={restart_every}: "
-                             "must be >= 0")
+                             f"early_steps={early_steps}, restarts={restarts}: must be >= 0")
     if not 0 <= alpha <= 1:
         raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
     if mel.ndim < 2 or mel.shape[-2] != spec.n_mels:
@@ -285,7 +294,7 @@ def joint_fgla_inverse(
         inits = None if init is None else np.asarray(init).reshape(-1, spec.n_freq, mel.shape[-1])
         outs = [joint_fgla_inverse(m, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
                                    final_steps=final_steps, dc=dc, early_iter=early_iter,
-                                   early_steps=early_steps, restart_every=restart_every,
+                                   early_steps=early_steps, restarts=restarts,
                                    init=None if inits is None else inits[i])
                 for i, m in enumerate(flat)]
         shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
@@ -318,6 +327,8 @@ def joint_fgla_inverse(
     g_buf = np.empty(c.shape[1:], dtype=dtype)
     al = proj.dtype.type(alpha)
     fresh = True  # no momentum on the next iteration (the first, and after a restart)
+    # restart after these iterations (evenly spaced, never after the last)
+    restart_at = {round(k * n_iter / (restarts + 1)) for k in range(1, restarts + 1)} - {0, n_iter}
     for it in range(n_iter):
         t = proj.project(c, overwrite=True)
         last = it == n_iter - 1
@@ -329,7 +340,7 @@ def joint_fgla_inverse(
             nx = float(np.linalg.norm(xprev))
             trace.append({"iter": it + 1, "mel_gap": float(np.sqrt(dist)) / nx if nx > 0 else 0.0})
         c = t
-        if restart_every and not last and (it + 1) % restart_every == 0:
+        if it + 1 in restart_at:
             # restart: x onto the mel closely (``final_steps`` steps, no FFT), momentum dropped
             _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
                      int(final_steps), power, al, True, s, False, False)
@@ -374,9 +385,9 @@ class JointFGLA(Inverter):
             instead of ``ratio_steps`` (a looser mel projection while the phase forms).
         early_steps : int
             Mel steps per iteration during the first ``early_iter`` iterations.
-        restart_every : int
-            Every ``restart_every`` iterations (0: never) the iterate is brought onto
-            the mel (``final_steps`` steps) and the momentum is dropped.
+        restarts : int
+            Restarts, evenly spaced over ``joint_iter`` (0: none): the iterate is
+            brought onto the mel (``final_steps`` steps) and the momentum is dropped.
         """
 
         joint_iter: int = 200
@@ -386,13 +397,13 @@ class JointFGLA(Inverter):
         dc: str = "zero"
         early_iter: int = 0
         early_steps: int = 1
-        restart_every: int = 0
+        restarts: int = 0
 
     def validate(self) -> None:
         """Check every parameter's range."""
         p = self.params
         for f in ("joint_iter", "ratio_steps", "final_steps", "early_iter", "early_steps",
-                  "restart_every"):
+                  "restarts"):
             v = getattr(p, f)
             if isinstance(v, bool) or int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
@@ -408,7 +419,7 @@ class JointFGLA(Inverter):
                                   ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
                                   dc=p.dc, early_iter=int(p.early_iter),
                                   early_steps=int(p.early_steps),
-                                  restart_every=int(p.restart_every))
+                                  restarts=int(p.restarts))
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
         return s
