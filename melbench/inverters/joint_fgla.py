@@ -154,7 +154,7 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
     vectorise), which only track the per-bin gain ``g = s / s_0`` (its square root in
     power); then ``x = g t`` and the momentum, frame-major. Each ``|t|`` is computed
     once, and no division or square root of the complex data is left in the last pass
-    (measured 0.78x against 1.30x the FFT floor per iteration for the previous
+    (measured 0.59x against 1.06x the FFT floor per iteration for the previous
     one-pass kernel with three steps, ``results/bench_joint_fgla.md``).
     """
     n_frames, n = t.shape
