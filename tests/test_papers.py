@@ -158,7 +158,7 @@ def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
     # cost accounting reached the rows: every built-in cell counted its FFT pairs
     assert rows["fft_pairs"].notna().all() and (rows["fft_pairs"] >= 0).all()
     out = tmp_path / "report"
-    assert papers.main([name, str(sweep), "-o", str(out)]) == 0
+    assert papers.main(["report", name, str(sweep), "-o", str(out)]) == 0
     text = (out / "README.md").read_text()
     written = pd.read_csv(out / "rows.csv")
     assert sorted(written["phase"]) == sorted(rows["phase"])
@@ -168,7 +168,7 @@ def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
              for r in _table(text, "## Cells: the exact plugin parameters")}
     assert cells == rows.groupby(["inverter", "phase"]).size().to_dict()
     # regenerating from the written rows gives the same page
-    assert papers.main([name, str(out / "rows.csv"), "-o", str(out)]) == 0
+    assert papers.main(["report", name, str(out / "rows.csv"), "-o", str(out)]) == 0
     assert (out / "README.md").read_text() == text
 
 
@@ -210,13 +210,13 @@ def test_helpers_and_cli(capsys):
     assert total == 6 and (2 * agree - total) / total == pytest.approx(tau)
     assert papers.kendall_tau(a, b) == pytest.approx(tau)
     assert (agree, flipped) == (2, ["a vs d", "b vs c", "b vs d", "c vs d"])
-    assert papers.main(["nope", "x"]) == 2
+    assert papers.main(["report", "nope", "x"]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
-    assert papers.main(["--list"]) == 0
+    assert papers.main(["list"]) == 0
     listed = capsys.readouterr().out
     for name in EXPERIMENTS:
         assert f"+experiment={name} " in listed
-    assert papers.main(["prusa2017_pghi"]) == 2
+    assert papers.main(["report", "prusa2017_pghi"]) == 2
     assert "give the run directory" in capsys.readouterr().err
 
 
