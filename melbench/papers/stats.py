@@ -9,6 +9,7 @@ Kendall's tau), never by absolute value.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -139,15 +140,24 @@ def _trace_records(trace_json: str) -> list[Mapping]:
 def trace_sc(trace_json: str, iters: Sequence[int] = CONVERGENCE_ITERS) -> dict[int, float]:
     """SC (dB) at given iterations from a row's ``trace`` JSON (last record at or before each).
 
-    An iteration after the trace's last record is left out.
+    An iteration after the trace's last record, or before its first, is left out.
     """
     pts = sorted((int(r.get("iter", 0)), float(r.get("sc_db", math.nan)))
                  for r in _trace_records(trace_json))
+    return _last_at_or_before(pts, iters, 0)
+
+
+def _last_at_or_before(pts: list[tuple[float, float]], xs: Sequence[float],
+                       tol: float) -> dict:
+    """For each ``x``: the value of the last point at or before ``x`` (``pts`` sorted)."""
+    if not pts:
+        return {}
+    keys = [p[0] for p in pts]
     out = {}
-    for it in iters:
-        before = [v for i, v in pts if i <= it]
-        if pts and it <= pts[-1][0] and before:
-            out[it] = before[-1]
+    for x in xs:
+        i = bisect.bisect_right(keys, x + tol)
+        if i and x <= keys[-1] + tol:
+            out[x] = pts[i - 1][1]
     return out
 
 
@@ -160,21 +170,14 @@ def trace_at(trace_json: str, xs: Sequence[float], field: str = "fft_pairs") -> 
     """
     pts = sorted((float(r[field]), float(r.get("sc_db", math.nan)))
                  for r in _trace_records(trace_json) if field in r)
-    out = {}
-    for x in xs:
-        before = [v for c, v in pts if c <= x + 1e-9]
-        if pts and x <= pts[-1][0] + 1e-9 and before:
-            out[x] = before[-1]
-    return out
+    return _last_at_or_before(pts, xs, 1e-9)
 
 
 def first_reach(trace_json: str, target: float) -> int | None:
     """First iteration of a trace whose SC is at or below ``target`` (None if never)."""
-    pts = trace_sc(trace_json, range(0, 100000))
-    for it in sorted(pts):
-        if pts[it] <= target:
-            return it
-    return None
+    hits = [int(r.get("iter", 0)) for r in _trace_records(trace_json)
+            if float(r.get("sc_db", math.nan)) <= target]
+    return min(hits) if hits else None
 
 
 def budget_curves(g: pd.DataFrame, budgets: Sequence[float]) -> dict[float, float]:
