@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from .data import Paper
 from .keys import display, method_key
 from .stats import ordering
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .registry import PaperExperiment
 
 __all__ = ["Section", "claim", "gap_lines", "md_table", "order_text", "render", "report_commands"]
 
@@ -26,6 +24,19 @@ class Section:
 
     title: str
     body: str
+
+
+class Reproduction(Protocol):
+    """What :func:`render` needs of a reproduction (:class:`~melbench.papers.registry.PaperExperiment`)."""
+
+    name: str
+    paper: Paper
+    build: Callable[[pd.DataFrame, Paper], list[Section]]
+
+    @property
+    def command(self) -> str:
+        """The documented command that produces the run."""
+        ...
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -150,7 +161,7 @@ def report_commands(name: str, out: str, run_command: str = "") -> str:
     return f"melbench papers report {name} {sweep} -o {out}"
 
 
-def render(exp: PaperExperiment, rows: pd.DataFrame, *, command: str | None = None,
+def render(exp: Reproduction, rows: pd.DataFrame, *, command: str | None = None,
            out: str | None = None, extras: Sequence[str] = (), note: str = "") -> str:
     """The Markdown report of one reproduction from its rows.
 
