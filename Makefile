@@ -129,3 +129,12 @@ eval: $(STAMP)
 	$(PY) -m melbench.bench.eval_suite results/eval $(EVAL_SWEEPS) --rows-csv $(EVAL_OUT)/rows_all.csv
 	$(VENV)/bin/melbench report $(EVAL_OUT)/rows_all.csv -o results/eval/report --title "melbench evaluation suite"
 	gzip -nf results/eval/report/results_by_source.csv
+
+# issue 17: the paper reproductions (`melbench papers`), each run and reported into
+# results/papers/<name>/ (1-20 min each on 2 cores); one of them with `make papers PAPER=<name>`.
+# The reruns on the evaluation suite's material give their commands on their pages
+# (results/papers/<name>/eval_suite/README.md).
+PAPERS := librosa_thread prusa2017_pghi marafioti2021_redundancy beyond_papers peer2022_beyond_gl nenov2023_agla
+.PHONY: papers
+papers: $(STAMP)
+	for p in $(or $(PAPER),$(PAPERS)); do $(VENV)/bin/melbench papers run $$p --melbench-report || exit 1; done

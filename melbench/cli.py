@@ -17,6 +17,7 @@ commands:
   report   tables, plots and an HTML page from run directories: melbench report RUN_DIR...
   compare  regression gate: melbench compare BASELINE RUN (exit 1 on a regression)
   bench    speed/quality benchmarks measured side by side: melbench bench TOPIC
+  papers   paper reproductions: melbench papers list | run NAME | report NAME RUN_DIR
 
 `melbench <command> --help` gives each command's options.
 """
@@ -112,6 +113,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "report": _delegate("report.cli"),
     "compare": _delegate("compare"),
     "bench": cmd_bench,
+    "papers": _delegate("papers.cli"),  # issue 17: paper reproductions (melbench/papers/)
 }
 
 

@@ -158,7 +158,7 @@ def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
     # cost accounting reached the rows: every built-in cell counted its FFT pairs
     assert rows["fft_pairs"].notna().all() and (rows["fft_pairs"] >= 0).all()
     out = tmp_path / "report"
-    assert papers.main([name, str(sweep), "-o", str(out)]) == 0
+    assert papers.main(["report", name, str(sweep), "-o", str(out)]) == 0
     text = (out / "README.md").read_text()
     written = pd.read_csv(out / "rows.csv")
     assert sorted(written["phase"]) == sorted(rows["phase"])
@@ -168,7 +168,7 @@ def test_tiny_experiment_runs_and_reports(name, tmp_path, monkeypatch):
              for r in _table(text, "## Cells: the exact plugin parameters")}
     assert cells == rows.groupby(["inverter", "phase"]).size().to_dict()
     # regenerating from the written rows gives the same page
-    assert papers.main([name, str(out / "rows.csv"), "-o", str(out)]) == 0
+    assert papers.main(["report", name, str(out / "rows.csv"), "-o", str(out)]) == 0
     assert (out / "README.md").read_text() == text
 
 
@@ -210,13 +210,13 @@ def test_helpers_and_cli(capsys):
     assert total == 6 and (2 * agree - total) / total == pytest.approx(tau)
     assert papers.kendall_tau(a, b) == pytest.approx(tau)
     assert (agree, flipped) == (2, ["a vs d", "b vs c", "b vs d", "c vs d"])
-    assert papers.main(["nope", "x"]) == 2
+    assert papers.main(["report", "nope", "x"]) == 2
     assert "unknown experiment 'nope'" in capsys.readouterr().err
-    assert papers.main(["--list"]) == 0
+    assert papers.main(["list"]) == 0
     listed = capsys.readouterr().out
     for name in EXPERIMENTS:
         assert f"+experiment={name} " in listed
-    assert papers.main(["prusa2017_pghi"]) == 2
+    assert papers.main(["report", "prusa2017_pghi"]) == 2
     assert "give the run directory" in capsys.readouterr().err
 
 
@@ -400,3 +400,209 @@ def test_fixed_and_magnitude_sc_metrics():
     mag_sc = registry.create("metric", "mag_sc")
     assert mag_sc.compute({**ctx, "target_magnitude": mag * 0.5})["mag_sc_true_db"] == pytest.approx(
         20 * np.log10(0.5), abs=1e-4)
+
+
+# --------------------------------------------------------------------------- data files
+
+
+def _prusa_yaml() -> dict:
+    import yaml
+
+    from melbench.papers import data
+
+    path = Path(data.__file__).parent / "prusa2017_pghi" / "paper.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _parse(doc, name="prusa2017_pghi"):
+    import yaml
+
+    from melbench.papers import data
+
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc, allow_unicode=True)
+    return data.parse_paper("some/dir/paper.yaml", text, data.load_references(),
+                            expected_name=name)
+
+
+def test_shipped_data_files_load_with_their_published_tables():
+    """Every experiment's paper.yaml parses; the tables hold one number per column."""
+    import yaml
+
+    from melbench.papers import data
+
+    for name in EXPERIMENTS:
+        paper = papers.EXPERIMENTS[name].paper
+        raw = yaml.safe_load((Path(data.__file__).parent / name / "paper.yaml").read_text())
+        assert paper.name == name and paper.title == raw["title"].strip()
+        assert len(paper.citations) == len(raw["citations"])
+        if "published" in raw:
+            assert not paper.published.verified and "**unverified**" in paper.published.source
+            for key, values in raw["published"]["rows"].items():
+                assert paper.published.rows[key] == tuple(float(v) for v in values)
+    # no reference to design files outside the project, in code or data
+    root = Path(data.__file__).parent
+    for f in [*root.rglob("*.py"), *root.rglob("*.yaml")]:
+        assert "ALGORITHMS.md" not in f.read_text(encoding="utf-8"), f
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("summary"), r"some/dir/paper\.yaml: missing key 'summary'"),
+    (lambda d: d.update(sumary=d.pop("summary")), r"some/dir/paper\.yaml: unknown key 'sumary'"),
+    (lambda d: d.update(citations="prusa2017"),
+     r"some/dir/paper\.yaml: key 'citations' must be a list, got str"),
+    (lambda d: d.update(citations=["prusa2017", "prusa2071"]),
+     r"some/dir/paper\.yaml: citations: unknown reference key 'prusa2071'"),
+    (lambda d: d["published"]["rows"].update(spsi=[-19.97]),
+     r"some/dir/paper\.yaml: published: rows: key 'spsi' must be a list of 2 numbers"),
+    (lambda d: d["published"].pop("verified"), r"published: missing key 'verified'"),
+    (lambda d: d["published"].update(verified=True), r"published: missing key 'where'"),
+    (lambda d: d["published"].update(colums=d["published"].pop("columns")),
+     r"published: unknown key 'colums'"),
+    (lambda d: d["needs"].update(phases=["gla"]), r"needs: unknown plugin kind 'phases'"),
+    (lambda d: d.update(name="prusa2017"), r"key 'name' is 'prusa2017', but the folder is "
+                                           r"'prusa2017_pghi'"),
+    (lambda d: d.update(notes={"x": 3}), r"notes: key 'x' must be a string"),
+])
+def test_broken_data_file_is_an_error_naming_the_file_and_the_key(change, message):
+    from melbench.errors import InputError
+
+    doc = _prusa_yaml()
+    assert _parse(doc).name == "prusa2017_pghi"  # the unbroken file parses
+    change(doc)
+    with pytest.raises(InputError, match=message):
+        _parse(doc)
+
+
+def test_invalid_yaml_and_missing_notes_are_errors():
+    from melbench.errors import InputError
+    from melbench.papers import registry
+
+    with pytest.raises(InputError, match=r"some/dir/paper\.yaml: not valid YAML"):
+        _parse("name: [unclosed\n")
+    with pytest.raises(InputError, match=r"some/dir/paper\.yaml: expected a mapping, got list"):
+        _parse("- a\n- b\n")
+    paper = papers.EXPERIMENTS["librosa_thread"].paper
+    with pytest.raises(InputError, match=r"librosa_thread/paper\.yaml: notes: missing key 'tranpose'"):
+        paper.note("tranpose")
+    doc = _prusa_yaml()
+    doc.pop("published")
+    with pytest.raises(InputError, match=r"some/dir/paper\.yaml: missing key 'published'"):
+        _parse(doc).table()
+    # the registry checks the notes and table an experiment's code needs when it loads it
+    from melbench.papers.librosa_thread import experiment as thread
+
+    assert set(thread.REQUIRED_NOTES) <= set(paper.notes)
+    assert registry.load_experiment("librosa_thread").paper is paper
+
+
+def test_wheel_ships_the_data_files(tmp_path):
+    """The built wheel holds every paper.yaml and references.yaml, and loads them installed."""
+    import subprocess
+    import sys
+    import zipfile
+
+    repo = Path(__file__).resolve().parents[1]
+    b = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "-w", str(tmp_path), str(repo)],
+                       capture_output=True, text=True, timeout=300)
+    if b.returncode != 0 and "hatchling" in b.stderr:
+        pytest.skip("hatchling not installed in this environment")
+    assert b.returncode == 0, b.stderr
+    wheel = next(tmp_path.glob("melbench-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "melbench/papers/references.yaml" in names
+    for name in EXPERIMENTS:
+        assert f"melbench/papers/{name}/paper.yaml" in names
+        assert f"melbench/papers/{name}/experiment.py" in names
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", "import melbench.papers as p; "
+                          "print(p.__file__); print(len(p.EXPERIMENTS))"],
+                         cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(site)},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(site / "melbench" / "papers" / "__init__.py"),
+                                  str(len(EXPERIMENTS))]
+
+
+# --------------------------------------------------------------------------- the subcommand
+
+
+def test_papers_subcommand_reports_lists_and_fails_clearly(tmp_path, capsys):
+    from melbench import cli
+
+    assert cli.main(["papers", "--help"]) == 0
+    helptext = capsys.readouterr().out
+    assert "usage: melbench papers" in helptext
+    assert all(c in helptext for c in ("list", "run", "report"))
+    assert cli.main(["papers", "report", "--help"]) == 0
+    assert "--command" in capsys.readouterr().out
+    assert cli.main(["papers"]) == 2
+    assert "usage: melbench papers" in capsys.readouterr().err
+    assert cli.main(["papers", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"melbench run -m +experiment={n} " in listed for n in EXPERIMENTS)
+    # report from the committed rows into a new folder: README.md and rows.csv written
+    rows = Path(__file__).resolve().parents[1] / "results/papers/nenov2023_agla/rows.csv"
+    out = tmp_path / "agla"
+    assert cli.main(["papers", "report", "nenov2023_agla", str(rows), "-o", str(out),
+                     "--note", "a test run."]) == 0
+    assert capsys.readouterr().out.strip() == f"report written to {out / 'README.md'}"
+    text = (out / "README.md").read_text()
+    assert pd.read_csv(out / "rows.csv").shape == pd.read_csv(rows).shape
+    assert "**This run:** a test run." in text
+    assert f"melbench papers report nenov2023_agla outputs/papers/nenov2023_agla -o {out.as_posix()}" in text
+    # bad input: exit 2 with the reason
+    empty = tmp_path / "empty.csv"
+    empty.write_text(rows.read_text().splitlines()[0] + "\n")  # the header, no rows
+    assert cli.main(["papers", "report", "nenov2023_agla", str(empty), "-o", str(tmp_path / "x")]) == 2
+    assert "no rows in" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "README.md").exists()
+    empty.write_text("clip,phase\n")
+    assert cli.main(["papers", "report", "nenov2023_agla", str(empty), "-o", str(tmp_path / "x")]) == 2
+    assert "not a melbench rows file" in capsys.readouterr().err
+    assert cli.main(["papers", "run", "nope"]) == 2
+    assert "unknown experiment 'nope'" in capsys.readouterr().err
+
+
+def test_papers_run_runs_the_sweep_and_writes_the_report(tmp_path, monkeypatch):
+    from melbench import cli
+
+    if papers.missing_plugins("peer2022_beyond_gl"):
+        pytest.skip("plugins missing")
+    monkeypatch.chdir(tmp_path)
+    overrides = ["+method=peer2022_fgla,peer2022_dm", *_SYN, "cache_dir=null", "progress=false",
+                 "metric_jobs=1", "phase.n_iter=8"]
+    assert cli.main(["papers", "run", "peer2022_beyond_gl", *overrides, "-o", "out"]) == 0
+    sweep = tmp_path / "outputs" / "papers" / "peer2022_beyond_gl"
+    rows = pd.concat([pd.read_csv(p) for p in sorted(sweep.glob("*/rows.csv"))])
+    written = pd.read_csv(tmp_path / "out" / "rows.csv")
+    assert sorted(written["phase"]) == sorted(rows["phase"]) and len(written) == 2
+    text = (tmp_path / "out" / "README.md").read_text()
+    run_line = ("melbench run -m +experiment=peer2022_beyond_gl " + " ".join(overrides)
+                + " hydra.sweep.dir=outputs/papers/peer2022_beyond_gl")
+    assert run_line in text
+    assert "melbench papers report peer2022_beyond_gl outputs/papers/peer2022_beyond_gl -o out" in text
+
+
+# --------------------------------------------------------------------------- one aggregate
+
+
+def test_report_lin_columns_are_the_papers_aggregate():
+    """The report's `@lin` mean and papers.db_of_mean are the same number (one definition)."""
+    from melbench.measures import db_of_mean
+    from melbench.report.tables import sc_linear_stats
+
+    vals = {"a": -12.0, "b": -31.0, "c": -25.5}
+    df = pd.DataFrame([{"dataset": "d", "clip": c, "spec": "s", "degrade": "none",
+                        "inverter": "oracle", "phase": "fgla", "seed": 0, "status": "ok",
+                        "sc_db": v} for c, v in vals.items()])
+    st = sc_linear_stats(df, ["sc_db"], n_boot=50)
+    assert st["metric"].tolist() == ["sc_db@lin"]
+    expect = _db_of_mean(vals.values())
+    assert st["mean"].iloc[0] == pytest.approx(expect, abs=1e-9)
+    assert db_of_mean(vals.values()) == pytest.approx(expect, abs=1e-12)
+    assert papers.db_of_mean is db_of_mean
+    assert db_of_mean([-math.inf, -math.inf]) == -math.inf
+    assert db_of_mean([-math.inf, -20.0]) == pytest.approx(20 * np.log10(0.05))

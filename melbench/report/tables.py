@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import CELL_COLUMNS, GROUP_COLUMNS, STATS_COLUMNS
+from ..measures import sc_db_to_linear, sc_linear_to_db
 from ..results import metric_columns
 from .render import (  # noqa: F401 - re-exported: tables.<name> is the public place of all of them
     LABEL_WIDTH,
@@ -334,17 +335,13 @@ def sc_linear_stats(
     if df.empty or not cols:
         return pd.DataFrame(columns=list(STATS_COLUMNS))
     lin = df.copy()
-    for c in cols:
-        with np.errstate(over="ignore"):
-            lin[c + SC_LINEAR_SUFFIX] = 10.0 ** (pd.to_numeric(lin[c], errors="coerce") / 20.0)
+    for c in cols:  # the aggregate of measures.db_of_mean, with bootstrap bounds
+        lin[c + SC_LINEAR_SUFFIX] = sc_db_to_linear(pd.to_numeric(lin[c], errors="coerce"))
     new = [c + SC_LINEAR_SUFFIX for c in cols]
     stats = cell_stats(lin, new, level=level, n_boot=n_boot, seed=seed,
                        directions=dict.fromkeys(new, "lower"))
-    with np.errstate(divide="ignore"):
-        for c in ("mean", "ci_low", "ci_high", "min"):
-            v = stats[c].astype(float).to_numpy()
-            stats[c] = np.where(v > 0, 20.0 * np.log10(np.where(v > 0, v, 1.0)),
-                                np.where(v == 0, -np.inf, np.nan))
+    for c in ("mean", "ci_low", "ci_high", "min"):
+        stats[c] = sc_linear_to_db(stats[c].astype(float).to_numpy())
     return mark_best(stats)
 
 
