@@ -45,7 +45,6 @@ What is checked, per kind:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +52,7 @@ import numpy as np
 
 from . import registry
 from .errors import InputError, MelbenchError, ParameterError
+from .measures import spectral_convergence_db
 from .plugin import Dataset, Degradation, Inverter, Metric, PhaseRetriever, Plugin
 from .spec import FeatureSpec, get_spec
 
@@ -121,8 +121,8 @@ def _raises(exc_type: type[BaseException], fn, what: str) -> None:
 
 
 def _sc(target: np.ndarray, est: np.ndarray) -> float:
-    den = float(np.linalg.norm(target))
-    return 20 * math.log10(max(float(np.linalg.norm(target - est)), 1e-30) / den)
+    """:func:`melbench.measures.spectral_convergence_db`, floored at -600 dB (finite)."""
+    return max(spectral_convergence_db(target, est), -600.0)
 
 
 def check_inverter(plugin: Any) -> None:

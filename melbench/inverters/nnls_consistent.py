@@ -136,7 +136,7 @@ def mel_consistent_inverse(
     spec: FeatureSpec,
     *,
     n_iter: int = 100,
-    momentum: float = 0.99,
+    alpha: float = 0.99,
     ratio_steps: int = 3,
     init: str = "zero",
     seed: int = 0,
@@ -153,8 +153,8 @@ def mel_consistent_inverse(
         The contract the mel was made with.
     n_iter : int
         Alternations between consistency and the mel (each one FFT pair).
-    momentum : float
-        FGLA momentum on the complex iterate (0 = plain alternation).
+    alpha : float
+        FGLA momentum on the complex iterate (0 = plain alternation), FGLA's ``alpha``.
     ratio_steps : int
         Multiplicative mel steps per alternation.
     init : {"random", "zero"}
@@ -181,7 +181,7 @@ def mel_consistent_inverse(
         flat = mel.reshape(-1, *mel.shape[-2:])
         out = np.stack([
             mel_consistent_inverse(
-                m, spec, n_iter=n_iter, momentum=momentum, ratio_steps=ratio_steps,
+                m, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
                 init=init, seed=seed, polish_iter=polish_iter, tol=tol,
             ) for m in flat
         ])
@@ -218,7 +218,7 @@ def mel_consistent_inverse(
         if t_prev is None:
             c = y.copy()
         else:
-            c = y + np.asarray(momentum, dtype=dtype) * (y - t_prev)
+            c = y + np.asarray(alpha, dtype=dtype) * (y - t_prev)
         t_prev = y
     out = proj.from_internal(s)
     if polish_iter > 0:
@@ -247,8 +247,8 @@ class NNLSConsistent(Inverter):
         ----------
         n_iter : int
             Alternations between consistency and the mel (each one FFT pair).
-        momentum : float
-            FGLA momentum (0 = plain alternation).
+        alpha : float
+            FGLA momentum (0 = plain alternation); named as FGLA's.
         ratio_steps : int
             Multiplicative mel steps per alternation.
         init : str
@@ -263,7 +263,7 @@ class NNLSConsistent(Inverter):
         """
 
         n_iter: int = 100
-        momentum: float = 0.99
+        alpha: float = 0.99
         ratio_steps: int = 3
         init: str = "zero"
         seed: int = 0
@@ -277,8 +277,8 @@ class NNLSConsistent(Inverter):
             v = getattr(p, f)
             if int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
-        if not 0 <= p.momentum < 2:
-            raise ParameterError(f"momentum={p.momentum!r} must be in [0, 2)")
+        if not 0 <= p.alpha < 2:
+            raise ParameterError(f"alpha={p.alpha!r} (the FGLA momentum) must be in [0, 2)")
         if p.init not in ("random", "zero"):
             raise ParameterError(f"init={p.init!r}; choose 'random' or 'zero'")
         if not p.tol > 0:  # tol=0 never meets the stopping rule in float arithmetic
@@ -289,7 +289,7 @@ class NNLSConsistent(Inverter):
         """Return the consistent, mel-exact spectrogram in ``spec.domain``."""
         p = self.params
         return mel_consistent_inverse(
-            mel, spec, n_iter=int(p.n_iter), momentum=float(p.momentum),
+            mel, spec, n_iter=int(p.n_iter), alpha=float(p.alpha),
             ratio_steps=int(p.ratio_steps), init=p.init, seed=int(p.seed),
             polish_iter=int(p.polish_iter), tol=float(p.tol),
         )
