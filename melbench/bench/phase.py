@@ -84,7 +84,7 @@ class _Librosa:
         init = "zero" if zero else "random"
         if self.via_plugin:
             p = registry.create("phase", "librosa_gla",
-                                {"n_iter": max(int(n_iter), 1), "momentum": momentum,
+                                {"n_iter": max(int(n_iter), 1), "alpha": momentum,
                                  "init": init})
             return p(magnitude, spec, rng=seed)
         import librosa
