@@ -109,9 +109,9 @@ def mel_ratio_steps(
 
     Parameters
     ----------
-    s : np.ndarray, shape (..., frames, n_freq)
+    s : np.ndarray [shape=(..., frames, n_freq)]
         Non-negative spectrogram in ``spec.domain``, *frame-major* (updated in place).
-    mel : np.ndarray, shape (..., frames, n_mels)
+    mel : np.ndarray [shape=(..., frames, n_mels)]
         Target linear mel, frame-major.
     spec : FeatureSpec
         Gives the filterbank.
@@ -147,7 +147,7 @@ def mel_consistent_inverse(
 
     Parameters
     ----------
-    mel : np.ndarray
+    mel : np.ndarray [shape=(..., n_mels, frames)]
         Linear mel in ``spec.domain`` (power or magnitude), any leading axes.
     spec : FeatureSpec
         The contract the mel was made with.
@@ -169,8 +169,15 @@ def mel_consistent_inverse(
 
     Returns
     -------
-    np.ndarray, shape (..., n_freq, frames)
+    np.ndarray [shape=(..., n_freq, frames)]
         Non-negative spectrogram in ``spec.domain`` (float32 unless the mel is float64).
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    .. [2] Y. Masuyama et al., "Signal reconstruction from mel-spectrogram based on bi-level
+       consistency of full-band magnitude and phase," arXiv:2307.12232, 2023.
     """
     mel = np.asarray(mel)
     dtype = np.float64 if mel.dtype == np.float64 else np.float32
@@ -234,6 +241,13 @@ class NNLSConsistent(Inverter):
     consistency projection with multiplicative steps towards the mel (see
     :mod:`melbench.inverters.nnls_consistent`). Helps on real speech and music;
     costs one FFT pair per iteration.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    .. [2] Y. Masuyama et al., "Signal reconstruction from mel-spectrogram based on bi-level
+       consistency of full-band magnitude and phase," arXiv:2307.12232, 2023.
     """
 
     name: ClassVar[str] = "nnls_consistent"
