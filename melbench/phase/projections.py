@@ -43,10 +43,11 @@ trace=None, n_iter, <its parameters>, init_method, length)`` plus a thin
   also has ``sc_true_db``: the same SC against the reference (the true magnitude in a
   pipeline run), measured on the same ``P1(P2(x_k))`` with the clock paused.
 
-Size: about 650 lines, over the project's 500-line guide. The five methods share their
-set-up, tracer and checks, and each plugin class is a few lines beside its function
-(the project's convention: a reader finds the function and its plugin together); the
-compiled kernels, which are the bulk, are in :mod:`melbench.phase.projection_kernels`.
+Size: about 800 lines, over the project's 550-line guide, most of it the five methods'
+docstrings (update rules, parameters, papers). The methods share their set-up, tracer
+and checks, and each plugin class is a few lines beside its function (the project's
+convention: a reader finds the function and its plugin together); the compiled kernels
+are in :mod:`melbench.phase.projection_kernels`.
 """
 
 from __future__ import annotations
