@@ -207,3 +207,25 @@ def test_tracer_record_measures_against_target_and_reference(speech):
     off.mark()
     off.record(0, target)  # nothing measured, nothing raised
     assert off.times == []
+
+
+def test_torch_fgla_trace_matches_the_numpy_one(speech):
+    torch = pytest.importorskip("torch")
+    from melbench.torch_backend import phase as tphase
+
+    spec, _, true = speech
+    target = 2 * true * np.random.default_rng(5).uniform(0.5, 1.5, true.shape).astype(np.float32)
+    ref_np, ref_t = Trace(reference=true), Trace(reference=true)
+    x_np = projections.fgla(target, spec, n_iter=6, rng=0, trace=ref_np)
+    x_t = tphase.fgla(torch.as_tensor(target), spec, n_iter=6, rng=0, trace=ref_t)
+    np.testing.assert_allclose(x_t.numpy(), x_np, atol=1e-3 * float(target.max()))
+    assert [r["iter"] for r in ref_t] == list(range(7))
+    for a, b in zip(ref_np, ref_t, strict=True):
+        assert b["sc_db"] == pytest.approx(a["sc_db"], abs=0.01)
+        assert b["sc_true_db"] == pytest.approx(a["sc_true_db"], abs=0.01)
+    assert [r["t"] for r in ref_t] == sorted(r["t"] for r in ref_t)
+    with pytest.raises(InputError, match="negative values"):
+        tphase.fgla(-torch.as_tensor(target), spec, n_iter=1)
+    sig = inspect.signature(tphase.fgla)
+    assert all(sig.parameters[k].kind is inspect.Parameter.KEYWORD_ONLY
+               and sig.parameters[k].default is None for k in ("init", "rng", "trace"))

@@ -187,8 +187,8 @@ class FGLATorch(_TorchPlugin, PhaseRetriever):
         p = self.params
         from .phase import fgla
 
-        x = fgla(self._to(magnitude), spec, n_iter=int(p.n_iter), alpha=p.alpha,
-                        init=None if init is None else self._to(init), init_method=p.init, rng=rng)
+        x = fgla(self._to(magnitude), spec, init=None if init is None else self._to(init),
+                 rng=rng, trace=trace, n_iter=int(p.n_iter), alpha=p.alpha, init_method=p.init)
         return x.cpu().numpy()
 
 
@@ -225,6 +225,6 @@ class GLATorch(FGLATorch):
         p = self.params
         from .phase import gla
 
-        x = gla(self._to(magnitude), spec, n_iter=int(p.n_iter),
-                       init=None if init is None else self._to(init), init_method=p.init, rng=rng)
+        x = gla(self._to(magnitude), spec, init=None if init is None else self._to(init),
+                rng=rng, trace=trace, n_iter=int(p.n_iter), init_method=p.init)
         return x.cpu().numpy()
