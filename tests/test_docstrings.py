@@ -10,6 +10,7 @@ of a function is documented.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 
@@ -33,12 +34,20 @@ PENDING = {
 }
 
 
+#: The torch backend's algorithm modules (checked when torch is installed).
+TORCH_MODULES = ("melbench.torch_backend.phase", "melbench.torch_backend.inverters",
+                 "melbench.torch_backend.plugins")
+
+
 def _modules():
     for pkg in (melbench.phase, melbench.inverters):
         for info in pkgutil.iter_modules(pkg.__path__):
             name = f"{pkg.__name__}.{info.name}"
             if info.name.startswith("_") or name in HELPER_MODULES:
                 continue
+            yield importlib.import_module(name)
+    if importlib.util.find_spec("torch") is not None:
+        for name in TORCH_MODULES:
             yield importlib.import_module(name)
 
 
@@ -62,7 +71,7 @@ ALGORITHMS = _algorithms()
 
 
 def _is_array(type_text: str) -> bool:
-    return "ndarray" in type_text or "array" in type_text.split()
+    return "ndarray" in type_text or "Tensor" in type_text or "array" in type_text.split()
 
 
 def problems(obj) -> list[str]:
@@ -80,7 +89,7 @@ def problems(obj) -> list[str]:
         text = f"{r.name} {r.type}"
         if _is_array(text) and "[shape=" not in text:
             out.append(f"return value {text.strip()!r} has no shape")
-    documented = {n.strip() for p in doc["Parameters"] for n in p.name.split(",")}
+    documented = {n.strip().lstrip("*") for p in doc["Parameters"] for n in p.name.split(",")}
     missing = [n for n in inspect.signature(obj).parameters
                if n not in documented and not n.startswith("_")]
     if missing:

@@ -34,7 +34,7 @@ def p2(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return c.mul_(s)
 
 
-def initial(magnitude: torch.Tensor, init: torch.Tensor | np.ndarray | None, init_method: str,
+def _initial(magnitude: torch.Tensor, init: torch.Tensor | np.ndarray | None, init_method: str,
             rng: np.random.Generator | torch.Generator | int | None) -> torch.Tensor:
     """Complex start ``|S| e^{i phi}``: a warm start (complex or phases), random or zero phase.
 
@@ -165,7 +165,7 @@ def fgla(
         tr.add(it, num2, true2)
 
     with torch.no_grad():
-        x0 = initial(a, None if init is None else torch.as_tensor(init).reshape(a.shape),
+        x0 = _initial(a, None if init is None else torch.as_tensor(init).reshape(a.shape),
                      init_method, rng)
         a = proj.to_internal(a)
         xin = p2(proj.to_internal(x0), a)
@@ -195,7 +195,35 @@ def fgla(
 
 def gla(magnitude: torch.Tensor, spec: FeatureSpec, *, init=None, rng=None, trace=None,
         n_iter: int = 100, **kwargs) -> torch.Tensor:
-    """Griffin-Lim (Griffin & Lim 1984): :func:`fgla` with ``alpha=0`` (same keywords)."""
+    """Griffin-Lim (Griffin & Lim 1984): :func:`fgla` with ``alpha=0`` (same keywords).
+
+    Parameters
+    ----------
+    magnitude : torch.Tensor [shape=(..., n_freq, frames)]
+        Target linear magnitude, on the device to compute on.
+    spec : FeatureSpec
+        STFT contract.
+    init : torch.Tensor or np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start (complex spectrogram or phases).
+    rng : numpy Generator, int, torch.Generator, optional
+        Seed of the random start.
+    trace : list or Trace, optional
+        Receives the records (as :func:`fgla`).
+    n_iter : int
+        Iterations.
+    **kwargs
+        ``init_method``, ``length``: as :func:`fgla`.
+
+    Returns
+    -------
+    torch.Tensor [shape=(..., n_freq, frames)]
+        Complex, shape and device of ``magnitude``.
+
+    References
+    ----------
+    .. [1] D. W. Griffin and J. S. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. Acoustics, Speech, and Signal Processing 32(2):236-243, 1984.
+    """
     return fgla(magnitude, spec, init=init, rng=rng, trace=trace, n_iter=n_iter, alpha=0.0,
                 **kwargs)
 
@@ -214,7 +242,7 @@ def invert(
 
     Parameters
     ----------
-    mel : torch.Tensor, shape (..., n_mels, frames)
+    mel : torch.Tensor [shape=(..., n_mels, frames)]
         Compressed or not, power or magnitude, exactly as ``spec`` says.
     spec : FeatureSpec
         The contract the mel was made with.
@@ -227,7 +255,12 @@ def invert(
 
     Returns
     -------
-    torch.Tensor, shape (..., n_samples)
+    torch.Tensor [shape=(..., n_samples)]
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
     """
     from .inverters import nnls, pinv
     from .ops import istft
