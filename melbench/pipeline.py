@@ -26,6 +26,7 @@ from .columns import CLIP_COLUMNS, COST_COLUMNS, blank_row, failure_row
 from .datasets.base import Clip
 from .errors import MelbenchError, SkipCell
 from .metrics.base import Missing
+from .phase.helpers import Trace
 from .plugin import Inverter, Metric, PhaseRetriever
 from .spec import FeatureSpec
 from .validation import check_audio, check_frames, check_mel, check_output_level
@@ -236,14 +237,15 @@ def run_clip(
     except Exception as exc:  # noqa: BLE001
         return fail("invert", exc)
     try:
-        trace: list | None = [] if record_trace else None
+        # the true magnitude (when there is one) rides along: records get sc_true_db
+        trace: list | None = Trace(reference=true_mag) if record_trace else None
         with costs.ledger() as led:
             t0 = time.perf_counter()
             # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
             x = phase(target, spec, init=inv_context.get("phase_init"), rng=seed, trace=trace)
             times["phase"] = time.perf_counter() - t0
         account("phase", phase, led, target)
-        result.trace = trace or []
+        result.trace = list(trace) if trace else []  # the records, without the reference
     except Exception as exc:  # noqa: BLE001
         return fail("phase", exc)
     row["fft_pairs"] = row["fft_pairs_invert"] + row["fft_pairs_phase"]

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import InputError, ParameterError
+from .errors import ParameterError
 from .spec import FeatureSpec
 
 
@@ -152,8 +152,10 @@ class Inverter(Plugin):
 class PhaseRetriever(Plugin):
     """Linear magnitude -> complex STFT consistent with it.
 
-    :meth:`__call__` validates the magnitude and the warm start and calls
-    :meth:`retrieve`. ``init`` is an optional warm start: a complex spectrogram
+    :meth:`__call__` validates the magnitude and the warm start
+    (:func:`melbench.phase.helpers.check_phase_input`) and calls :meth:`retrieve`, which
+    calls the method's phase function (the signature every phase function shares:
+    :mod:`melbench.phase.helpers`). ``init`` is an optional warm start: a complex spectrogram
     (its phase is used) or a real array of phases in radians, shape like the
     magnitude. ``rng`` seeds random initialisation. ``trace``, when a list,
     receives per-iteration records (dicts with at least ``iter`` and ``sc_db``)
@@ -178,18 +180,29 @@ class PhaseRetriever(Plugin):
         rng: np.random.Generator | int | None = None,
         trace: list | None = None,
     ) -> np.ndarray:
-        """Retrieve a complex STFT whose magnitude approximates ``magnitude``."""
-        from .validation import check_magnitude
+        """Retrieve a complex STFT whose magnitude approximates ``magnitude``.
 
-        magnitude = check_magnitude(magnitude, spec)
-        if init is not None:
-            init = np.asarray(init)
-            if init.shape != magnitude.shape:
-                raise InputError(
-                    f"warm start has shape {init.shape} but the magnitude has {magnitude.shape}"
-                )
-            if not np.all(np.isfinite(init)):
-                raise InputError("warm start contains NaN or Inf")
+        Parameters
+        ----------
+        magnitude : np.ndarray [shape=(..., n_freq, frames)]
+            Linear magnitude: real, finite, non-negative.
+        spec : FeatureSpec
+            The STFT contract.
+        init : np.ndarray [shape=(..., n_freq, frames)], optional
+            Warm start: complex spectrogram (its phase is used) or phases in radians.
+        rng : Generator or int, optional
+            Seed or generator of every random choice.
+        trace : list or melbench.phase.helpers.Trace, optional
+            Receives per-iteration records (keys in the plugin guide).
+
+        Returns
+        -------
+        np.ndarray [shape=(..., n_freq, frames)]
+            Complex STFT (complex64 for float32 input).
+        """
+        from .phase.helpers import check_phase_input
+
+        magnitude, init = check_phase_input(magnitude, spec, init, trace)
         rng = np.random.default_rng(rng)
         return self.retrieve(magnitude, spec, init=init, rng=rng, trace=trace)
 

@@ -26,7 +26,10 @@ What is checked, per kind:
   phase; with the true phase as ``init`` (for plugins whose ``warm_start`` is True)
   near-perfect consistency (SC at most -30 dB and 10 dB better than without it; a
   ParameterError saying it takes no warm start is accepted); clear errors for
-  negative magnitudes, a wrong bin count and a misshapen warm start.
+  negative magnitudes, a wrong bin count and a misshapen warm start; its trace (given a
+  :class:`~melbench.phase.helpers.Trace` whose reference is the magnitude itself) holds
+  dicts with a non-decreasing integer ``iter`` and a float ``sc_db``, and ``sc_true_db``,
+  where recorded, equals ``sc_db`` (same reference) within 0.01 dB.
 - metric: returns only declared columns, as floats, deterministically (timing
   excepted) on a real pipeline context.
 - dataset: clips are mono float32 at the spec's rate (or mels with the spec's
@@ -45,7 +48,6 @@ What is checked, per kind:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +55,7 @@ import numpy as np
 
 from . import registry
 from .errors import InputError, MelbenchError, ParameterError
+from .measures import spectral_convergence_db
 from .plugin import Dataset, Degradation, Inverter, Metric, PhaseRetriever, Plugin
 from .signals import conformance_signal  # re-exported: plugin test suites import it from here
 from .spec import FeatureSpec, get_spec
@@ -111,8 +114,8 @@ def _raises(exc_type: type[BaseException], fn, what: str) -> None:
 
 
 def _sc(target: np.ndarray, est: np.ndarray) -> float:
-    den = float(np.linalg.norm(target))
-    return 20 * math.log10(max(float(np.linalg.norm(target - est)), 1e-30) / den)
+    """:func:`melbench.measures.spectral_convergence_db`, floored at -600 dB (finite)."""
+    return max(spectral_convergence_db(target, est), -600.0)
 
 
 def check_inverter(plugin: Any) -> None:
@@ -179,6 +182,7 @@ def check_phase(plugin: Any) -> None:
     sc_zero = _sc(mag, spec.magnitude(spec.istft(mag.astype(np.complex64), length=n)))
     bound = max(sc_rand, sc_zero) + 0.5
     assert sc <= bound, f"{label}: SC {sc:.2f} dB, worse than trivial phase ({bound - 0.5:.2f} dB)"
+    _check_phase_trace(ph, spec, mag)
     if getattr(ph, "warm_start", True):
         _check_true_phase_init(ph, spec, y, sc)
     _raises(InputError, lambda: ph(-mag, spec, rng=0), f"{label}: negative magnitude")
@@ -211,6 +215,28 @@ def _check_phase_batch(ph: PhaseRetriever, spec: FeatureSpec, mag: np.ndarray, x
         assert own <= max(alone + 6.0, -40.0), (
             f"{label}: batch item {i} SC {own:.2f} dB, single call {alone:.2f} dB "
             "(leading axes must give the per-item results)")
+
+
+def _check_phase_trace(ph: PhaseRetriever, spec: FeatureSpec, mag: np.ndarray) -> None:
+    """Trace records: keys and types; ``sc_true_db`` against the target itself is ``sc_db``."""
+    from .phase.helpers import Trace
+
+    label = ph.label
+    trace = Trace(reference=mag)
+    ph(mag, spec, rng=0, trace=trace)
+    last = -1
+    for rec in trace:
+        assert isinstance(rec, dict), f"{label}: trace record {rec!r} is not a dict"
+        it = rec.get("iter")
+        assert isinstance(it, (int, np.integer)) and it >= last, (
+            f"{label}: trace 'iter' {it!r} after {last} (must be a non-decreasing integer)")
+        last = int(it)
+        assert isinstance(rec.get("sc_db"), (float, np.floating)), (
+            f"{label}: trace record without a float 'sc_db': {rec!r}")
+        if "sc_true_db" in rec:
+            assert abs(rec["sc_true_db"] - rec["sc_db"]) <= 0.01, (
+                f"{label}: with the target as the trace's reference, sc_true_db "
+                f"{rec['sc_true_db']:.3f} differs from sc_db {rec['sc_db']:.3f} (iter {it})")
 
 
 def _check_true_phase_init(ph: PhaseRetriever, spec: FeatureSpec, y: np.ndarray,

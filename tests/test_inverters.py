@@ -365,8 +365,11 @@ def test_nnls_consistent_beats_nnls_on_bundled_speech():
 
 
 def test_nnls_consistent_parameters():
-    with pytest.raises(ParameterError, match="momentum"):
-        registry.create("inverter", "nnls_consistent", {"momentum": -0.5})
+    with pytest.raises(ParameterError, match=r"alpha=-0\.5 \(the FGLA momentum\)"):
+        registry.create("inverter", "nnls_consistent", {"alpha": -0.5})
+    # the old name of the momentum is gone (one name per concept: alpha, as in fgla)
+    with pytest.raises(ParameterError, match=r"no parameter\(s\) \['momentum'\].*'alpha'"):
+        registry.create("inverter", "nnls_consistent", {"momentum": 0.5})
     with pytest.raises(ParameterError, match="init"):
         registry.create("inverter", "nnls_consistent", {"init": "pghi"})
     with pytest.raises(ParameterError, match="n_iter"):

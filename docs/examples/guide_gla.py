@@ -13,18 +13,20 @@ from typing import ClassVar
 import numpy as np
 
 from melbench.errors import ParameterError
+from melbench.phase.helpers import Tracer, phase_function
 from melbench.plugin import PhaseRetriever, initial_spectrogram
 from melbench.spec import FeatureSpec
 
 
+@phase_function  # validates the input, makes the generator, returns complex64 for float32
 def guide_gla(
     magnitude: np.ndarray,
     spec: FeatureSpec,
     *,
-    n_iter: int = 32,
     init: np.ndarray | None = None,
-    rng: np.random.Generator | None = None,
+    rng: np.random.Generator | int | None = None,
     trace: list | None = None,
+    n_iter: int = 32,
     length: int | None = None,
 ) -> np.ndarray:
     """Griffin-Lim phase retrieval (Griffin & Lim 1984) with the spec's own STFT.
@@ -39,11 +41,13 @@ def guide_gla(
         Number of iterations (0 = return the initial phase).
     init : np.ndarray [shape=(..., n_freq, frames)], optional
         Warm start: a complex spectrogram (its phase is used) or phases in radians.
-    rng : np.random.Generator, optional
+    rng : Generator or int, optional
         Source of the random initial phase when ``init`` is None.
-    trace : list, optional
-        If a list, receives ``{"iter": k, "sc_db": s}`` after each iteration, ``s`` the
-        spectral convergence of the current consistent estimate against ``magnitude``.
+    trace : list or melbench.phase.helpers.Trace, optional
+        Receives one record per iteration ``k = 0 .. n_iter - 1`` (the plugin guide's
+        keys): the spectral convergence of ``STFT(ISTFT(x_k))`` against ``magnitude``
+        (``sc_db``) and, for a ``Trace`` with a reference, against it (``sc_true_db``).
+        The last output is not measured (it would cost one more projection).
     length : int, optional
         Signal length the projections synthesise; default ``spec.n_samples(frames)``,
         the longest signal with these frames (``librosa.griffinlim`` uses the clip's
@@ -60,17 +64,18 @@ def guide_gla(
     .. [1] D. Griffin and J. Lim, "Signal estimation from modified short-time Fourier
        transform," IEEE Trans. ASSP 32(2), 236-243, 1984.
     """
-    rng = np.random.default_rng(rng)
+    if int(n_iter) != n_iter or n_iter < 0:
+        raise ParameterError(f"n_iter={n_iter!r}: must be an integer >= 0")
+    tracer = Tracer(trace, magnitude)  # the clock starts here
     x = initial_spectrogram(magnitude, init, rng)
     length = spec.n_samples(magnitude.shape[-1]) if length is None else length
-    norm = max(float(np.linalg.norm(magnitude)), 1e-30)
-    for k in range(1, n_iter + 1):
+    tracer.mark()  # x_0 exists
+    for k in range(n_iter):
         consistent = spec.stft(spec.istft(x, length=length))  # P1: project on consistent STFTs
-        if trace is not None:
-            sc = np.linalg.norm(np.abs(consistent) - magnitude) / norm
-            trace.append({"iter": k, "sc_db": float(20 * np.log10(max(sc, 1e-30)))})
+        tracer.record(k, consistent)  # SC of x_k, free here (clock paused while measuring)
         x = magnitude * np.exp(1j * np.angle(consistent))  # P2: impose the magnitude
-    return x.astype(np.complex128 if magnitude.dtype == np.float64 else np.complex64)
+        tracer.mark()  # x_{k+1} exists
+    return x
 
 
 class GuideGLA(PhaseRetriever):

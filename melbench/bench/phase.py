@@ -42,6 +42,7 @@ import scipy.fft
 from .. import registry
 from ..datasets.bundled import Bundled
 from ..errors import MelbenchError
+from ..measures import spectral_convergence_db
 from ..spec import FeatureSpec, get_spec
 from ..stft import FFT_WORKERS
 
@@ -64,7 +65,7 @@ def _load(clip_id: str, spec: FeatureSpec) -> np.ndarray:
 def sc_db(spec: FeatureSpec, x: np.ndarray, magnitude: np.ndarray, length: int) -> float:
     """SC (dB) of the signal synthesised from ``x`` (``length`` samples) vs ``magnitude``."""
     m = np.abs(spec.stft(spec.istft(x, length=length)))
-    return float(20 * np.log10(np.linalg.norm(m - magnitude) / np.linalg.norm(magnitude)))
+    return spectral_convergence_db(magnitude, m)
 
 
 class _Librosa:
@@ -83,7 +84,7 @@ class _Librosa:
         init = "zero" if zero else "random"
         if self.via_plugin:
             p = registry.create("phase", "librosa_gla",
-                                {"n_iter": max(int(n_iter), 1), "momentum": momentum,
+                                {"n_iter": max(int(n_iter), 1), "alpha": momentum,
                                  "init": init})
             return p(magnitude, spec, rng=seed)
         import librosa

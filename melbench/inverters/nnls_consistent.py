@@ -109,9 +109,9 @@ def mel_ratio_steps(
 
     Parameters
     ----------
-    s : np.ndarray, shape (..., frames, n_freq)
+    s : np.ndarray [shape=(..., frames, n_freq)]
         Non-negative spectrogram in ``spec.domain``, *frame-major* (updated in place).
-    mel : np.ndarray, shape (..., frames, n_mels)
+    mel : np.ndarray [shape=(..., frames, n_mels)]
         Target linear mel, frame-major.
     spec : FeatureSpec
         Gives the filterbank.
@@ -136,7 +136,7 @@ def mel_consistent_inverse(
     spec: FeatureSpec,
     *,
     n_iter: int = 100,
-    momentum: float = 0.99,
+    alpha: float = 0.99,
     ratio_steps: int = 3,
     init: str = "zero",
     seed: int = 0,
@@ -147,14 +147,14 @@ def mel_consistent_inverse(
 
     Parameters
     ----------
-    mel : np.ndarray
+    mel : np.ndarray [shape=(..., n_mels, frames)]
         Linear mel in ``spec.domain`` (power or magnitude), any leading axes.
     spec : FeatureSpec
         The contract the mel was made with.
     n_iter : int
         Alternations between consistency and the mel (each one FFT pair).
-    momentum : float
-        FGLA momentum on the complex iterate (0 = plain alternation).
+    alpha : float
+        FGLA momentum on the complex iterate (0 = plain alternation), FGLA's ``alpha``.
     ratio_steps : int
         Multiplicative mel steps per alternation.
     init : {"random", "zero"}
@@ -169,8 +169,15 @@ def mel_consistent_inverse(
 
     Returns
     -------
-    np.ndarray, shape (..., n_freq, frames)
+    np.ndarray [shape=(..., n_freq, frames)]
         Non-negative spectrogram in ``spec.domain`` (float32 unless the mel is float64).
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    .. [2] Y. Masuyama et al., "Signal reconstruction from mel-spectrogram based on bi-level
+       consistency of full-band magnitude and phase," arXiv:2307.12232, 2023.
     """
     mel = np.asarray(mel)
     dtype = np.float64 if mel.dtype == np.float64 else np.float32
@@ -181,7 +188,7 @@ def mel_consistent_inverse(
         flat = mel.reshape(-1, *mel.shape[-2:])
         out = np.stack([
             mel_consistent_inverse(
-                m, spec, n_iter=n_iter, momentum=momentum, ratio_steps=ratio_steps,
+                m, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
                 init=init, seed=seed, polish_iter=polish_iter, tol=tol,
             ) for m in flat
         ])
@@ -218,7 +225,7 @@ def mel_consistent_inverse(
         if t_prev is None:
             c = y.copy()
         else:
-            c = y + np.asarray(momentum, dtype=dtype) * (y - t_prev)
+            c = y + np.asarray(alpha, dtype=dtype) * (y - t_prev)
         t_prev = y
     out = proj.from_internal(s)
     if polish_iter > 0:
@@ -234,6 +241,13 @@ class NNLSConsistent(Inverter):
     consistency projection with multiplicative steps towards the mel (see
     :mod:`melbench.inverters.nnls_consistent`). Helps on real speech and music;
     costs one FFT pair per iteration.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    .. [2] Y. Masuyama et al., "Signal reconstruction from mel-spectrogram based on bi-level
+       consistency of full-band magnitude and phase," arXiv:2307.12232, 2023.
     """
 
     name: ClassVar[str] = "nnls_consistent"
@@ -247,8 +261,8 @@ class NNLSConsistent(Inverter):
         ----------
         n_iter : int
             Alternations between consistency and the mel (each one FFT pair).
-        momentum : float
-            FGLA momentum (0 = plain alternation).
+        alpha : float
+            FGLA momentum (0 = plain alternation); named as FGLA's.
         ratio_steps : int
             Multiplicative mel steps per alternation.
         init : str
@@ -263,7 +277,7 @@ class NNLSConsistent(Inverter):
         """
 
         n_iter: int = 100
-        momentum: float = 0.99
+        alpha: float = 0.99
         ratio_steps: int = 3
         init: str = "zero"
         seed: int = 0
@@ -277,8 +291,8 @@ class NNLSConsistent(Inverter):
             v = getattr(p, f)
             if int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
-        if not 0 <= p.momentum < 2:
-            raise ParameterError(f"momentum={p.momentum!r} must be in [0, 2)")
+        if not 0 <= p.alpha < 2:
+            raise ParameterError(f"alpha={p.alpha!r} (the FGLA momentum) must be in [0, 2)")
         if p.init not in ("random", "zero"):
             raise ParameterError(f"init={p.init!r}; choose 'random' or 'zero'")
         if not p.tol > 0:  # tol=0 never meets the stopping rule in float arithmetic
@@ -289,7 +303,7 @@ class NNLSConsistent(Inverter):
         """Return the consistent, mel-exact spectrogram in ``spec.domain``."""
         p = self.params
         return mel_consistent_inverse(
-            mel, spec, n_iter=int(p.n_iter), momentum=float(p.momentum),
+            mel, spec, n_iter=int(p.n_iter), alpha=float(p.alpha),
             ratio_steps=int(p.ratio_steps), init=p.init, seed=int(p.seed),
             polish_iter=int(p.polish_iter), tol=float(p.tol),
         )

@@ -19,6 +19,11 @@ class Oracle(Inverter):
     the exact magnitude, so that only the phase step is judged. It needs the
     reference magnitude in ``context["reference_magnitude"]`` (the pipeline
     provides it when the clip has audio).
+
+    References
+    ----------
+    .. [1] N. Sturmel and L. Daudet, "Signal reconstruction from STFT magnitude: a state of
+       the art," Proc. DAFx 2011 (phase retrievers judged from the true magnitude).
     """
 
     name: ClassVar[str] = "oracle"

@@ -25,8 +25,8 @@ def mel_pinv_inverse(mel: np.ndarray, spec: FeatureSpec, *, clip: bool = True) -
 
     Parameters
     ----------
-    mel : np.ndarray
-        Linear mel ``(..., n_mels, frames)`` in the spec's domain.
+    mel : np.ndarray [shape=(..., n_mels, frames)]
+        Linear mel in the spec's domain.
     spec : FeatureSpec
         The contract the mel was made with.
     clip : bool
@@ -34,14 +34,26 @@ def mel_pinv_inverse(mel: np.ndarray, spec: FeatureSpec, *, clip: bool = True) -
 
     Returns
     -------
-    np.ndarray, shape (..., n_freq, frames)
+    np.ndarray [shape=(..., n_freq, frames)]
+        Linear spectrogram in the spec's domain, the mel's dtype.
+
+    References
+    ----------
+    .. [1] R. Penrose, "A generalized inverse for matrices," Proc. Cambridge Philosophical
+       Society 51(3):406-413, 1955.
     """
     out = np.matmul(pinv_operator(spec, np.dtype(mel.dtype).str), mel)
     return np.maximum(out, 0, out=out) if clip else out
 
 
 class Pinv(Inverter):
-    """Pseudo-inverse of the filterbank with negatives clipped to zero."""
+    """Pseudo-inverse of the filterbank with negatives clipped to zero.
+
+    References
+    ----------
+    .. [1] R. Penrose, "A generalized inverse for matrices," Proc. Cambridge Philosophical
+       Society 51(3):406-413, 1955.
+    """
 
     name: ClassVar[str] = "pinv"
     counts_ffts: ClassVar[bool] = True

@@ -30,21 +30,35 @@ def mel_transpose_inverse(mel: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
     Parameters
     ----------
-    mel : np.ndarray
+    mel : np.ndarray [shape=(..., n_mels, frames)]
         Linear mel in the spec's domain.
     spec : FeatureSpec
         The contract the mel was made with.
 
     Returns
     -------
-    np.ndarray, shape (..., n_freq, frames)
+    np.ndarray [shape=(..., n_freq, frames)]
+        Linear spectrogram in the spec's domain, the mel's dtype.
+
+    References
+    ----------
+    .. [1] D. P. W. Ellis, "PLP and RASTA (and MFCC, and inversion) in Matlab," 2005,
+       http://www.ee.columbia.edu/~dpwe/resources/matlab/rastamat/ (``invaudspec``: the
+       transposed, normalised filterbank).
     """
     op = _transpose_operator(spec, np.dtype(mel.dtype).str)
     return np.matmul(op, mel)
 
 
 class Transpose(Inverter):
-    """Transpose of the mel filterbank with a per-frequency gain (flat stays flat)."""
+    """Transpose of the mel filterbank with a per-frequency gain (flat stays flat).
+
+    References
+    ----------
+    .. [1] D. P. W. Ellis, "PLP and RASTA (and MFCC, and inversion) in Matlab," 2005,
+       http://www.ee.columbia.edu/~dpwe/resources/matlab/rastamat/ (``invaudspec``: the
+       transposed, normalised filterbank).
+    """
 
     name: ClassVar[str] = "transpose"
     counts_ffts: ClassVar[bool] = True

@@ -82,7 +82,7 @@ def dnsmos_scores(estimate: Any, sample_rate: int, *, personalized: bool = False
 
     Parameters
     ----------
-    estimate : np.ndarray
+    estimate : np.ndarray [shape=(n_samples,)]
         Mono signal ``(n_samples,)`` at ``sample_rate``.
     sample_rate : int
         Its rate; resampled with soxr VHQ to 16 kHz.

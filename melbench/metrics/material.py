@@ -58,7 +58,7 @@ def check_signal(x: Any, what: str) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray
+    np.ndarray [shape=(n_samples,)]
         float64 copy-free view where possible, shape ``(n_samples,)``.
     """
     if x is None:

@@ -39,14 +39,14 @@ def stft_magnitude(y: np.ndarray, n_fft: int, hop: int, win: int) -> np.ndarray:
 
     Parameters
     ----------
-    y : np.ndarray
+    y : np.ndarray [shape=(n_samples,)]
         Signal ``(n_samples,)``; needs more than ``n_fft // 2`` samples (reflect padding).
     n_fft, hop, win : int
         FFT size, hop and Hann window length (``win <= n_fft``).
 
     Returns
     -------
-    np.ndarray
+    np.ndarray [shape=(n_fft // 2 + 1, 1 + n_samples // hop)]
         float64 ``sqrt(max(|X|^2, 1e-7))``, shape ``(n_fft // 2 + 1, 1 + n_samples // hop)``.
     """
     y = np.asarray(y, dtype=np.float64)
@@ -71,7 +71,7 @@ def mrstft_distance(
 
     Parameters
     ----------
-    reference, estimate : np.ndarray
+    reference, estimate : np.ndarray [shape=(n_samples,)]
         Time-aligned mono signals ``(n_samples,)`` of equal length.
     resolutions : sequence of (n_fft, hop, win)
         STFT resolutions in samples.

@@ -76,14 +76,14 @@ def resample_for_pesq(y: np.ndarray, sample_rate: int, target_rate: int) -> np.n
 
     Parameters
     ----------
-    y : np.ndarray
+    y : np.ndarray [shape=(n_samples,)]
         Mono signal at ``sample_rate``.
     sample_rate, target_rate : int
         Rates in Hz.
 
     Returns
     -------
-    np.ndarray
+    np.ndarray [shape=(n_resampled,)]
         float64 signal at ``target_rate`` (a float64 copy if the rates agree).
     """
     y = np.asarray(y, dtype=np.float64)
@@ -144,7 +144,7 @@ def pesq_mos_lqo(
 
     Parameters
     ----------
-    reference, estimate : np.ndarray
+    reference, estimate : np.ndarray [shape=(n_samples,)]
         Time-aligned mono signals of equal length at ``sample_rate``.
     sample_rate : int
         Their rate in Hz.
@@ -199,7 +199,7 @@ def stoi_score(
 
     Parameters
     ----------
-    reference, estimate : np.ndarray
+    reference, estimate : np.ndarray [shape=(n_samples,)]
         Time-aligned mono signals of equal length at ``sample_rate``; passed to
         ``pystoi.stoi`` unchanged (it resamples to 10 kHz itself).
     sample_rate : int

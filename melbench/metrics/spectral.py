@@ -51,7 +51,13 @@ class SpectralConvergence(Metric):
 
 
 class MelSpectralConvergence(Metric):
-    """SC in the linear mel domain: the given mel against the output's mel (``mel_sc_db``)."""
+    """SC in the linear mel domain: the given mel against the output's mel (``mel_sc_db``).
+
+    References
+    ----------
+    .. [1] N. Sturmel and L. Daudet, "Signal reconstruction from STFT magnitude: a state of the
+       art," DAFx 2011 (spectral convergence, here on the mel).
+    """
 
     name: ClassVar[str] = "mel_sc"
     columns: ClassVar[tuple[str, ...]] = ("mel_sc_db",)
@@ -91,8 +97,8 @@ def log_spectral_distance_db(
 
     Parameters
     ----------
-    reference, estimate : np.ndarray
-        Non-negative spectrograms ``(..., bins, frames)`` of equal shape.
+    reference, estimate : np.ndarray [shape=(..., bins, frames)]
+        Non-negative spectrograms of equal shape.
     power : bool
         True if they hold power; False (default) if magnitude.
     floor_db : float
@@ -102,6 +108,11 @@ def log_spectral_distance_db(
     -------
     float
         LSD in dB (0 for identical inputs); NaN if the reference is all zero.
+
+    References
+    ----------
+    .. [1] A. Gray and J. Markel, "Distance measures for speech processing," IEEE Trans.
+       Acoustics, Speech, and Signal Processing 24(5):380-391, 1976.
     """
     ref = np.asarray(reference, dtype=np.float64)
     est = np.asarray(estimate, dtype=np.float64)
@@ -133,7 +144,7 @@ def mel_cepstrum(log_mel: np.ndarray, n_coeffs: int) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray
+    np.ndarray [shape=(..., n_coeffs, frames)]
         ``(..., n_coeffs, frames)``.
     """
     import scipy.fft
@@ -160,7 +171,7 @@ def mel_cepstral_distortion_db(
 
     Parameters
     ----------
-    reference_mel, estimate_mel : np.ndarray
+    reference_mel, estimate_mel : np.ndarray [shape=(..., n_mels, frames)]
         Linear mels ``(..., n_mels, frames)`` of equal shape.
     power : bool
         True for power mels, False for magnitude mels.
@@ -204,6 +215,11 @@ class LogSpectralDistance(Metric):
     Columns: ``lsd_db`` (output's STFT magnitude against the reference audio's;
     needs reference audio) and ``mel_lsd_db`` (output's mel against the given mel;
     reference-free: consistency of the output with the mel it was made from).
+
+    References
+    ----------
+    .. [1] A. Gray and J. Markel, "Distance measures for speech processing," IEEE Trans.
+       Acoustics, Speech, and Signal Processing 24(5):380-391, 1976.
     """
 
     name: ClassVar[str] = "lsd"

@@ -128,7 +128,7 @@ def visqol_moslqo(
 
     Parameters
     ----------
-    reference, estimate : np.ndarray
+    reference, estimate : np.ndarray [shape=(n_samples,)]
         Time-aligned mono signals ``(n_samples,)`` of equal length at ``sample_rate``.
     sample_rate : int
         Their rate in Hz; both are resampled with soxr VHQ to the mode's rate

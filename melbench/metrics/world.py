@@ -55,7 +55,7 @@ def world_features(
 
     Parameters
     ----------
-    y : np.ndarray
+    y : np.ndarray [shape=(n_samples,)]
         Mono signal ``(n_samples,)``.
     sample_rate : int
         Its rate in Hz.
@@ -72,9 +72,9 @@ def world_features(
 
     Returns
     -------
-    f0 : np.ndarray
+    f0 : np.ndarray [shape=(frames,)]
         ``(frames,)`` in Hz, 0 in unvoiced frames.
-    mcep : np.ndarray
+    mcep : np.ndarray [shape=(frames, order + 1)]
         ``(frames, order + 1)`` mel-cepstrum.
     """
     import pysptk
@@ -118,12 +118,12 @@ def dtw_path(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
 
     Parameters
     ----------
-    a, b : np.ndarray
+    a, b : np.ndarray [shape=(n, d) and (m, d)]
         ``(n, d)`` and ``(m, d)`` feature sequences.
 
     Returns
     -------
-    path : np.ndarray
+    path : np.ndarray [shape=(L, 2)]
         ``(L, 2)`` index pairs ``(i, j)`` from ``(0, 0)`` to ``(n - 1, m - 1)``.
     cost : float
         Accumulated local cost along the path.
@@ -148,7 +148,7 @@ def mel_cepstral_distortion(
 
     Parameters
     ----------
-    ref_mcep, est_mcep : np.ndarray
+    ref_mcep, est_mcep : np.ndarray [shape=(frames, order + 1)]
         ``(frames, order + 1)`` mel-cepstra (equal frame counts unless ``path``).
     include_c0 : bool
         Include ``c_0`` (the energy term) in the sum.
@@ -175,7 +175,7 @@ def f0_errors(ref_f0: np.ndarray, est_f0: np.ndarray) -> tuple[float, float]:
 
     Parameters
     ----------
-    ref_f0, est_f0 : np.ndarray
+    ref_f0, est_f0 : np.ndarray [shape=(frames,)]
         ``(frames,)`` F0 in Hz, 0 where unvoiced (paired frame by frame).
 
     Returns

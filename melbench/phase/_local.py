@@ -1,5 +1,9 @@
 """Helpers shared by the local / non-iterative phase retrievers (lws, pghi, spsi, rtisi_la).
 
+The generic plugin-author helpers (``over_batch``, ``init_phase``, ``complex_dtype``, the
+tracer) are public in :mod:`melbench.phase.helpers`; they are re-exported here for the
+modules that import them from this one.
+
 Everything here follows melbench's STFT conventions (:mod:`melbench.stft`): frames of
 ``n_fft`` samples starting every ``hop_length`` samples, the window centred inside the
 frame, DFT phase relative to the frame start.
@@ -7,11 +11,14 @@ frame, DFT phase relative to the frame start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
+from ..measures import spectral_convergence_db
 from ..spec import FeatureSpec
+from .helpers import complex_dtype, init_phase, over_batch
+
+__all__ = ["centred_to_frame_start", "complex_dtype", "consistent_sc_db", "init_phase",
+           "over_batch", "sc_db", "synthesis_window", "window_center"]
 
 _EPS = 1e-12
 
@@ -64,62 +71,15 @@ def synthesis_window(spec: FeatureSpec) -> np.ndarray:
 
 
 def sc_db(magnitude: np.ndarray, x: np.ndarray) -> float:
-    """Spectral convergence (dB) of ``|x|`` against ``magnitude``."""
-    num = float(np.linalg.norm(np.abs(x) - magnitude))
-    den = max(float(np.linalg.norm(magnitude)), _EPS)
-    return float(20 * np.log10(max(num / den, 1e-30)))
+    """Spectral convergence (dB) of ``|x|`` against ``magnitude``.
+
+    :func:`melbench.measures.spectral_convergence_db`, floored at -600 dB (a perfect
+    match gives a finite number, as before).
+    """
+    return max(spectral_convergence_db(magnitude, np.abs(x)), -600.0)
 
 
 def consistent_sc_db(magnitude: np.ndarray, x: np.ndarray, spec: FeatureSpec) -> float:
     """SC (dB) of the re-analysed ``STFT(ISTFT(x))`` against ``magnitude``."""
     y = spec.istft(x, length=spec.n_samples(x.shape[-1]))
     return sc_db(magnitude, spec.stft(y, dtype=np.float64))
-
-
-def complex_dtype(magnitude: np.ndarray) -> type:
-    """complex128 for float64 input, else complex64."""
-    return np.complex128 if magnitude.dtype == np.float64 else np.complex64
-
-
-def init_phase(init: np.ndarray | None) -> np.ndarray | None:
-    """Phase (radians, float64) of a warm start given as complex STFT or as phases."""
-    if init is None:
-        return None
-    init = np.asarray(init)
-    if np.iscomplexobj(init):
-        return np.angle(init).astype(np.float64)
-    return init.astype(np.float64)
-
-
-def over_batch(
-    fn: Callable[[np.ndarray, np.ndarray | None, np.random.Generator], np.ndarray],
-    magnitude: np.ndarray,
-    init: np.ndarray | None,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Apply a 2-D ``(n_freq, frames)`` solver over leading batch axes.
-
-    Parameters
-    ----------
-    fn : callable
-        ``fn(mag2d_float64, init2d_or_None, rng) -> complex (n_freq, frames)``.
-    magnitude : np.ndarray
-        ``(..., n_freq, frames)``.
-    init : np.ndarray, optional
-        Warm start of the same shape.
-    rng : np.random.Generator
-        Passed to every call (items are processed in C order).
-
-    Returns
-    -------
-    np.ndarray
-        Complex STFT of the magnitude's shape (complex64 for float32 input).
-    """
-    cdtype = complex_dtype(magnitude)
-    out = np.empty(magnitude.shape, dtype=cdtype)
-    lead = magnitude.shape[:-2]
-    for idx in np.ndindex(*lead):
-        m2 = np.asarray(magnitude[idx], dtype=np.float64)
-        i2 = None if init is None else init[idx]
-        out[idx] = fn(m2, i2, rng)
-    return out

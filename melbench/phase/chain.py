@@ -36,9 +36,11 @@ import numpy as np
 
 from .. import costs
 from ..errors import MelbenchError, ParameterError
+from ..measures import spectral_convergence_db
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
 from ..stft import Projector
+from .helpers import phase_function, sub_trace, trace_reference
 
 
 def _parse_value(text: str) -> Any:
@@ -136,19 +138,151 @@ def _step_text(name: str, params: dict[str, Any], counter: str | None = "n_iter"
     return ":".join(parts)
 
 
-def _sc_db(proj: Projector, x: np.ndarray, a: np.ndarray) -> float:
-    """SC of ``P1(x)`` (x already of the target magnitude) against ``a``, in dB."""
+def _output_record(x: np.ndarray, magnitude: np.ndarray, spec: FeatureSpec, proj: Projector,
+                   reference: np.ndarray | None) -> dict[str, float]:
+    """``sc_db`` (and ``sc_true_db``) of ``|P1(x)|``, for a step that records no trace."""
     with costs.uncounted():  # trace bookkeeping, not the chain's work
-        e = proj(x.astype(proj.cdtype, copy=False))
-    num = np.linalg.norm((np.abs(e) - a).ravel())
-    den = np.linalg.norm(a.ravel())
-    if den == 0:
-        return float("nan")
-    return float(20 * np.log10(max(num / den, 1e-300)))
+        e = np.abs(proj(x.astype(proj.cdtype, copy=False)))
+    rec = {"sc_db": spectral_convergence_db(magnitude, e)}
+    if reference is not None:
+        rec["sc_true_db"] = spectral_convergence_db(reference, e)
+    return rec
+
+
+def run_steps(
+    steps: list[tuple[str, PhaseRetriever]],
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    init: np.ndarray | None,
+    rng: np.random.Generator,
+    trace: list | None,
+) -> np.ndarray:
+    """Run ``(text, plugin)`` steps in order, each warm-started by the previous output.
+
+    The trace continues across the steps (module docstring); each step's own trace
+    carries the caller's reference magnitude (:func:`~melbench.phase.helpers.sub_trace`).
+
+    Parameters
+    ----------
+    steps : list of (str, PhaseRetriever)
+        Step texts (for the records' ``step``) and plugins.
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Validated linear magnitude.
+    spec : FeatureSpec
+        STFT contract.
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start of the first step.
+    rng : np.random.Generator
+        Shared by every step (one stream).
+    trace : list, optional
+        Receives the records.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_freq, frames)]
+        The last step's output.
+    """
+    x = init
+    offset = 0
+    start = 0.0  # time of the previous steps, each by its own account
+    proj = None
+    reference = trace_reference(trace)
+    for i, (text, plugin) in enumerate(steps):
+        sub = sub_trace(trace)
+        t_step = time.perf_counter()
+        x = plugin(magnitude, spec, init=x, rng=rng, trace=sub)
+        t_step = time.perf_counter() - t_step
+        if trace is None:
+            continue
+        if sub:
+            last = offset
+            for rec in sub:
+                it = int(rec.get("iter", 0))
+                if i > 0 and it == 0:
+                    continue  # the SC of the warm start: the previous step's last record
+                rec = dict(rec)
+                rec["iter"] = offset + it
+                rec["t"] = start + float(rec.get("t", 0.0))
+                rec["step"] = text
+                trace.append(rec)
+                last = max(last, offset + it)
+            offset = last
+            start += float(sub[-1].get("t", t_step))
+        else:
+            start += t_step
+            if proj is None:
+                proj = Projector.from_spec(spec, magnitude.shape[-1],
+                                           batch_shape=magnitude.shape[:-2],
+                                           dtype=np.float64 if magnitude.dtype == np.float64
+                                           else np.float32)
+            rec = {"iter": offset, **_output_record(x, magnitude, spec, proj, reference),
+                   "t": start, "step": text}
+            pairs = costs.pairs_so_far(magnitude.shape)
+            if pairs is not None:
+                rec["fft_pairs"] = pairs
+            trace.append(rec)
+    return x
+
+
+@phase_function
+def chain(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    init: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+    steps: str | list[str] = ("raar:100", "fgla:100"),
+) -> np.ndarray:
+    """Phase retrievers run in sequence, each warm-started by the previous one's output.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Linear magnitude (non-negative, finite).
+    spec : FeatureSpec
+        STFT contract.
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start of the first step.
+    rng : Generator or int, optional
+        One generator shared by every step.
+    trace : list or Trace, optional
+        Receives the steps' records, continued across steps (module docstring).
+    steps : list of str, or str
+        ``NAME[:N_ITER][:KEY=VALUE]...`` per step, or one string joined by ``>``.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_freq, frames)]
+        The last step's output, complex64 for float32 input.
+
+    Raises
+    ------
+    InputError
+        Bad magnitude or warm start.
+    ParameterError
+        An unknown step or parameter.
+
+    References
+    ----------
+    .. [1] R. Peer, S. Welker and T. Gerkmann, "Beyond Griffin-Lim: improved iterative phase
+       retrieval for speech," IWAENC 2022 (chained methods, e.g. RAAR then FGLA).
+    .. [2] Z. Průša, P. Balazs and P. L. Søndergaard, "A noniterative method for reconstruction
+       of phase from STFT magnitude," IEEE/ACM TASLP 25(5), 2017 (PGHI as FGLA's start).
+    """
+    plugin = Chain(steps=list(steps) if isinstance(steps, tuple) else steps)
+    return run_steps(plugin.steps, magnitude, spec, init=init, rng=rng, trace=trace)
 
 
 class Chain(PhaseRetriever):
-    """Phase retrievers run in sequence, each initialised by the previous one's output."""
+    """Phase retrievers run in sequence, each initialised by the previous one's output.
+
+    References
+    ----------
+    .. [1] R. Peer, S. Welker and T. Gerkmann, "Beyond Griffin-Lim: improved iterative phase
+       retrieval for speech," IWAENC 2022 (chained methods, e.g. RAAR then FGLA).
+    """
 
     name: ClassVar[str] = "chain"
     counts_ffts: ClassVar[bool] = True
@@ -216,43 +350,5 @@ class Chain(PhaseRetriever):
         return None
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run the steps in order; the trace continues across them (module docstring)."""
-        x = init
-        offset = 0
-        start = 0.0  # time of the previous steps, each by its own account
-        proj = None
-        for i, (text, plugin) in enumerate(self._steps):
-            sub: list | None = [] if trace is not None else None
-            t_step = time.perf_counter()
-            x = plugin(magnitude, spec, init=x, rng=rng, trace=sub)
-            t_step = time.perf_counter() - t_step
-            if trace is None:
-                continue
-            if sub:
-                last = offset
-                for rec in sub:
-                    it = int(rec.get("iter", 0))
-                    if i > 0 and it == 0:
-                        continue  # the SC of the warm start: the previous step's last record
-                    rec = dict(rec)
-                    rec["iter"] = offset + it
-                    rec["t"] = start + float(rec.get("t", 0.0))
-                    rec["step"] = text
-                    trace.append(rec)
-                    last = max(last, offset + it)
-                offset = last
-                start += float(sub[-1].get("t", t_step))
-            else:
-                start += t_step
-                if proj is None:
-                    proj = Projector.from_spec(spec, magnitude.shape[-1],
-                                               batch_shape=magnitude.shape[:-2],
-                                               dtype=np.float64 if magnitude.dtype == np.float64
-                                               else np.float32)
-                sc = _sc_db(proj, x, magnitude)
-                rec = {"iter": offset, "sc_db": sc, "t": start, "step": text}
-                pairs = costs.pairs_so_far(magnitude.shape)
-                if pairs is not None:
-                    rec["fft_pairs"] = pairs
-                trace.append(rec)
-        return x
+        """Run the steps in order (:func:`run_steps`); the trace continues across them."""
+        return run_steps(self._steps, magnitude, spec, init=init, rng=rng, trace=trace)

@@ -23,6 +23,7 @@ centre, i.e. a factor ``(-1)^k`` for full-length windows and even ``n_fft``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -33,7 +34,8 @@ from .. import stft as _stft
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
-from ._local import centred_to_frame_start, over_batch
+from ._local import centred_to_frame_start
+from .helpers import phase_function
 
 #: ``C_g`` of PGHI's ``gamma = C_g * win_length^2`` (LTFAT/phaseret ``pghi_findgamma``);
 #: melbench's "gaussian" window is ``exp(-pi l^2 / (C_g W^2))`` by construction.
@@ -58,7 +60,7 @@ def fit_cg(window: np.ndarray) -> float:
 
     Parameters
     ----------
-    window : np.ndarray
+    window : np.ndarray [shape=(n,)]
         Samples of a unimodal, symmetric window (zero padding is ignored).
 
     Returns
@@ -112,13 +114,31 @@ def fit_cg(window: np.ndarray) -> float:
     return float(-(np.pi / 4.0) * (w / (gl - 1.0)) ** 2 / np.log(h))
 
 
+@functools.lru_cache(maxsize=32)
+def _fitted_cg(window: str, win_length: int) -> float:
+    """:func:`fit_cg` of a named window (cached: the fit costs milliseconds per call)."""
+    return fit_cg(_stft.get_window(window, win_length))
+
+
 def window_gamma(spec: FeatureSpec, cg: float | None = None) -> float:
-    """PGHI's ``gamma`` (samples^2) for the spec's window: ``C_g * win_length^2``."""
+    """PGHI's ``gamma`` (samples^2) for the spec's window: ``C_g * win_length^2``.
+
+    Parameters
+    ----------
+    spec : FeatureSpec
+        Gives the window and its length.
+    cg : float, optional
+        Window constant; default the table :data:`CG`, or a fit (:func:`fit_cg`).
+
+    Returns
+    -------
+    float
+        ``gamma`` in samples squared.
+    """
     if cg is None:
         cg = CG.get(spec.window)
         if cg is None:
-            w = _stft.get_window(spec.window, spec.win_length)
-            cg = fit_cg(w)
+            cg = _fitted_cg(spec.window, spec.win_length)
     return float(cg) * spec.win_length**2
 
 
@@ -129,7 +149,7 @@ def phase_gradients(
 
     Parameters
     ----------
-    magnitude : np.ndarray, shape (n_freq, frames)
+    magnitude : np.ndarray [shape=(n_freq, frames)]
         Linear magnitude.
     gamma : float
         Gaussian parameter of the window (samples^2).
@@ -140,10 +160,16 @@ def phase_gradients(
 
     Returns
     -------
-    dphi_t : np.ndarray
-        Phase advance per hop (radians), same shape.
-    dphi_w : np.ndarray
-        Phase change per bin (radians), same shape.
+    dphi_t : np.ndarray [shape=(n_freq, frames)]
+        Phase advance per hop (radians).
+    dphi_w : np.ndarray [shape=(n_freq, frames)]
+        Phase change per bin (radians).
+
+    References
+    ----------
+    .. [1] Z. Průša, P. Balazs and P. L. Søndergaard, "A noniterative method for reconstruction
+       of phase from STFT magnitude," IEEE/ACM Trans. Audio, Speech, and Language Processing
+       25(5):1154-1164, 2017 (Eqs. for the Gaussian window's phase derivatives).
     """
     s = np.asarray(magnitude, dtype=np.float64)
     ls = np.log(np.maximum(s, floor * max(float(s.max()), 1e-300)))
@@ -290,11 +316,14 @@ def pghi_phase(
     rng: np.random.Generator | None = None,
     centred: bool = False,
 ) -> np.ndarray:
-    """PGHI phase of one ``(n_freq, frames)`` magnitude.
+    """PGHI phase of one ``(n_freq, frames)`` magnitude: the building block of :func:`pghi`.
+
+    Returns phases, not a spectrogram (and takes one 2-D magnitude): use :func:`pghi`
+    for the phase-function contract.
 
     Parameters
     ----------
-    magnitude : np.ndarray, shape (n_freq, frames)
+    magnitude : np.ndarray [shape=(n_freq, frames)]
         Linear magnitude.
     spec : FeatureSpec
         STFT contract (window, hop, n_fft).
@@ -310,8 +339,14 @@ def pghi_phase(
 
     Returns
     -------
-    np.ndarray, float64, shape (n_freq, frames)
-        Phase in radians.
+    np.ndarray [shape=(n_freq, frames)]
+        Phase in radians (float64).
+
+    References
+    ----------
+    .. [1] Z. Průša, P. Balazs and P. L. Søndergaard, "A noniterative method for reconstruction
+       of phase from STFT magnitude," IEEE/ACM Trans. Audio, Speech, and Language Processing
+       25(5):1154-1164, 2017.
     """
     s = np.asarray(magnitude, dtype=np.float64)
     gamma = window_gamma(spec) if gamma is None else float(gamma)
@@ -332,6 +367,92 @@ def pghi_phase(
     if not centred:
         phase = phase + centred_to_frame_start(spec)[:, None]
     return phase
+
+
+def check_tol(tol) -> tuple[float, ...]:
+    """Validate PGHI's relative tolerances: non-empty, each in (0, 1).
+
+    Parameters
+    ----------
+    tol : sequence of float
+        Tolerances of the integration passes.
+
+    Returns
+    -------
+    tuple of float
+    """
+    try:
+        tol = tuple(float(t) for t in tol)
+    except TypeError:
+        raise ParameterError(f"pghi tol={tol!r}: give a list of relative tolerances, e.g. "
+                             "[0.1, 1e-10]") from None
+    if not tol:
+        raise ParameterError("pghi tol is empty; give at least one relative tolerance")
+    for t in tol:
+        if not 0 < t < 1:
+            raise ParameterError(f"pghi tol={list(tol)}: each tolerance must be in (0, 1)")
+    return tol
+
+
+@phase_function(batched=False)
+def pghi(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    init: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+    tol: tuple[float, ...] | list[float] = (0.1, 1e-10),
+    cg: float | None = None,
+) -> np.ndarray:
+    """Phase gradient heap integration: the phase from the magnitude alone, no iteration.
+
+    The phase derivatives follow from the log-magnitude of the STFT of a Gaussian
+    window (module docstring); they are integrated from the largest coefficients
+    outwards (:func:`pghi_phase`). Leading batch axes are processed item by item
+    (:func:`~melbench.phase.helpers.phase_function`, ``batched=False``).
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Linear magnitude (non-negative, finite).
+    spec : FeatureSpec
+        STFT contract (window, hop, n_fft).
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Ignored: PGHI needs no start (the plugin declares ``warm_start = False``).
+    rng : Generator or int, optional
+        Source of the random phase of the coefficients below the last tolerance.
+    trace : list, optional
+        Not written (nothing iterates); ``chain`` records the SC of the output.
+    tol : sequence of float
+        Decreasing relative tolerances of the integration passes, each in (0, 1).
+    cg : float, optional
+        Window constant ``C_g`` (``gamma = C_g * win_length^2``); default the table
+        value for the spec's window or a fit (:func:`window_gamma`).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_freq, frames)]
+        ``magnitude * exp(i phi_PGHI)``, complex64 for float32 input.
+
+    Raises
+    ------
+    InputError
+        Bad magnitude (:func:`~melbench.phase.helpers.check_phase_input`).
+    ParameterError
+        Bad ``tol`` or ``cg``.
+
+    References
+    ----------
+    .. [1] Z. Průša, P. Balazs and P. L. Søndergaard, "A noniterative method for reconstruction
+       of phase from STFT magnitude," IEEE/ACM Trans. Audio, Speech, and Language Processing
+       25(5):1154-1164, 2017.
+    """
+    tol = check_tol(tol)
+    if cg is not None and not cg > 0:
+        raise ParameterError(f"pghi cg={cg}: must be > 0")
+    ph = pghi_phase(magnitude, spec, gamma=window_gamma(spec, cg), tol=tol, rng=rng)
+    return np.asarray(magnitude, dtype=np.float64) * np.exp(1j * ph)
 
 
 class PGHI(PhaseRetriever):
@@ -374,22 +495,10 @@ class PGHI(PhaseRetriever):
 
     def validate(self) -> None:
         """Check that the tolerances are in (0, 1) and ``cg > 0``."""
-        tol = list(self.params.tol)
-        if not tol:
-            raise ParameterError("pghi tol is empty; give at least one relative tolerance")
-        for t in tol:
-            if not 0 < float(t) < 1:
-                raise ParameterError(f"pghi tol={tol}: each tolerance must be in (0, 1)")
+        check_tol(self.params.tol)
         if self.params.cg is not None and not self.params.cg > 0:
             raise ParameterError(f"pghi cg={self.params.cg}: must be > 0")
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Return ``magnitude * exp(i phi_PGHI)``."""
-        gamma = window_gamma(spec, self.params.cg)
-        tol = tuple(float(t) for t in self.params.tol)
-
-        def one(mag, _init, rng_):
-            ph = pghi_phase(mag, spec, gamma=gamma, tol=tol, rng=rng_)
-            return mag * np.exp(1j * ph)
-
-        return over_batch(one, magnitude, None, rng)
+        """Run :func:`pghi` (a warm start is ignored)."""
+        return pghi(magnitude, spec, rng=rng, trace=trace, tol=self.params.tol, cg=self.params.cg)

@@ -27,7 +27,9 @@ from numba import njit
 
 from ..errors import ParameterError
 from ..plugin import PhaseRetriever
-from ._local import centred_to_frame_start, init_phase, over_batch
+from ..spec import FeatureSpec
+from ._local import centred_to_frame_start
+from .helpers import init_phase, phase_function
 
 
 @njit(cache=True)
@@ -82,37 +84,110 @@ def _spsi_phase(s, hop_length, n_fft, phi0, use_log):
 
 def spsi_phase(
     magnitude: np.ndarray,
-    hop_length: int,
-    n_fft: int,
-    offsets: np.ndarray,
+    spec: FeatureSpec,
     *,
     log_interp: bool = True,
     phi0: np.ndarray | None = None,
 ) -> np.ndarray:
     """SPSI phase (frame-start convention) of one ``(n_freq, frames)`` magnitude.
 
+    The building block of :func:`spsi`: phases, not a spectrogram, of one 2-D
+    magnitude; use :func:`spsi` for the phase-function contract.
+
     Parameters
     ----------
-    magnitude : np.ndarray, shape (n_freq, frames)
+    magnitude : np.ndarray [shape=(n_freq, frames)]
         Linear magnitude.
-    hop_length, n_fft : int
-        Hop and FFT size.
-    offsets : np.ndarray, shape (n_freq,)
-        Centred-to-frame-start phase offsets (:func:`~melbench.phase._local.centred_to_frame_start`).
+    spec : FeatureSpec
+        Gives the hop, ``n_fft`` and the window centre (the centred-to-frame-start
+        offsets, :func:`~melbench.phase._local.centred_to_frame_start`).
     log_interp : bool
         Interpolate the peak on the log-magnitude (exact for Gaussian windows) instead of
         the linear magnitude of the original paper.
-    phi0 : np.ndarray, shape (n_freq,), optional
+    phi0 : np.ndarray [shape=(n_freq,)], optional
         Phase of the frame before the first (centred convention); zeros by default.
 
     Returns
     -------
-    np.ndarray, float64, shape (n_freq, frames)
+    np.ndarray [shape=(n_freq, frames)]
+        Phases in radians (float64).
+
+    References
+    ----------
+    .. [1] G. T. Beauregard, M. Harish and L. Wyse, "Single pass spectrogram inversion," IEEE
+       Int. Conf. on Digital Signal Processing (DSP) 2015.
     """
     s = np.ascontiguousarray(magnitude, dtype=np.float64)
     p0 = np.zeros(s.shape[0]) if phi0 is None else np.asarray(phi0, dtype=np.float64)
-    ph = _spsi_phase(s, float(hop_length), float(n_fft), p0, bool(log_interp))
-    return ph + offsets[:, None]
+    ph = _spsi_phase(s, float(spec.hop_length), float(spec.n_fft), p0, bool(log_interp))
+    return ph + centred_to_frame_start(spec)[:, None]
+
+
+#: Peak interpolations of :func:`spsi`.
+INTERPS = ("log", "linear")
+
+
+@phase_function(batched=False)
+def spsi(
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    *,
+    init: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+    interp: str = "log",
+) -> np.ndarray:
+    """Single-pass spectrogram inversion: a peak-locked phase vocoder, one pass.
+
+    Leading batch axes are processed item by item
+    (:func:`~melbench.phase.helpers.phase_function`, ``batched=False``).
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Linear magnitude (non-negative, finite).
+    spec : FeatureSpec
+        STFT contract (window, hop, n_fft).
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start (complex spectrogram or phases): only its first frame is used, as
+        the phase the accumulator starts from (the plugin declares
+        ``warm_start = False``).
+    rng : Generator or int, optional
+        Unused (SPSI is deterministic); accepted for the common signature.
+    trace : list, optional
+        Not written (nothing iterates); ``chain`` records the SC of the output.
+    interp : {"log", "linear"}
+        Peak interpolation: quadratic fit to the log-magnitude (phaseret's; exact for a
+        Gaussian window) or to the magnitude (the paper's).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_freq, frames)]
+        ``magnitude * exp(i phi_SPSI)``, complex64 for float32 input.
+
+    Raises
+    ------
+    InputError
+        Bad magnitude or warm start (:func:`~melbench.phase.helpers.check_phase_input`).
+    ParameterError
+        An unknown ``interp``.
+
+    References
+    ----------
+    .. [1] G. T. Beauregard, M. Harish and L. Wyse, "Single pass spectrogram inversion," IEEE
+       Int. Conf. on Digital Signal Processing (DSP) 2015.
+    """
+    if interp not in INTERPS:
+        raise ParameterError(f"spsi interp={interp!r}; choose 'log' or 'linear'")
+    mag = np.asarray(magnitude, dtype=np.float64)
+    phi0 = None
+    ph = init_phase(init)
+    if ph is not None:  # the accumulator holds the previous frame's phase: back off one hop
+        k = np.arange(mag.shape[0])
+        phi0 = (ph[:, 0] - centred_to_frame_start(spec)
+                - 2 * np.pi * spec.hop_length * k / spec.n_fft)
+    out = spsi_phase(mag, spec, log_interp=interp == "log", phi0=phi0)
+    return mag * np.exp(1j * out)
 
 
 class SPSI(PhaseRetriever):
@@ -148,23 +223,9 @@ class SPSI(PhaseRetriever):
 
     def validate(self) -> None:
         """Check the interpolation choice."""
-        if self.params.interp not in ("log", "linear"):
+        if self.params.interp not in INTERPS:
             raise ParameterError(f"spsi interp={self.params.interp!r}; choose 'log' or 'linear'")
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Return ``magnitude * exp(i phi_SPSI)``."""
-        offsets = centred_to_frame_start(spec)
-        log_interp = self.params.interp == "log"
-        phases = init_phase(init)
-
-        def one(mag, ph, _rng):
-            # the accumulator holds the previous frame's phase: back off one hop
-            phi0 = None
-            if ph is not None:
-                k = np.arange(mag.shape[0])
-                phi0 = ph[:, 0] - offsets - 2 * np.pi * spec.hop_length * k / spec.n_fft
-            out = spsi_phase(mag, spec.hop_length, spec.n_fft, offsets, log_interp=log_interp,
-                             phi0=phi0)
-            return mag * np.exp(1j * out)
-
-        return over_batch(one, magnitude, phases, rng)
+        """Run :func:`spsi`."""
+        return spsi(magnitude, spec, init=init, rng=rng, trace=trace, interp=self.params.interp)

@@ -33,10 +33,24 @@ def _check_mel(mel: torch.Tensor, spec: FeatureSpec) -> None:
 def pinv(mel: torch.Tensor, spec: FeatureSpec, *, clip: bool = True) -> torch.Tensor:
     """``max(pinv(M) m, 0)`` for a linear mel tensor ``(..., n_mels, frames)``.
 
+    Parameters
+    ----------
+    mel : torch.Tensor [shape=(..., n_mels, frames)]
+        Linear mel in ``spec.domain``, on the device to compute on.
+    spec : FeatureSpec
+        The contract the mel was made with (gives the filterbank).
+    clip : bool
+        Clip negative values to zero.
+
     Returns
     -------
-    torch.Tensor, shape (..., n_freq, frames)
+    torch.Tensor [shape=(..., n_freq, frames)]
         On the mel's device, float32 unless the mel is float64.
+
+    References
+    ----------
+    .. [1] R. Penrose, "A generalized inverse for matrices," Proc. Cambridge Philosophical
+       Society 51(3):406-413, 1955.
     """
     _check_mel(mel, spec)
     m = mel.to(real_dtype(mel))
@@ -63,7 +77,7 @@ def nnls(
 
     Parameters
     ----------
-    mel : torch.Tensor, shape (..., n_mels, frames)
+    mel : torch.Tensor [shape=(..., n_mels, frames)]
         Linear mel in ``spec.domain``.
     spec : FeatureSpec
         Gives the filterbank ``M``.
@@ -79,8 +93,15 @@ def nnls(
 
     Returns
     -------
-    torch.Tensor, shape (..., n_freq, frames)
+    torch.Tensor [shape=(..., n_freq, frames)]
         Non-negative, in ``spec.domain``, on the mel's device.
+
+    References
+    ----------
+    .. [1] A. Beck and M. Teboulle, "A fast iterative shrinkage-thresholding algorithm for
+       linear inverse problems," SIAM J. Imaging Sciences 2(1):183-202, 2009.
+    .. [2] B. O'Donoghue and E. Candès, "Adaptive restart for accelerated gradient schemes,"
+       Foundations of Computational Mathematics 15(3):715-732, 2015.
     """
     _check_mel(mel, spec)
     if int(max_iter) != max_iter or max_iter < 0:

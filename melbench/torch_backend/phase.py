@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, ParameterError
+from ..phase.helpers import Tracer
 from ..spec import FeatureSpec
 from .ops import TorchProjector, complex_dtype, decompress, real_dtype
 
@@ -33,7 +34,7 @@ def p2(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     return c.mul_(s)
 
 
-def initial(magnitude: torch.Tensor, init: torch.Tensor | np.ndarray | None, init_method: str,
+def _initial(magnitude: torch.Tensor, init: torch.Tensor | np.ndarray | None, init_method: str,
             rng: np.random.Generator | torch.Generator | int | None) -> torch.Tensor:
     """Complex start ``|S| e^{i phi}``: a warm start (complex or phases), random or zero phase.
 
@@ -79,6 +80,12 @@ def _check(magnitude: torch.Tensor, spec: FeatureSpec, n_iter: int, alpha: float
                          f"(..., {spec.n_freq}, frames)")
     if magnitude.is_complex():
         raise InputError("magnitude is complex; pass |S| (a real, non-negative tensor)")
+    if not bool(torch.isfinite(magnitude).all()):
+        raise InputError("magnitude contains NaN or Inf; fix the upstream model output (e.g. "
+                         "log of zero without a floor) before inverting")
+    if bool((magnitude < 0).any()):
+        raise InputError(f"magnitude has negative values (min {float(magnitude.min()):.3g}); a "
+                         "linear magnitude is >= 0 (is it log-compressed?)")
     if int(n_iter) != n_iter or n_iter < 0:
         raise ParameterError(f"n_iter={n_iter!r}: must be an integer >= 0")
     if not 0 <= alpha <= 1:
@@ -89,65 +96,136 @@ def fgla(
     magnitude: torch.Tensor,
     spec: FeatureSpec,
     *,
+    init: torch.Tensor | np.ndarray | None = None,
+    rng: np.random.Generator | torch.Generator | int | None = None,
+    trace: list | None = None,
     n_iter: int = 100,
     alpha: float = 0.99,
-    init: torch.Tensor | np.ndarray | None = None,
     init_method: str = "random",
-    rng: np.random.Generator | torch.Generator | int | None = None,
     length: int | None = None,
 ) -> torch.Tensor:
     """Fast Griffin-Lim on a tensor ``(..., n_freq, frames)`` (any device); ``alpha=0`` is GLA.
 
+    The signature of every melbench phase function (:mod:`melbench.phase.helpers`), on
+    tensors.
+
     Parameters
     ----------
-    magnitude : torch.Tensor, shape (..., n_freq, frames)
+    magnitude : torch.Tensor [shape=(..., n_freq, frames)]
         Target linear magnitude (float32, or float64), on the device to compute on.
     spec : FeatureSpec
         STFT contract.
+    init : torch.Tensor or np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start: complex spectrogram (its phase is used) or phases in radians.
+    rng : numpy Generator, int, torch.Generator, optional
+        Seed of the random start (numpy seeds reproduce the numpy path's start).
+    trace : list or Trace, optional
+        Receives ``iter``, ``sc_db``, ``t`` (and ``sc_true_db`` with a reference,
+        ``fft_pairs`` in a ledger) for ``iter = 0 .. n_iter``, as the numpy ``fgla``;
+        measuring synchronises the device once per iteration.
     n_iter : int
         Iterations (one ``P1`` each).
     alpha : float
         Momentum in [0, 1].
-    init : tensor or array, optional
-        Warm start: complex spectrogram (its phase is used) or phases in radians.
     init_method : {"random", "zero"}
         Start when ``init`` is None.
-    rng : numpy Generator, int, torch.Generator, optional
-        Seed of the random start (numpy seeds reproduce the numpy path's start).
     length : int, optional
         Signal length the projection assumes (see :class:`TorchProjector`).
 
     Returns
     -------
-    torch.Tensor
+    torch.Tensor [shape=(..., n_freq, frames)]
         ``P2(c_N)``: complex (complex64 for float32), shape and device of ``magnitude``.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
     """
     _check(magnitude, spec, n_iter, alpha)
+    if trace is not None and not isinstance(trace, list):
+        raise InputError(f"trace must be None or a list; got {type(trace).__name__}")
+    on = trace is not None
+    tr = Tracer(trace, magnitude.detach().cpu().numpy() if on else magnitude)
     a = magnitude.to(real_dtype(magnitude))
     lead = tuple(a.shape[:-2])
     a = a.reshape(-1, *a.shape[-2:])
     proj = TorchProjector(spec, a.shape[-1], device=a.device, dtype=a.dtype, length=length)
+    ref = None
+    if tr.reference is not None:
+        with tr.pause():
+            ref = proj.to_internal(torch.as_tensor(tr.reference, device=a.device)
+                                   .to(a.dtype).reshape(a.shape))
+
+    def record(it: int, e: torch.Tensor) -> None:  # e = P1(P2(c_it)), internal layout
+        with tr.pause():
+            m = e.abs()
+            num2 = float((m - a).square().sum())
+            true2 = None if ref is None else float((m - ref).square().sum())
+        tr.add(it, num2, true2)
+
     with torch.no_grad():
-        x0 = initial(a, None if init is None else torch.as_tensor(init).reshape(a.shape),
+        x0 = _initial(a, None if init is None else torch.as_tensor(init).reshape(a.shape),
                      init_method, rng)
         a = proj.to_internal(a)
         xin = p2(proj.to_internal(x0), a)
         del x0
+        tr.mark()
         tprev = None
-        for _ in range(int(n_iter)):
+        for it in range(int(n_iter)):
             t = proj(xin)
+            if on:
+                record(it, t)
             if tprev is None:
                 xin = p2(t.clone(), a)
             else:  # c = (1 + alpha) t - alpha t_prev, written over t_prev
                 xin = p2(tprev.mul_(-alpha).add_(t, alpha=1.0 + alpha), a)
             tprev = t
+            if on:
+                if xin.device.type == "cuda":
+                    torch.cuda.synchronize(xin.device)
+                tr.mark()
+        if on:
+            with tr.pause():
+                e = proj(xin.clone())
+            record(int(n_iter), e)
         xin = proj.from_internal(xin)
     return xin.reshape(*lead, *xin.shape[-2:])
 
 
-def gla(magnitude: torch.Tensor, spec: FeatureSpec, *, n_iter: int = 100, **kwargs) -> torch.Tensor:
-    """Griffin-Lim (Griffin & Lim 1984): :func:`fgla` with ``alpha=0`` (same keywords)."""
-    return fgla(magnitude, spec, n_iter=n_iter, alpha=0.0, **kwargs)
+def gla(magnitude: torch.Tensor, spec: FeatureSpec, *, init=None, rng=None, trace=None,
+        n_iter: int = 100, **kwargs) -> torch.Tensor:
+    """Griffin-Lim (Griffin & Lim 1984): :func:`fgla` with ``alpha=0`` (same keywords).
+
+    Parameters
+    ----------
+    magnitude : torch.Tensor [shape=(..., n_freq, frames)]
+        Target linear magnitude, on the device to compute on.
+    spec : FeatureSpec
+        STFT contract.
+    init : torch.Tensor or np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start (complex spectrogram or phases).
+    rng : numpy Generator, int, torch.Generator, optional
+        Seed of the random start.
+    trace : list or Trace, optional
+        Receives the records (as :func:`fgla`).
+    n_iter : int
+        Iterations.
+    **kwargs
+        ``init_method``, ``length``: as :func:`fgla`.
+
+    Returns
+    -------
+    torch.Tensor [shape=(..., n_freq, frames)]
+        Complex, shape and device of ``magnitude``.
+
+    References
+    ----------
+    .. [1] D. W. Griffin and J. S. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. Acoustics, Speech, and Signal Processing 32(2):236-243, 1984.
+    """
+    return fgla(magnitude, spec, init=init, rng=rng, trace=trace, n_iter=n_iter, alpha=0.0,
+                **kwargs)
 
 
 def invert(
@@ -164,7 +242,7 @@ def invert(
 
     Parameters
     ----------
-    mel : torch.Tensor, shape (..., n_mels, frames)
+    mel : torch.Tensor [shape=(..., n_mels, frames)]
         Compressed or not, power or magnitude, exactly as ``spec`` says.
     spec : FeatureSpec
         The contract the mel was made with.
@@ -177,7 +255,12 @@ def invert(
 
     Returns
     -------
-    torch.Tensor, shape (..., n_samples)
+    torch.Tensor [shape=(..., n_samples)]
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
     """
     from .inverters import nnls, pinv
     from .ops import istft

@@ -76,7 +76,13 @@ class _TorchPlugin:
 
 
 class PinvTorch(_TorchPlugin, Inverter):
-    """Clipped pseudo-inverse of the filterbank on a torch device (``pinv`` on tensors)."""
+    """Clipped pseudo-inverse of the filterbank on a torch device (``pinv`` on tensors).
+
+    References
+    ----------
+    .. [1] R. Penrose, "A generalized inverse for matrices," Proc. Cambridge Philosophical
+       Society 51(3):406-413, 1955.
+    """
 
     name: ClassVar[str] = "pinv_torch"
 
@@ -104,7 +110,15 @@ class PinvTorch(_TorchPlugin, Inverter):
 
 
 class NNLSTorch(_TorchPlugin, Inverter):
-    """Converged NNLS (FISTA, adaptive restart, pinv start) on a torch device (``nnls``)."""
+    """Converged NNLS (FISTA, adaptive restart, pinv start) on a torch device (``nnls``).
+
+    References
+    ----------
+    .. [1] A. Beck and M. Teboulle, "A fast iterative shrinkage-thresholding algorithm for
+       linear inverse problems," SIAM J. Imaging Sciences 2(1):183-202, 2009.
+    .. [2] B. O'Donoghue and E. Candès, "Adaptive restart for accelerated gradient schemes,"
+       Foundations of Computational Mathematics 15(3):715-732, 2015.
+    """
 
     name: ClassVar[str] = "nnls_torch"
 
@@ -150,7 +164,13 @@ class NNLSTorch(_TorchPlugin, Inverter):
 
 
 class FGLATorch(_TorchPlugin, PhaseRetriever):
-    """Fast Griffin-Lim on a torch device (``fgla`` on tensors; ``alpha=0`` is GLA)."""
+    """Fast Griffin-Lim on a torch device (``fgla`` on tensors; ``alpha=0`` is GLA).
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Søndergaard, "A fast Griffin-Lim algorithm," IEEE
+       WASPAA 2013.
+    """
 
     name: ClassVar[str] = "fgla_torch"
 
@@ -187,13 +207,19 @@ class FGLATorch(_TorchPlugin, PhaseRetriever):
         p = self.params
         from .phase import fgla
 
-        x = fgla(self._to(magnitude), spec, n_iter=int(p.n_iter), alpha=p.alpha,
-                        init=None if init is None else self._to(init), init_method=p.init, rng=rng)
+        x = fgla(self._to(magnitude), spec, init=None if init is None else self._to(init),
+                 rng=rng, trace=trace, n_iter=int(p.n_iter), alpha=p.alpha, init_method=p.init)
         return x.cpu().numpy()
 
 
 class GLATorch(FGLATorch):
-    """Griffin-Lim on a torch device (``gla`` on tensors)."""
+    """Griffin-Lim on a torch device (``gla`` on tensors).
+
+    References
+    ----------
+    .. [1] D. W. Griffin and J. S. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. Acoustics, Speech, and Signal Processing 32(2):236-243, 1984.
+    """
 
     name: ClassVar[str] = "gla_torch"
 
@@ -225,6 +251,6 @@ class GLATorch(FGLATorch):
         p = self.params
         from .phase import gla
 
-        x = gla(self._to(magnitude), spec, n_iter=int(p.n_iter),
-                       init=None if init is None else self._to(init), init_method=p.init, rng=rng)
+        x = gla(self._to(magnitude), spec, init=None if init is None else self._to(init),
+                rng=rng, trace=trace, n_iter=int(p.n_iter), init_method=p.init)
         return x.cpu().numpy()

@@ -78,23 +78,24 @@ class LibrosaGLA(PhaseRetriever):
         ----------
         n_iter : int
             Iterations.
-        momentum : float
-            Fast Griffin-Lim momentum (0 = plain Griffin-Lim).
+        alpha : float
+            Fast Griffin-Lim momentum (0 = plain Griffin-Lim); librosa's ``momentum``,
+            named ``alpha`` as in melbench's ``fgla``.
         init : str
             "random" (seeded through ``random_state``) or "zero" phase.
         """
 
         n_iter: int = 32
-        momentum: float = 0.99
+        alpha: float = 0.99
         init: str = "random"
 
     def validate(self) -> None:
-        """Check ``n_iter``, ``momentum`` and ``init``."""
+        """Check ``n_iter``, ``alpha`` and ``init``."""
         p = self.params
         if int(p.n_iter) != p.n_iter or p.n_iter < 1:
             raise ParameterError(f"n_iter={p.n_iter!r} must be a positive integer")
-        if not p.momentum >= 0:
-            raise ParameterError(f"momentum={p.momentum!r} must be >= 0")
+        if not p.alpha >= 0:
+            raise ParameterError(f"alpha={p.alpha!r} (the momentum) must be >= 0")
         if p.init not in ("random", "zero"):
             raise ParameterError(f"init={p.init!r}; choose 'random' or 'zero'")
 
@@ -121,7 +122,7 @@ class LibrosaGLA(PhaseRetriever):
         trim = spec.frame_padding if spec.framing == "same" else 0
         length = spec.n_samples(magnitude.shape[-1]) + 2 * trim
         y = librosa.griffinlim(
-            magnitude, n_iter=int(p.n_iter), momentum=float(p.momentum),
+            magnitude, n_iter=int(p.n_iter), momentum=float(p.alpha),
             init="random" if p.init == "random" else None, random_state=rng,
             length=length, pad_mode=spec.pad_mode, **stft_kwargs(spec),
         )

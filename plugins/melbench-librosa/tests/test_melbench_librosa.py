@@ -79,8 +79,8 @@ def test_refusals(signal):
     mag = spec.magnitude(signal)
     with pytest.raises(ParameterError, match="warm start"):
         registry.create("phase", "librosa_gla")(mag, spec, init=np.zeros(mag.shape), rng=0)
-    with pytest.raises(ParameterError, match="momentum"):
-        registry.create("phase", "librosa_gla", {"momentum": -1.0})
+    with pytest.raises(ParameterError, match=r"alpha=-1\.0 \(the momentum\)"):
+        registry.create("phase", "librosa_gla", {"alpha": -1.0})
 
 
 @pytest.mark.parametrize(("kind", "name"), [("inverter", "librosa_nnls"), ("phase", "librosa_gla")])
