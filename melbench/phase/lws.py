@@ -348,12 +348,13 @@ def _stages(magnitude, spec, phase, tables, look_ahead, counts, schedules, edges
     sizes = (n_fft, L, tables.period, q_off, rot)
 
     def current() -> np.ndarray:
-        x = np.empty((nfreq, frames), dtype=np.complex128)
-        x.real = sr[body].T
-        x.imag = si[body].T
+        """The frames as ``(n_freq, frames)`` (a transposed view; callers copy it)."""
+        x = np.empty((frames, nfreq), dtype=np.complex128)
+        x.real = sr[body]
+        x.imag = si[body]
         if bin_rot is not None:
-            x *= np.conj(bin_rot)[:, None]
-        return x
+            x *= np.conj(bin_rot)
+        return x.T
 
     def record(stage: str, it: int) -> None:
         if trace is not None:

@@ -42,7 +42,7 @@ ROWS_MIN_ACTIVE = 0.6
 
 
 def frame_levels(amp: np.ndarray) -> np.ndarray:
-    """Per frame, the thresholds below which the tap or the row path applies.
+    """Per frame, the largest magnitude: a threshold at or above it updates nothing.
 
     Parameters
     ----------
@@ -51,19 +51,16 @@ def frame_levels(amp: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray [shape=(2, frames)]
-        Row 0: the frame's largest magnitude (a threshold at or above it updates nothing);
-        row 1: the magnitude that ``ceil(ROWS_MIN_ACTIVE n_freq)`` bins exceed or equal (a
-        threshold below it lets at least that fraction through: the row path).
+    np.ndarray [shape=(frames,)]
     """
-    frames, nfreq = amp.shape
-    out = np.full((2, frames), -np.inf)
-    if nfreq == 0 or frames == 0:
-        return out
-    need = min(nfreq, max(1, math.ceil(ROWS_MIN_ACTIVE * nfreq)))
-    out[0] = amp.max(axis=1)
-    out[1] = np.partition(amp, nfreq - need, axis=1)[:, nfreq - need]
-    return out
+    if amp.size == 0:
+        return np.full(amp.shape[0], -np.inf)
+    return amp.max(axis=1)
+
+
+#: Every how many bins :func:`_update` samples a frame to estimate its fraction above the
+#: threshold (the estimate only picks the path; both give the same update).
+DENSITY_STRIDE = 8
 
 
 def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float = 1e-12):
@@ -408,16 +405,24 @@ def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off
             symmetric, scratch):
     """Update frame ``m`` by the cheaper path: rows if many bins pass ``thr``, else taps.
 
-    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude,
+    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude
+    (the path follows the fraction of every ``DENSITY_STRIDE``-th bin above ``thr``),
     ``q_hi`` the number of frame offsets used (rows ``m .. m + q_hi - 1``: ``2Q - 1`` =
     all, ``Q - 1`` = past only, ``Q`` = past and current), ``symmetric`` which tap kernel
     the weights allow with all offsets (0: the general one, 1: the paired one, 2: the
     four-tap one), ``scratch`` a (4, n_freq) array. Returns the number of bins updated.
     """
-    if levels[0, m] <= thr:  # no bin of the frame above the threshold
+    if levels[m] <= thr:  # no bin of the frame above the threshold
         return 0
     wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
-    if levels[1, m] > thr:  # at least ROWS_MIN_ACTIVE of the bins above it
+    nfreq = amp.shape[1]
+    seen = 0
+    above = 0
+    for n in range(0, nfreq, DENSITY_STRIDE):
+        seen += 1
+        if amp[m, n] > thr:
+            above += 1
+    if above >= ROWS_MIN_ACTIVE * seen:  # many bins above it: the row path
         return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
                                   n_fft, L, q_off, rot, scratch[0], scratch[1], scratch[2],
                                   scratch[3])
