@@ -707,3 +707,14 @@ def test_short_windows_centred_in_the_frame(win_length):
     mag = np.abs(spec.stft(y))
     assert sc(mag, PGHI()(mag, spec, rng=0), spec) < -25.0
     assert sc(mag, LWS()(mag, spec, rng=0), spec) < -20.0
+
+
+def test_bench_lws_speed_table_reports_median_within_repetition_ratios():
+    """The bench's headline ratio is the median over repetitions of same-repetition ratios."""
+    from melbench.bench.local_phase import lws_speed_table  # noqa: PLC0415
+
+    times = {"lws (speech)": [1.0, 3.0, 2.0], "lws_ref (speech)": [2.0, 2.0, 2.0],
+             "lws (music)": [4.0, 1.0, 9.0], "lws_ref (music)": [2.0, 2.0, 3.0]}
+    # speech ratios 0.5, 1.5, 1.0 -> 1.00; music 2.0, 0.5, 3.0 -> 2.00 (not min/min = 0.5)
+    lines = lws_speed_table([("speech", "clip", "speech16k", 10, {}, times, {})])
+    assert lines[-1] == "| speech, speech16k | x1.00 | x2.00 |"
