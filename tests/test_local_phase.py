@@ -299,6 +299,109 @@ def test_lws_general_and_symmetric_kernels_agree():
         assert sc(mag, LWS()(mag, spec, rng=0), spec) < -20.0
 
 
+def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
+    """Run one frame update of the tap kernel ``kernel`` on a random padded spectrogram.
+
+    The general tap kernel is the reference (it is the one the stage-by-stage agreement
+    with lws_ref checks); the others must give the same frame to rounding.
+    """
+    import melbench.phase.lws as lws_mod  # noqa: PLC0415
+    from melbench.phase import lws_kernels as k  # noqa: PLC0415
+
+    L = 5
+    W = spec_weights(spec, L).copy()
+    period, q_all, _ = W.shape
+    q_off = (q_all - 1) // 2
+    W[:, q_off, L] = 0.0
+    delta, symmetric = lws_mod._rotation(W, spec.n_fft, L)
+    W = W * np.exp(-2j * np.pi * np.arange(-L, L + 1) * delta / spec.n_fft)
+    rot = np.array([np.cos(2 * np.pi * delta), np.cos(np.pi * delta), np.sin(np.pi * delta)])
+    nfreq, frames = spec.n_freq, 12
+    K = k.pack(W, spec.hop_length, spec.n_fft, nfreq)
+    rng = np.random.default_rng(7)
+    amp = np.abs(rng.standard_normal((frames, nfreq))) + 0.01
+    width = nfreq + 2 * L
+    sr = rng.standard_normal((frames + 2 * q_off, width))
+    si = rng.standard_normal((frames + 2 * q_off, width))
+    sr[q_off:q_off + frames, L] = np.abs(sr[q_off:q_off + frames, L])  # DC real
+    si[:, L] = 0.0
+    k.fill_mirrors(sr, si, spec.n_fft, L, rot)
+    sr, si = sr.ravel(), si.ravel()
+    thr = float(np.quantile(amp[m], thr_quantile))
+    wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
+    if kernel == "general":
+        n = k._update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_all, spec.n_fft, L,
+                            period, q_off, rot)
+    elif kernel == "paired":
+        assert symmetric
+        n = k._update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, spec.n_fft, L,
+                                period, q_off, rot)
+    elif kernel == "quad":
+        assert symmetric and (4 * spec.hop_length) % spec.n_fft == 0
+        n = k._update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, spec.n_fft, L, period,
+                                 q_off, rot)
+    else:
+        s = np.empty((4, nfreq))
+        n = k._update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_all,
+                                 spec.n_fft, L, q_off, rot, s[0], s[1], s[2], s[3])
+    assert n == int((amp[m] > thr).sum())
+    return sr + 1j * si
+
+
+class _LwsOwnWindowSpec(FeatureSpec):
+    @property
+    def window_array(self):
+        return lws_own_window(self.n_fft, self.hop_length)
+
+
+@pytest.mark.parametrize("case", ["hann-4", "sqrt_hann-4", "own-4", "hann-8", "hann-odd"])
+@pytest.mark.parametrize("quantile", [0.0, 0.6])
+def test_lws_update_paths_agree_with_the_general_kernel(case, quantile):
+    """Row path (per-offset convolutions), paired and four-tap kernels = the general kernel.
+
+    Hop n_fft/4 (all four paths), n_fft/8 (no four-tap) and a non-dividing hop (general
+    and rows only); every bin active, or 40% of them.
+    """
+    window, kind = case.split("-")
+    hop = {"4": 128, "8": 64, "odd": 100}[kind]
+    if window == "own":
+        base = small_spec("hann", hop=hop)
+        spec = _LwsOwnWindowSpec(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+    else:
+        spec = small_spec(window, hop=hop)
+    ref = _one_frame_update("general", spec, quantile)
+    kernels = ["rows"] + (["paired"] if kind != "odd" else []) + (["quad"] if kind == "4" else [])
+    for kernel in kernels:
+        out = _one_frame_update(kernel, spec, quantile)
+        assert np.abs(out - ref).max() < 1e-9 * np.abs(ref).max(), kernel
+
+
+def test_lws_function_contract():
+    """lws(): batch axes item by item, validation inside, dtype follows the input."""
+    from melbench.phase.lws import lws  # noqa: PLC0415
+
+    spec = small_spec("hann")
+    a = np.abs(spec.stft(chirp(0.25).astype(np.float32)))
+    b = np.abs(spec.stft(sines(0.25).astype(np.float32)))
+    both = lws(np.stack([a, b]), spec, batch_iterations=10)
+    assert both.shape == (2, *a.shape) and both.dtype == np.complex64
+    np.testing.assert_allclose(both[1], lws(b, spec, batch_iterations=10), atol=1e-6)
+    assert lws(b.astype(np.float64), spec, batch_iterations=1).dtype == np.complex128
+    with pytest.raises(InputError, match="negative"):
+        lws(-a, spec)
+    with pytest.raises(InputError, match="n_freq"):
+        lws(a[:-1], spec)
+    with pytest.raises(InputError, match="warm start"):
+        lws(a, spec, init=np.zeros((3, 3)))
+    with pytest.raises(ParameterError, match="mode"):
+        lws(a, spec, mode="opera")
+    with pytest.raises(ParameterError, match="too wide"):
+        lws(a, spec, L=300)
+    r1 = lws(a, spec, init_method="random", rng=3, batch_iterations=2)
+    r2 = lws(a, spec, init_method="random", rng=3, batch_iterations=2)
+    assert np.array_equal(r1, r2) and not np.array_equal(r1, lws(a, spec, batch_iterations=2))
+
+
 # --------------------------------------------------------------------------- PGHI
 
 
@@ -506,6 +609,28 @@ def test_rtisi_la_improves_and_takes_warm_start():
     assert sc(mag, warm, spec) < -20.0
 
 
+def test_rtisi_la_function_contract():
+    """rtisi_la(): batch axes, validation inside, a trace record, dtype follows the input."""
+    from melbench.phase.rtisi import rtisi_la  # noqa: PLC0415
+
+    spec = small_spec("hann")
+    a = np.abs(spec.stft(chirp(0.25).astype(np.float32)))
+    b = np.abs(spec.stft(sines(0.25).astype(np.float32)))
+    both = rtisi_la(np.stack([a, b])[None], spec, n_iter=2)
+    assert both.shape == (1, 2, *a.shape) and both.dtype == np.complex64
+    np.testing.assert_allclose(both[0, 1], rtisi_la(b, spec, n_iter=2), atol=1e-6)
+    trace: list = []
+    out = rtisi_la(b.astype(np.float64), spec, n_iter=2, trace=trace)
+    assert out.dtype == np.complex128
+    assert len(trace) == 1 and abs(trace[0]["sc_db"] - sc(b, out, spec)) < 1e-6
+    with pytest.raises(InputError, match="NaN"):
+        rtisi_la(np.full_like(a, np.nan), spec)
+    with pytest.raises(InputError, match="warm start"):
+        rtisi_la(a, spec, init=np.zeros((2, 2)))
+    with pytest.raises(ParameterError, match="n_iter"):
+        rtisi_la(a, spec, n_iter=0)
+
+
 def test_initialisers_feed_an_iterative_method():
     """Used as a warm start, each initialiser gives LWS a better start than zero phase."""
     spec = small_spec("hann")
@@ -582,3 +707,14 @@ def test_short_windows_centred_in_the_frame(win_length):
     mag = np.abs(spec.stft(y))
     assert sc(mag, PGHI()(mag, spec, rng=0), spec) < -25.0
     assert sc(mag, LWS()(mag, spec, rng=0), spec) < -20.0
+
+
+def test_bench_lws_speed_table_reports_median_within_repetition_ratios():
+    """The bench's headline ratio is the median over repetitions of same-repetition ratios."""
+    from melbench.bench.local_phase import lws_speed_table  # noqa: PLC0415
+
+    times = {"lws (speech)": [1.0, 3.0, 2.0], "lws_ref (speech)": [2.0, 2.0, 2.0],
+             "lws (music)": [4.0, 1.0, 9.0], "lws_ref (music)": [2.0, 2.0, 3.0]}
+    # speech ratios 0.5, 1.5, 1.0 -> 1.00; music 2.0, 0.5, 3.0 -> 2.00 (not min/min = 0.5)
+    lines = lws_speed_table([("speech", "clip", "speech16k", 10, {}, times, {})])
+    assert lines[-1] == "| speech, speech16k | x1.00 | x2.00 |"

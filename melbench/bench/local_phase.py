@@ -313,12 +313,29 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
             f"{_f(scs['pghi > fgla 100'], 1)} dB vs {_f(scs['fgla 100'], 1)} dB for fgla 100 "
             "from random phase")
     head += [f"- {b}" for b in bullets]
+    if with_ref:
+        head += ["", *lws_speed_table(cells)]
     head += ["", "Full tables below. Chains such as "
              "`phase=chain 'phase.steps=\"pghi>fgla:100\"'` run the warm-started variant in "
              "a sweep.", ""]
     return "\n".join([*lines[:4], *head, *lines[4:]]), "\n".join(head)
 
 
+
+
+def lws_speed_table(cells) -> list[str]:
+    """Markdown lines: melbench's ``lws`` time over ``lws_ref``'s, per cell and preset.
+
+    The target of issue 15 ("no slower on every window"): each ratio is the median over
+    the repetitions of the two times measured one after the other in that repetition.
+    """
+    lines = ["melbench `lws` time / `lws_ref` time on the same window (median of "
+             "within-repetition ratios; below 1 = melbench faster):", "",
+             "| clip, spec | speech preset | music preset |", "|---|---:|---:|"]
+    for kind, _, spec_label, _, _, times, _ in cells:
+        r = [_ratio(times, f"lws ({m})", f"lws_ref ({m})") for m in ("speech", "music")]
+        lines.append(f"| {kind}, {spec_label} | x{_f(r[0])} | x{_f(r[1])} |")
+    return lines
 
 
 def _render_stages(extra) -> str:

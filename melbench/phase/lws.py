@@ -26,25 +26,40 @@ et al.'s asymmetric windows, :func:`asymmetric_windows`) and its edge frames (st
 copies of the first/last frame); ``causal="coverage"`` and ``edges="silent"`` are
 melbench's variants. docs/local_phase.md compares them, and notes a bug in the package's
 no-future kernel at 75% overlap that melbench does not copy.
+
+Modules: :mod:`melbench.phase.lws_weights` builds the weights of each stage,
+:mod:`melbench.phase.lws_kernels` holds the compiled per-frame updates and sweeps, and
+this module runs the stages (:func:`lws`) and is the plugin (:class:`LWS`).
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
 
 from .. import costs
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
-from ._local import consistent_sc_db, init_phase, over_batch, synthesis_window
+from ..validation import check_magnitude
+from ._local import consistent_sc_db, init_phase, over_batch
+from .lws_kernels import batch_sweeps, fill_mirrors, frame_levels, nofuture_sweeps, online, pack
+from .lws_weights import (
+    CAUSAL,
+    CAUSAL_FLOOR,
+    asymmetric_windows,
+    causal_weights,
+    consistency_weights,
+    spec_weights,
+    symmetric_rotation,
+    thresholds,
+)
 
-#: Unsigned index cast: numba then skips negative-index wraparound, so loops vectorise.
-_U = np.uint64
+__all__ = ["CAUSAL", "CAUSAL_FLOOR", "EDGES", "LWS", "MODES", "asymmetric_windows",
+           "causal_weights", "consistency_weights", "lws", "spec_weights", "thresholds"]
 
 #: Iteration counts per mode preset: (nofuture, online, batch), as the lws package sets them.
 MODES: dict[str, tuple[int, int, int]] = {
@@ -52,351 +67,67 @@ MODES: dict[str, tuple[int, int, int]] = {
     "music": (1, 10, 100),
 }
 
-
-# --------------------------------------------------------------------------- weights
-
-
-def consistency_weights(
-    awin: np.ndarray, swin: np.ndarray, hop_length: int, L: int
-) -> np.ndarray:
-    """Weights ``alpha_n(q, k)`` of the consistency projection (module docstring).
-
-    Parameters
-    ----------
-    awin, swin : np.ndarray, shape (n_fft,)
-        Analysis and synthesis windows (frame-start aligned, as in melbench's STFT).
-    hop_length : int
-        Hop ``a`` in samples.
-    L : int
-        Half-width of the frequency neighbourhood (``|k| <= L``).
-
-    Returns
-    -------
-    np.ndarray, complex128, shape (P, 2Q - 1, 2L + 1)
-        ``W[n mod P, q + Q - 1, k + L] = alpha_n(q, k)`` with ``P = N / gcd(N, a)``
-        (the phase factor depends on ``n`` only through ``n mod P``). The self weight
-        ``alpha_n(0, 0) = sum(awin * swin) / N`` is kept (callers zero it for updates).
-    """
-    awin = np.asarray(awin, dtype=np.float64)
-    swin = np.asarray(swin, dtype=np.float64)
-    n = awin.size
-    a = int(hop_length)
-    q_max = -(-n // a) - 1
-    qs = np.arange(-q_max, q_max + 1)
-    ks = np.arange(-L, L + 1)
-    period = n // math.gcd(n, a)
-    beta = np.empty((qs.size, ks.size), dtype=np.complex128)
-    for i, q in enumerate(qs):
-        prod = np.zeros(n)
-        lo, hi = max(0, q * a), min(n, n + q * a)
-        if lo < hi:
-            t = np.arange(lo, hi)
-            prod[t] = awin[t] * swin[t - q * a]
-        b = np.fft.ifft(prod)  # (1/N) sum_t prod[t] exp(+2 pi i k t / N)
-        beta[i] = b[ks % n]
-    r = np.arange(period)[:, None, None]
-    phase = -2.0 * np.pi * (((r + ks[None, None, :]) * qs[None, :, None] * a) % n) / n
-    return beta[None, :, :] * np.exp(1j * phase)
-
-
-def spec_weights(spec: FeatureSpec, L: int) -> np.ndarray:
-    """:func:`consistency_weights` for a spec's analysis window and least-squares dual."""
-    return consistency_weights(spec.window_array, synthesis_window(spec), spec.hop_length, L)
-
-
-#: Floor of the coverage normaliser of the causal weights (fraction of full coverage).
-CAUSAL_FLOOR = 0.1
-
-#: Ways to weight the frames while the later frames are unseen (no-future and online stages).
-CAUSAL = ("lws", "coverage")
-
-
-def asymmetric_windows(spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The reference package's analysis windows for a frame whose later frames are unseen.
-
-    Zhu et al.'s RTISI-LA windows as ``lws`` builds them (``build_asymmetric_windows``):
-    with ``w = awin * swin``, ``win_ai(t) = sum_{q >= 1} w(N - 1 - t + q a)`` (past frames
-    only) and ``win_af(t) = sum_{q >= 0} w(N - 1 - t + q a)`` (past and current frame),
-    i.e. the sums of the windows of the frames that start later, mirrored.
-
-    Returns
-    -------
-    win_ai, win_af : np.ndarray, shape (n_fft,)
-    """
-    w = np.asarray(spec.window_array, dtype=np.float64) * synthesis_window(spec)
-    n, a = w.size, spec.hop_length
-    later = np.zeros(n)
-    for q in range(1, -(-n // a)):
-        later[: n - q * a] += w[q * a :]
-    return later[::-1].copy(), (later + w)[::-1].copy()
-
-
-def causal_weights(spec: FeatureSpec, L: int, floor: float = CAUSAL_FLOOR,
-                   kind: str = "coverage"):
-    """Weights for estimating a frame while the frames after it are unseen.
-
-    ``kind="lws"``: the reference package's, the consistency weights of the analysis
-    windows :func:`asymmetric_windows` (``win_ai`` for past frames only, ``win_af`` for
-    past and current frames).
-
-    ``kind="coverage"`` (melbench's variant): with only the frames up to ``m - 1``
-    (``ai``) or up to ``m`` (``af``) overlap-added, the signal under frame ``m`` is the true
-    one times the coverage ``c(t) = sum_q awin[t + q a] swin[t + q a]`` over those frames
-    (``c = 1`` with all frames). Dividing by the coverage (floored at ``floor``) before
-    re-analysis undoes the taper that the missing frames leave, i.e. the analysis window
-    becomes ``awin / c``.
-
-    Returns
-    -------
-    W_ai, W_af : np.ndarray
-        Same layout as :func:`consistency_weights`; only the rows of past frames (``ai``)
-        or of past and current frames (``af``) are meant to be used.
-    """
-    awin = np.asarray(spec.window_array, dtype=np.float64)
-    swin = synthesis_window(spec)
-    n, a = awin.size, spec.hop_length
-    if kind == "lws":
-        win_ai, win_af = asymmetric_windows(spec)
-        return (consistency_weights(win_ai, swin, a, L), consistency_weights(win_af, swin, a, L))
-    if kind != "coverage":
-        raise ParameterError(f"causal weights {kind!r}; choose one of {', '.join(CAUSAL)}")
-    w = awin * swin
-    past = np.zeros(n)
-    for q in range(1, -(-n // a)):
-        past[: n - q * a] += w[q * a :]
-    cov_ai = np.maximum(past, floor)
-    cov_af = np.maximum(past + w, floor)
-    return (consistency_weights(awin / cov_ai, swin, a, L),
-            consistency_weights(awin / cov_af, swin, a, L))
-
-
-def thresholds(iterations: int, alpha: float, beta: float, gamma: float) -> np.ndarray:
-    """Relative magnitude thresholds ``alpha * exp(-beta * i**gamma)``, ``i = 0..iterations-1``."""
-    i = np.arange(iterations, dtype=np.float64)
-    return alpha * np.exp(-beta * i**gamma)
-
-
-# --------------------------------------------------------------------------- numba kernels
-
-
-@njit(cache=True)
-def _fill_mirrors(sr, si, n_fft, L, rot):
-    """Refresh the conjugate-mirror columns of the padded (rows, n_freq + 2L) arrays.
-
-    ``rot = (sigma, u_r, u_i)`` describes the phase rotation of the stored spectrum
-    (see :func:`_rotation`): bin ``-j`` is ``conj(bin j)`` and bin ``N - j`` is
-    ``sigma conj(bin j)``.
-    """
-    rows, width = sr.shape
-    nfreq = width - 2 * L
-    sigma = rot[0]
-    for row in range(rows):
-        for j in range(1, L + 1):
-            # bin -j = conj(bin j)  (j < nfreq always: skip() rejects 2L + 1 > n_fft)
-            sr[row, L - j] = sr[row, L + j]
-            si[row, L - j] = -si[row, L + j]
-            # bin nfreq-1+j = sigma conj(bin n_fft - (nfreq-1+j))
-            b = nfreq - 1 + j
-            src = n_fft - b
-            if src < 0:
-                src = -src
-            sr[row, L + b] = sigma * sr[row, L + src]
-            si[row, L + b] = -sigma * si[row, L + src]
-
-
-@njit(cache=True, inline="always")
-def _set_bin(sr, si, base, n, av, zr, zi, n_fft, L, nfreq, rot):
-    """Set bin ``n`` of the padded row at flat index ``base`` to ``av`` times the phase of z.
-
-    ``z = zr + i zi``. DC stays real and Nyquist on its line ``(u_r + i u_i) R`` (real
-    for an unrotated spectrum), keeping the sign of the projection; the mirrors are
-    refreshed (``rot`` as in :func:`_fill_mirrors`). Returns 1 if the bin changed, else 0.
-    """
-    if n == 0:
-        if zr == 0.0:
-            return 0
-        nr = av if zr > 0 else -av
-        ni = 0.0
-    elif n_fft % 2 == 0 and n == n_fft // 2:
-        proj = zr * rot[1] + zi * rot[2]
-        if proj == 0.0:
-            return 0
-        sgn = av if proj > 0 else -av
-        nr = sgn * rot[1]
-        ni = sgn * rot[2]
-    else:
-        mag2 = zr * zr + zi * zi
-        if mag2 == 0.0:
-            return 0
-        scale = av / math.sqrt(mag2)
-        nr = zr * scale
-        ni = zi * scale
-    sr[base + n + L] = nr
-    si[base + n + L] = ni
-    if 1 <= n <= L:
-        sr[base + L - n] = nr
-        si[base + L - n] = -ni
-    b = n_fft - n
-    if n != 0 and b != n and b <= nfreq - 1 + L:
-        sr[base + L + b] = rot[0] * nr
-        si[base + L + b] = -rot[0] * ni
-    return 1
-
-
-# The kernels work on flat views: the padded spectrogram ``sr/si`` (rows = frames + 2(Q-1),
-# row width ``width = n_freq + 2L``) and the weights ``wr/wi`` (shape (P, 2Q-1, 2L+1)).
-# Reads index with unsigned integers (``_U``) so numba drops negative-index wraparound
-# and the tap loops vectorise.
-
-
-@njit(cache=True, fastmath=True)
-def _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, n_fft, L, period, q_off,
-                  rot):
-    """Replace the phase of every bin of frame ``m`` with ``amp > thr`` by its neighbours' sum.
-
-    Only the taps ``lo[r, qi] <= ki < hi[r, qi]`` (the span of non-negligible weights,
-    column offsets ``0 .. 2L``) are visited. ``q_hi`` limits the frame offsets to padded
-    rows ``m .. m + q_hi - 1`` (all 2Q-1 rows = batch; Q-1 = past only; Q = past and
-    current frame). Returns the number of bins updated.
-    """
-    nfreq = amp.shape[1]
-    q_all = 2 * q_off + 1
-    nkf = 2 * L + 1
-    count = 0
-    for n in range(nfreq):
-        av = amp[m, n]
-        if av <= thr:
-            continue
-        r = n % period
-        zr = 0.0
-        zi = 0.0
-        for qi in range(q_hi):
-            sb = (m + qi) * width + n
-            wb = (r * q_all + qi) * nkf
-            for ki in range(lo[r, qi], hi[r, qi]):
-                a_r = wr[_U(wb + ki)]
-                a_i = wi[_U(wb + ki)]
-                s_r = sr[_U(sb + ki)]
-                s_i = si[_U(sb + ki)]
-                zr += a_r * s_r - a_i * s_i
-                zi += a_r * s_i + a_i * s_r
-        count += _set_bin(sr, si, (m + q_off) * width, n, av, zr, zi, n_fft, L, nfreq, rot)
-    return count
-
-
-@njit(cache=True, fastmath=True)
-def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, period, q_off,
-                      rot):
-    """:func:`_update_frame` over all frame offsets for symmetric windows.
-
-    When ``alpha_n(-q, k) = conj(alpha_n(q, k))`` and ``alpha_n(0, k)`` is real (windows
-    symmetric about the frame centre, hop dividing n_fft), the terms of ``q`` and ``-q``
-    share their weight: ``W A + conj(W) B = wr (A + B) + i wi (A - B)``, half the products.
-    """
-    nfreq = amp.shape[1]
-    q_all = 2 * q_off + 1
-    nkf = 2 * L + 1
-    row0 = (m + q_off) * width
-    count = 0
-    r = period - 1
-    for n in range(nfreq):
-        r += 1  # r = n % period without a division
-        if r == period:
-            r = 0
-        av = amp[m, n]
-        if av <= thr:
-            continue
-        zr = 0.0
-        zi = 0.0
-        sb = row0 + n
-        wb = (r * q_all + q_off) * nkf
-        for ki in range(lo[r, q_off], hi[r, q_off]):
-            w0 = wr[_U(wb + ki)]
-            zr += w0 * sr[_U(sb + ki)]
-            zi += w0 * si[_U(sb + ki)]
-        for q in range(1, q_off + 1):
-            qi = q_off + q
-            bp = sb + q * width
-            bm = sb - q * width
-            wb = (r * q_all + qi) * nkf
-            for ki in range(lo[r, qi], hi[r, qi]):
-                a_r = wr[_U(wb + ki)]
-                a_i = wi[_U(wb + ki)]
-                pr = sr[_U(bp + ki)] + sr[_U(bm + ki)]
-                mr = sr[_U(bp + ki)] - sr[_U(bm + ki)]
-                p_i = si[_U(bp + ki)] + si[_U(bm + ki)]
-                m_i = si[_U(bp + ki)] - si[_U(bm + ki)]
-                zr += a_r * pr - a_i * m_i
-                zi += a_r * p_i + a_i * mr
-        count += _set_bin(sr, si, row0, n, av, zr, zi, n_fft, L, nfreq, rot)
-    return count
-
-
-@njit(cache=True)
-def _batch_sweeps(sr, si, width, amp, wr, wi, lo, hi, thr_abs, n_fft, L, period, q_off, rot,
-                  symmetric):
-    """Batch LWS: for each threshold, one in-place sweep over frames then bins."""
-    frames = amp.shape[0]
-    q_all = 2 * q_off + 1
-    total = 0
-    for it in range(thr_abs.size):
-        for m in range(frames):
-            if symmetric:
-                total += _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr_abs[it],
-                                           n_fft, L, period, q_off, rot)
-            else:
-                total += _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr_abs[it], q_all,
-                                       n_fft, L, period, q_off, rot)
-    return total
-
-
-@njit(cache=True)
-def _nofuture_sweeps(sr, si, width, amp, wr, wi, lo, hi, thr_abs, n_fft, L, period, q_off, rot):
-    """"No future" LWS: each frame re-estimated from past frames only (q < 0)."""
-    frames = amp.shape[0]
-    for it in range(thr_abs.size):
-        for m in range(frames):
-            _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr_abs[it], q_off, n_fft, L,
-                          period, q_off, rot)
-
-
-@njit(cache=True)
-def _online(sr, si, init_r, init_i, width, amp, wr, wi, lo, hi, wr_ai, wi_ai, lo_ai, hi_ai,
-            wr_af, wi_af, lo_af, hi_af, thr_abs, n_fft, L, period, q_off, rot, look_ahead):
-    """Online LWS (frame-by-frame, future unseen); ``sr``/``si`` start as zeros.
-
-    For each new frame ``m``: start from the initial values, estimate its phase from the
-    past frames with the causal weights ``*_ai`` (no threshold), then ``thr_abs.size``
-    times update frames ``m - look_ahead .. m - 1`` with the normal weights (frames after
-    ``m`` are still zero, i.e. unseen) and frame ``m`` itself from the past and current
-    frames with the weights ``*_af``.
-    """
-    frames = amp.shape[0]
-    q_all = 2 * q_off + 1
-    for m in range(frames):
-        base = (m + q_off) * width
-        for c in range(width):
-            sr[base + c] = init_r[base + c]
-            si[base + c] = init_i[base + c]
-        _update_frame(sr, si, width, amp, wr_ai, wi_ai, lo_ai, hi_ai, m, -1.0, q_off, n_fft, L,
-                      period, q_off, rot)
-        for it in range(thr_abs.size):
-            j0 = m - look_ahead
-            if j0 < 0:
-                j0 = 0
-            for j in range(j0, m):
-                _update_frame(sr, si, width, amp, wr, wi, lo, hi, j, thr_abs[it], q_all, n_fft,
-                              L, period, q_off, rot)
-            _update_frame(sr, si, width, amp, wr_af, wi_af, lo_af, hi_af, m, thr_abs[it],
-                          q_off + 1, n_fft, L, period, q_off, rot)
-
-
-# --------------------------------------------------------------------------- driver
-
-
 #: What the frames beyond either end hold: static copies of each stage's first/last frame
 #: (the reference package's ``extspec``) or silence.
 EDGES = ("copy", "silent")
+
+#: Starting phases when no warm start is given.
+INIT_METHODS = ("zero", "random")
+
+#: The rotation finder the driver uses (a module global so a test can switch the paired
+#: kernel off and compare it with the general one).
+_rotation = symmetric_rotation
+
+STAGES = ("nofuture", "online", "batch")
+
+
+def check_params(*, mode: str, L, look_ahead, iterations: dict, schedules: dict,
+                 init_method: str, causal: str, edges: str) -> None:
+    """Raise :class:`~melbench.errors.ParameterError` naming the first bad LWS parameter.
+
+    Parameters
+    ----------
+    mode : str
+        A key of :data:`MODES`.
+    L, look_ahead : int
+        Kernel half-width and online look-ahead, integers >= 0.
+    iterations : dict
+        ``{stage: count or None}`` for the stages in :data:`STAGES`.
+    schedules : dict
+        ``{stage: (alpha, beta, gamma)}``.
+    init_method, causal, edges : str
+        Members of :data:`INIT_METHODS`, :data:`CAUSAL`, :data:`EDGES`.
+    """
+    if mode not in MODES:
+        raise ParameterError(f"lws mode={mode!r}; choose one of {', '.join(MODES)}")
+    if int(L) != L or L < 0:
+        raise ParameterError(f"lws L={L!r}: the kernel half-width must be an integer >= 0")
+    if int(look_ahead) != look_ahead or look_ahead < 0:
+        raise ParameterError(f"lws look_ahead={look_ahead!r}: must be an integer >= 0")
+    for stage in STAGES:
+        n = iterations[stage]
+        if n is not None and (int(n) != n or n < 0):
+            raise ParameterError(f"lws {stage}_iterations={n!r}: must be an integer >= 0")
+        alpha, beta, gamma = schedules[stage]
+        if alpha < 0:
+            raise ParameterError(f"lws {stage}_alpha must be >= 0")
+        if beta < 0:
+            raise ParameterError(f"lws {stage}_beta must be >= 0 (thresholds must decrease)")
+        if gamma <= 0:
+            raise ParameterError(f"lws {stage}_gamma must be > 0")
+    if init_method not in INIT_METHODS:
+        raise ParameterError(f"lws init={init_method!r}; choose 'zero' or 'random'")
+    if causal not in CAUSAL:
+        raise ParameterError(f"lws causal={causal!r}; choose one of {', '.join(CAUSAL)}")
+    if edges not in EDGES:
+        raise ParameterError(f"lws edges={edges!r}; choose one of {', '.join(EDGES)}")
+
+
+def kernel_too_wide(L: int, spec: FeatureSpec) -> str | None:
+    """Why a neighbourhood of ``2L + 1`` bins does not fit the spectrum, or None."""
+    if 2 * int(L) + 1 > spec.n_fft:
+        return f"lws L={L} is too wide for n_fft={spec.n_fft}; use a smaller L"
+    return None
 
 
 def _copy_edges(sr: np.ndarray, si: np.ndarray, q_off: int, frames: int) -> None:
@@ -406,132 +137,224 @@ def _copy_edges(sr: np.ndarray, si: np.ndarray, q_off: int, frames: int) -> None
         arr[q_off + frames :] = arr[q_off + frames - 1]
 
 
-def _rotation(W: np.ndarray, n_fft: int, L: int) -> tuple[float, bool]:
-    """Phase rotation that makes the weights pair ``q`` with ``-q`` (the fast kernel).
-
-    For a window symmetric about ``c = n_fft / 2 + delta`` (``delta`` = 0 for melbench's
-    periodic windows, -1/2 for windows symmetric about ``(N - 1) / 2`` such as the lws
-    package's own), ``alpha_n(-q, k) = e^{4 pi i k c / N} conj(alpha_n(q, k))``. Storing the
-    spectrum rotated, ``X~[j] = X[j] e^{2 pi i j delta / N}``, turns the weights into
-    ``alpha_n(q, k) e^{-2 pi i k delta / N}``, which are conjugate-symmetric in ``q`` and
-    real at ``q = 0``; the per-bin update is unchanged in the rotated coordinates.
-
-    Returns
-    -------
-    delta : float
-        The rotation (0 if none applies).
-    symmetric : bool
-        Whether the rotated weights allow :func:`_update_frame_sym`.
-    """
-    q_off = (W.shape[1] - 1) // 2
-    ks = np.arange(-L, L + 1)
-    for delta in (0.0, -0.5, 0.5):
-        B = W * np.exp(-2j * np.pi * ks * delta / n_fft)
-        if (np.allclose(B[:, q_off, :].imag, 0.0, atol=1e-12)
-                and np.allclose(B[:, :q_off, :], np.conj(B[:, : q_off : -1, :]), atol=1e-12)):
-            return delta, True
-    return 0.0, False
-
-
-def _compress_weights(W: np.ndarray, rel_tol: float = 1e-12):
-    """Split ``W`` into real/imag parts and the span ``[lo, hi)`` of non-negligible taps."""
-    keep = np.abs(W) > rel_tol * max(float(np.abs(W).max()), 1e-300)
-    n_k = W.shape[2]
-    any_ = keep.any(axis=2)
-    lo = np.where(any_, np.argmax(keep, axis=2), 0).astype(np.int64)
-    hi = np.where(any_, n_k - np.argmax(keep[:, :, ::-1], axis=2), 0).astype(np.int64)
-    return np.ascontiguousarray(W.real).ravel(), np.ascontiguousarray(W.imag).ravel(), lo, hi
-
-
 def lws(
     magnitude: np.ndarray,
     spec: FeatureSpec,
     *,
+    init: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+    mode: str = "speech",
     L: int = 5,
     look_ahead: int = 3,
-    nofuture_iterations: int = 0,
+    nofuture_iterations: int | None = None,
     nofuture_alpha: float = 1.0,
     nofuture_beta: float = 0.1,
     nofuture_gamma: float = 1.0,
-    online_iterations: int = 0,
+    online_iterations: int | None = None,
     online_alpha: float = 1.0,
     online_beta: float = 0.1,
     online_gamma: float = 1.0,
-    batch_iterations: int = 100,
+    batch_iterations: int | None = None,
     batch_alpha: float = 100.0,
     batch_beta: float = 0.1,
     batch_gamma: float = 1.0,
+    init_method: str = "zero",
     causal: str = "lws",
     edges: str = "copy",
-    init_phase_2d: np.ndarray | None = None,
     weights: np.ndarray | None = None,
-    trace: list | None = None,
 ) -> np.ndarray:
-    """Run the LWS stages (no future -> online -> batch) on one ``(n_freq, frames)`` magnitude.
+    """Local weighted sums: the no-future, online and batch stages (module docstring).
 
     Parameters
     ----------
-    magnitude : np.ndarray, shape (n_freq, frames)
-        Target magnitude (float64 is used internally).
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Target linear magnitude, non-negative and finite; leading batch axes are processed
+        item by item (float64 inside).
     spec : FeatureSpec
-        STFT contract (window, hop, n_fft).
-    L, look_ahead, ..., causal, edges : see :class:`LWS.Params`.
-    init_phase_2d : np.ndarray, optional
-        Initial phase (radians); zero phase if None.
-    weights : np.ndarray, optional
-        Precomputed :func:`spec_weights` (for reuse across a batch).
+        STFT contract (window, hop, n_fft) the result is consistent with.
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start: complex spectrogram (its phase is used) or phases in radians. Takes
+        precedence over ``init_method``.
+    rng : np.random.Generator or int, optional
+        Seed of the random start (``init_method="random"``); unused otherwise.
     trace : list, optional
-        Receives ``{"iter", "sc_db", "stage"}`` after each stage (SC of STFT(ISTFT(X))).
+        Receives ``{"iter", "stage", "sc_db"}`` after the no-future and online stages and
+        after each batch sweep (SC of ``STFT(ISTFT(X))`` against the magnitude, dB).
+    mode : str
+        Schedule preset of the iteration counts left None: "speech" (no future 0,
+        online 0, batch 100) or "music" (1, 10, 100), as the lws package.
+    L : int
+        Half-width of the frequency neighbourhood (bins ``n - L .. n + L``).
+    look_ahead : int
+        Online stage: frames re-estimated when a new frame arrives.
+    nofuture_iterations, online_iterations, batch_iterations : int, optional
+        Sweeps of each stage; None = from ``mode``.
+    nofuture_alpha, nofuture_beta, nofuture_gamma, online_alpha, online_beta, \
+online_gamma, batch_alpha, batch_beta, batch_gamma : float
+        Threshold schedule of each stage: sweep ``i`` (from 0) updates only the bins with
+        magnitude above ``alpha * exp(-beta * i**gamma) * mean(magnitude)``.
+    init_method : str
+        Start without a warm start: "zero" phase (the reference's) or "random" (seeded
+        uniform phase).
+    causal : str
+        Weights while the later frames are unseen: "lws" (the reference package's, from
+        Zhu et al.'s asymmetric windows) or "coverage" (melbench's variant).
+    edges : str
+        Frames beyond either end: "copy" (static copies of the edge frames, the
+        reference's) or "silent" (zeros).
+    weights : np.ndarray [shape=(P, 2Q - 1, 2L + 1)], optional
+        Precomputed :func:`spec_weights` of ``spec`` and ``L`` (reuse across calls).
 
     Returns
     -------
-    np.ndarray, complex128, shape (n_freq, frames)
-        Target magnitude with the LWS phase.
+    np.ndarray [shape=(..., n_freq, frames)]
+        The target magnitude with the LWS phase; complex128 for float64 input, else
+        complex64.
+
+    Raises
+    ------
+    InputError
+        Magnitude of the wrong shape, negative or not finite; warm start of another shape.
+    ParameterError
+        A parameter outside its range, or a kernel wider than the spectrum.
+
+    References
+    ----------
+    .. [1] J. Le Roux, H. Kameoka, N. Ono and S. Sagayama, "Fast signal reconstruction
+       from magnitude STFT spectrogram based on spectrogram consistency," Proc. DAFx 2010.
+    .. [2] J. Le Roux, H. Kameoka, N. Ono and S. Sagayama, "Phase initialization schemes
+       for faster spectrogram-consistency-based signal reconstruction," Proc. ASJ Autumn
+       Meeting, 3-10-3, 2010 (the no-future and online stages).
+    .. [3] X. Zhu, G. T. Beauregard and L. L. Wyse, "Real-time signal estimation from
+       modified short-time Fourier transform magnitude spectra," IEEE TASLP 15(5),
+       2007 (the asymmetric windows of the causal weights).
+    .. [4] J. Le Roux, ``lws`` 1.2.8, https://github.com/Jonathan-LeRoux/lws (the schedule
+       and the stages followed here).
     """
-    n_fft = spec.n_fft
-    amp = np.ascontiguousarray(np.asarray(magnitude, dtype=np.float64).T)
-    frames, nfreq = amp.shape
-    W = spec_weights(spec, L) if weights is None else weights
+    iters = {"nofuture": nofuture_iterations, "online": online_iterations,
+             "batch": batch_iterations}
+    schedules = {"nofuture": (nofuture_alpha, nofuture_beta, nofuture_gamma),
+                 "online": (online_alpha, online_beta, online_gamma),
+                 "batch": (batch_alpha, batch_beta, batch_gamma)}
+    check_params(mode=mode, L=L, look_ahead=look_ahead, iterations=iters, schedules=schedules,
+                 init_method=init_method, causal=causal, edges=edges)
+    reason = kernel_too_wide(L, spec)
+    if reason:
+        raise ParameterError(reason)
+    magnitude = check_magnitude(magnitude, spec)
+    if init is not None and np.shape(init) != magnitude.shape:
+        raise InputError(f"lws warm start has shape {np.shape(init)}, the magnitude "
+                         f"{magnitude.shape}; give init of the magnitude's shape or None")
+    counts = [preset if iters[s] is None else int(iters[s])
+              for s, preset in zip(STAGES, MODES[mode], strict=True)]
+    need_causal = counts[0] > 0 or counts[1] > 0
+    tables = _tables(spec, int(L), causal if need_causal else None, weights)
+    rng = np.random.default_rng(rng)
+
+    def one(mag: np.ndarray, ph: np.ndarray | None, rng_: np.random.Generator) -> np.ndarray:
+        if ph is None and init_method == "random":
+            ph = rng_.uniform(-np.pi, np.pi, size=mag.shape)
+        return _stages(mag, spec, ph, tables, int(look_ahead), counts, schedules, edges, trace)
+
+    return over_batch(one, magnitude, init_phase(init), rng)
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """What the kernels need for one spec and ``L``: packed weights and the rotation."""
+
+    L: int
+    period: int
+    q_off: int
+    symmetric: int  # tap kernel: 0 general, 1 paired (q, -q), 2 four taps per weight
+    bin_rot: np.ndarray | None  # e^{2 pi i n delta / N} per bin, None without rotation
+    rot: np.ndarray  # (sigma, u_r, u_i) of :func:`melbench.phase.lws_kernels.fill_mirrors`
+    K: tuple  # :func:`melbench.phase.lws_kernels.pack` of the interior weights
+    K_ai: tuple | None  # causal weights, past frames only
+    K_af: tuple | None  # causal weights, past and current frames
+
+
+_TABLES: dict[tuple, _Tables] = {}  # the last few specs' tables (building them takes ms)
+
+
+def _tables(spec: FeatureSpec, L: int, causal: str | None,
+            weights: np.ndarray | None) -> _Tables:
+    """:class:`_Tables` of ``spec`` (cached by window, hop and n_fft unless ``weights``)."""
+    window = np.ascontiguousarray(spec.window_array, dtype=np.float64)
+    key = (hashlib.sha1(window.tobytes()).hexdigest(), spec.n_fft, spec.hop_length, L, causal,
+           _rotation)
+    if weights is None and key in _TABLES:
+        return _TABLES[key]
+    n_fft, nfreq, a = spec.n_fft, spec.n_freq, spec.hop_length
+    W = (spec_weights(spec, L) if weights is None else weights).copy()
     period, q_all, _ = W.shape
     q_off = (q_all - 1) // 2
-    W = W.copy()
     W[:, q_off, L] = 0.0  # the self term is not part of the neighbours' sum
     delta, symmetric = _rotation(W, n_fft, L)
     tap_rot = np.exp(-2j * np.pi * np.arange(-L, L + 1) * delta / n_fft)
-    W = W * tap_rot
-    bin_rot = np.exp(2j * np.pi * np.arange(nfreq) * delta / n_fft)
-    rot = np.array([np.cos(2 * np.pi * delta), np.cos(np.pi * delta), np.sin(np.pi * delta)])
-    wr, wi, lo, hi = _compress_weights(W)
+    K_ai = K_af = None
+    if causal is not None:
+        W_ai, W_af = causal_weights(spec, L, kind=causal)
+        W_af[:, q_off, L] = 0.0
+        K_ai = pack(W_ai * tap_rot, a, n_fft, nfreq)
+        K_af = pack(W_af * tap_rot, a, n_fft, nfreq)
+    out = _Tables(
+        L=L, period=period, q_off=q_off,
+        symmetric=(2 if (4 * a) % n_fft == 0 else 1) if symmetric else 0,
+        bin_rot=np.exp(2j * np.pi * np.arange(nfreq) * delta / n_fft) if delta else None,
+        rot=np.array([np.cos(2 * np.pi * delta), np.cos(np.pi * delta), np.sin(np.pi * delta)]),
+        K=pack(W * tap_rot, a, n_fft, nfreq), K_ai=K_ai, K_af=K_af)
+    if weights is None:
+        if len(_TABLES) >= 8:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = out
+    return out
+
+
+def _stages(magnitude, spec, phase, tables, look_ahead, counts, schedules, edges, trace):
+    """The stages on one ``(n_freq, frames)`` float64 magnitude; complex128 result."""
+    n_fft = spec.n_fft
+    L, q_off, bin_rot = tables.L, tables.q_off, tables.bin_rot
+    nofuture_iterations, online_iterations, batch_iterations = counts
+    amp = np.ascontiguousarray(np.asarray(magnitude, dtype=np.float64).T)
+    frames, nfreq = amp.shape
     mean_amp = float(amp.mean()) if amp.size else 0.0
+    levels = frame_levels(amp)
 
     shape = (frames + 2 * q_off, nfreq + 2 * L)
     width = shape[1]
     sr = np.zeros(shape)
     si = np.zeros(shape)
-    ph = np.zeros_like(amp) if init_phase_2d is None else np.asarray(init_phase_2d, np.float64).T
-    x0 = amp * np.exp(1j * ph)
-    # DC and Nyquist are real for a real signal
-    x0[:, 0] = x0[:, 0].real
-    if n_fft % 2 == 0:
-        x0[:, -1] = x0[:, -1].real
-    x0 *= bin_rot
-    sr[q_off : q_off + frames, L : L + nfreq] = x0.real
-    si[q_off : q_off + frames, L : L + nfreq] = x0.imag
+    body = (slice(q_off, q_off + frames), slice(L, L + nfreq))
+    if phase is None and bin_rot is None:
+        sr[body] = amp
+    else:
+        x0 = amp * np.exp(1j * (0.0 if phase is None else np.asarray(phase, np.float64).T))
+        # DC and Nyquist are real for a real signal
+        x0[:, 0] = x0[:, 0].real
+        if n_fft % 2 == 0:
+            x0[:, -1] = x0[:, -1].real
+        if bin_rot is not None:
+            x0 *= bin_rot
+        sr[body] = x0.real
+        si[body] = x0.imag
     copy = edges == "copy"
     if copy:
         _copy_edges(sr, si, q_off, frames)
-    _fill_mirrors(sr, si, n_fft, L, rot)
-    common = (amp, wr, wi, lo, hi)
-    if nofuture_iterations > 0 or online_iterations > 0:
-        W_ai, W_af = causal_weights(spec, L, kind=causal)
-        W_af[:, q_off, L] = 0.0
-        causal_ai = _compress_weights(W_ai * tap_rot)
-        causal_af = _compress_weights(W_af * tap_rot)
-    sizes = (n_fft, L, period, q_off, rot)
+    rot = tables.rot
+    fill_mirrors(sr, si, n_fft, L, rot)
+    K, K_ai, K_af = tables.K, tables.K_ai, tables.K_af
+    sizes = (n_fft, L, tables.period, q_off, rot)
 
     def current() -> np.ndarray:
-        x = sr[q_off : q_off + frames, L : L + nfreq] + 1j * si[q_off : q_off + frames, L : L + nfreq]
-        return (x * np.conj(bin_rot)).T
+        """The frames as ``(n_freq, frames)`` (a transposed view; callers copy it)."""
+        x = np.empty((frames, nfreq), dtype=np.complex128)
+        x.real = sr[body]
+        x.imag = si[body]
+        if bin_rot is not None:
+            x *= np.conj(bin_rot)
+        return x.T
 
     def record(stage: str, it: int) -> None:
         if trace is not None:
@@ -540,33 +363,35 @@ def lws(
             trace.append({"iter": it, "stage": stage, "sc_db": sc})
 
     if nofuture_iterations > 0:
-        thr = thresholds(nofuture_iterations, nofuture_alpha, nofuture_beta, nofuture_gamma)
-        _nofuture_sweeps(sr.ravel(), si.ravel(), width, amp, *causal_ai, thr * mean_amp, *sizes)
+        thr = thresholds(nofuture_iterations, *schedules["nofuture"])
+        nofuture_sweeps(sr.ravel(), si.ravel(), width, amp, levels, K_ai, thr * mean_amp, *sizes)
         record("nofuture", nofuture_iterations)
     if online_iterations > 0:
-        thr = thresholds(online_iterations, online_alpha, online_beta, online_gamma)
+        thr = thresholds(online_iterations, *schedules["online"])
         osr = np.zeros(shape)
         osi = np.zeros(shape)
         if copy:  # the past of frame 0 (the frames after m are unseen anyway)
             osr[:q_off] = sr[q_off]
             osi[:q_off] = si[q_off]
-        _online(osr.ravel(), osi.ravel(), sr.ravel(), si.ravel(), width, *common, *causal_ai,
-                *causal_af, thr * mean_amp, *sizes, int(look_ahead))
+        online(osr.ravel(), osi.ravel(), sr.ravel(), si.ravel(), width, amp, levels, K, K_ai,
+               K_af,
+               thr * mean_amp, *sizes, look_ahead, tables.symmetric)
         sr, si = osr, osi
         record("online", nofuture_iterations + online_iterations)
     if batch_iterations > 0:
         if copy:
             _copy_edges(sr, si, q_off, frames)
-        thr = thresholds(batch_iterations, batch_alpha, batch_beta, batch_gamma) * mean_amp
+        thr = thresholds(batch_iterations, *schedules["batch"]) * mean_amp
         if trace is None:
-            _batch_sweeps(sr.ravel(), si.ravel(), width, *common, thr, *sizes, symmetric)
+            batch_sweeps(sr.ravel(), si.ravel(), width, amp, levels, K, thr, *sizes,
+                         tables.symmetric)
         else:
             base = nofuture_iterations + online_iterations
             for i in range(batch_iterations):
-                _batch_sweeps(sr.ravel(), si.ravel(), width, *common, thr[i : i + 1], *sizes,
-                              symmetric)
+                batch_sweeps(sr.ravel(), si.ravel(), width, amp, levels, K, thr[i : i + 1], *sizes,
+                             tables.symmetric)
                 record("batch", base + i + 1)
-    return np.ascontiguousarray(current())
+    return current()
 
 
 class LWS(PhaseRetriever):
@@ -658,69 +483,28 @@ class LWS(PhaseRetriever):
         edges: str = "copy"
 
     def validate(self) -> None:
-        """Check the preset, counts, kernel size and schedules."""
+        """Check the preset, counts, kernel size and schedules (:func:`check_params`)."""
         p = self.params
-        if p.mode not in MODES:
-            raise ParameterError(f"lws mode={p.mode!r}; choose one of {', '.join(MODES)}")
-        if int(p.L) != p.L or p.L < 0:
-            raise ParameterError(f"lws L={p.L!r}: the kernel half-width must be an integer >= 0")
-        if int(p.look_ahead) != p.look_ahead or p.look_ahead < 0:
-            raise ParameterError(f"lws look_ahead={p.look_ahead!r}: must be an integer >= 0")
-        for stage in ("nofuture", "online", "batch"):
-            n = getattr(p, f"{stage}_iterations")
-            if n is not None and (int(n) != n or n < 0):
-                raise ParameterError(f"lws {stage}_iterations={n!r}: must be an integer >= 0")
-            if getattr(p, f"{stage}_alpha") < 0:
-                raise ParameterError(f"lws {stage}_alpha must be >= 0")
-            if getattr(p, f"{stage}_beta") < 0:
-                raise ParameterError(f"lws {stage}_beta must be >= 0 (thresholds must decrease)")
-            if getattr(p, f"{stage}_gamma") <= 0:
-                raise ParameterError(f"lws {stage}_gamma must be > 0")
-        if p.init not in ("zero", "random"):
-            raise ParameterError(f"lws init={p.init!r}; choose 'zero' or 'random'")
-        if p.causal not in CAUSAL:
-            raise ParameterError(f"lws causal={p.causal!r}; choose one of {', '.join(CAUSAL)}")
-        if p.edges not in EDGES:
-            raise ParameterError(f"lws edges={p.edges!r}; choose one of {', '.join(EDGES)}")
+        check_params(
+            mode=p.mode, L=p.L, look_ahead=p.look_ahead,
+            iterations={s: getattr(p, f"{s}_iterations") for s in STAGES},
+            schedules={s: (getattr(p, f"{s}_alpha"), getattr(p, f"{s}_beta"),
+                           getattr(p, f"{s}_gamma")) for s in STAGES},
+            init_method=p.init, causal=p.causal, edges=p.edges)
 
     def iterations(self) -> tuple[int, int, int]:
         """(nofuture, online, batch) iteration counts after applying the mode preset."""
         p = self.params
-        nf, on, ba = MODES[p.mode]
-        return (
-            nf if p.nofuture_iterations is None else int(p.nofuture_iterations),
-            on if p.online_iterations is None else int(p.online_iterations),
-            ba if p.batch_iterations is None else int(p.batch_iterations),
-        )
+        return tuple(preset if getattr(p, f"{s}_iterations") is None
+                     else int(getattr(p, f"{s}_iterations"))
+                     for s, preset in zip(STAGES, MODES[p.mode], strict=True))
 
     def skip(self, spec: FeatureSpec) -> str | None:
         """Decline specs whose neighbourhood would not fit the spectrum."""
-        if 2 * self.params.L + 1 > spec.n_fft:
-            return f"lws L={self.params.L} is too wide for n_fft={spec.n_fft}"
-        return None
+        return kernel_too_wide(self.params.L, spec)
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run the LWS stages over each item of the batch."""
-        reason = self.skip(spec)
-        if reason:
-            raise ParameterError(reason)
+        """:func:`lws` with the plugin's parameters (each batch item in turn)."""
         p = self.params
-        nf, on, ba = self.iterations()
-        W = spec_weights(spec, int(p.L))
-        phases = init_phase(init)
-
-        def one(mag, ph, rng_):
-            if ph is None and p.init == "random":
-                ph = rng_.uniform(-np.pi, np.pi, size=mag.shape)
-            return lws(
-                mag, spec, L=int(p.L), look_ahead=int(p.look_ahead),
-                nofuture_iterations=nf, nofuture_alpha=p.nofuture_alpha,
-                nofuture_beta=p.nofuture_beta, nofuture_gamma=p.nofuture_gamma,
-                online_iterations=on, online_alpha=p.online_alpha, online_beta=p.online_beta,
-                online_gamma=p.online_gamma, batch_iterations=ba, batch_alpha=p.batch_alpha,
-                batch_beta=p.batch_beta, batch_gamma=p.batch_gamma, causal=p.causal,
-                edges=p.edges, init_phase_2d=ph,
-                weights=W, trace=trace,
-            )
-
-        return over_batch(one, magnitude, phases, rng)
+        return lws(magnitude, spec, init=init, rng=rng, trace=trace,
+                   init_method=p.init, **{k: v for k, v in vars(p).items() if k != "init"})

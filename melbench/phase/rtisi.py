@@ -41,10 +41,17 @@ import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
 from numba import njit
 
 from .. import costs
-from ..errors import ParameterError
+from ..errors import InputError, ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
-from ._local import centred_to_frame_start, init_phase, over_batch, synthesis_window
+from ..validation import check_magnitude
+from ._local import (
+    centred_to_frame_start,
+    consistent_sc_db,
+    init_phase,
+    over_batch,
+    synthesis_window,
+)
 
 
 def asymmetric_windows(gd: np.ndarray, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,52 +145,110 @@ def _rtisi_la(mag, g, gd, specg1, specg2, unit, a, la, n_iter, init, use_init):
     return out, n_ffts
 
 
+def check_params(look_ahead: int | None, n_iter: int) -> None:
+    """Raise :class:`~melbench.errors.ParameterError` for a bad look-ahead or round count."""
+    if look_ahead is not None and (int(look_ahead) != look_ahead or look_ahead < 0):
+        raise ParameterError(f"rtisi_la look_ahead={look_ahead!r}: must be an integer >= 0")
+    if int(n_iter) != n_iter or n_iter < 1:
+        raise ParameterError(f"rtisi_la n_iter={n_iter!r}: must be an integer >= 1")
+
+
 def rtisi_la(
     magnitude: np.ndarray,
     spec: FeatureSpec,
     *,
+    init: np.ndarray | None = None,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
     look_ahead: int | None = None,
     n_iter: int = 5,
-    init_phase_2d: np.ndarray | None = None,
 ) -> np.ndarray:
-    """RTISI-LA on one ``(n_freq, frames)`` magnitude (module docstring).
+    """RTISI-LA as phaseret computes it (module docstring), frame by frame.
 
     Parameters
     ----------
-    magnitude : np.ndarray, shape (n_freq, frames)
-        Target magnitude.
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        Target linear magnitude, non-negative and finite; leading batch axes are processed
+        item by item (float64 inside).
     spec : FeatureSpec
-        STFT contract (window, hop, n_fft).
+        STFT contract (window, hop, n_fft) the result is consistent with.
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Warm start (complex spectrogram, whose phase is used, or phases in radians): an
+        arriving frame then starts from ``magnitude * e^{i phase}`` instead of empty, and
+        the newest frame is analysed with ``specg2`` from the first round.
+    rng : np.random.Generator or int, optional
+        Unused (RTISI-LA is deterministic); accepted for the common signature.
+    trace : list, optional
+        Receives one ``{"iter", "sc_db"}`` record per item after the run (SC of
+        ``STFT(ISTFT(X))`` against the magnitude, dB; ``iter`` = ``n_iter``).
     look_ahead : int, optional
         Look-ahead frames; default ``ceil(n_fft / hop) - 1`` (3 at 75% overlap), capped at
         ``frames - 1`` as in phaseret.
     n_iter : int
         Rounds per submitted frame (phaseret's ``maxit``, default 5): every frame is
-        updated ``n_iter * (look_ahead + 1)`` times before it is committed.
-    init_phase_2d : np.ndarray, shape (n_freq, frames), optional
-        Warm-start phases: an arriving frame then starts from ``magnitude * e^{i phase}``
-        instead of empty (and the newest frame uses ``specg2`` from the first round).
+        updated ``n_iter * (look_ahead + 1)`` times before it is committed, one real FFT
+        pair of ``n_fft`` points each.
 
     Returns
     -------
-    np.ndarray, complex128, shape (n_freq, frames)
+    np.ndarray [shape=(..., n_freq, frames)]
+        The magnitude with the RTISI-LA phase; complex128 for float64 input, else
+        complex64.
+
+    Raises
+    ------
+    InputError
+        Magnitude of the wrong shape, negative or not finite; warm start of another shape.
+    ParameterError
+        A negative look-ahead or fewer than one round.
+
+    References
+    ----------
+    .. [1] X. Zhu, G. T. Beauregard and L. L. Wyse, "Real-time signal estimation from
+       modified short-time Fourier transform magnitude spectra," IEEE Trans. Audio,
+       Speech, and Language Processing 15(5):1645-1653, 2007.
+    .. [2] Z. Prusa, phaseret (the Phase Retrieval Toolbox): ``rtisila.m``,
+       ``comp_rtisilaupdate.m``, ``libphaseret/src/rtisila.c``,
+       https://github.com/ltfat/phaseret (the schedule and windows followed here).
+    .. [3] Z. Prusa, P. Balazs and P. L. Sondergaard, "A noniterative method for
+       reconstruction of phase from STFT magnitude," IEEE/ACM Trans. Audio, Speech, and
+       Language Processing 25(5):1154-1164, 2017 (RTISI-LA among its baselines: the
+       set-up of ``results/rtisi_la_prusa_speed.md``).
     """
-    mag = np.ascontiguousarray(np.asarray(magnitude, dtype=np.float64).T)
-    frames = mag.shape[0]
-    if frames == 0:
-        return np.zeros(magnitude.shape, dtype=np.complex128)
+    check_params(look_ahead, n_iter)
+    magnitude = check_magnitude(magnitude, spec)
+    if init is not None and np.shape(init) != magnitude.shape:
+        raise InputError(f"rtisi_la warm start has shape {np.shape(init)}, the magnitude "
+                         f"{magnitude.shape}; give init of the magnitude's shape or None")
     a = spec.hop_length
     g = np.asarray(spec.window_array, dtype=np.float64)
     gd = synthesis_window(spec)
     specg1, specg2 = asymmetric_windows(gd, a)
-    la = -(-spec.n_fft // a) - 1 if look_ahead is None else int(look_ahead)
+    unit = np.exp(1j * centred_to_frame_start(spec))
+
+    def one(mag2d: np.ndarray, ph: np.ndarray | None, _rng) -> np.ndarray:
+        out = _rtisi_la_2d(mag2d, g, gd, specg1, specg2, unit, a, look_ahead, int(n_iter), ph)
+        if trace is not None:
+            with costs.uncounted():  # the trace's STFTs are bookkeeping (melbench.costs)
+                trace.append({"iter": int(n_iter), "sc_db": consistent_sc_db(mag2d, out, spec)})
+        return out
+
+    return over_batch(one, magnitude, init_phase(init), np.random.default_rng(rng))
+
+
+def _rtisi_la_2d(magnitude, g, gd, specg1, specg2, unit, a, look_ahead, n_iter, phase):
+    """RTISI-LA on one ``(n_freq, frames)`` float64 magnitude; complex128 result."""
+    mag = np.ascontiguousarray(np.asarray(magnitude, dtype=np.float64).T)
+    frames = mag.shape[0]
+    if frames == 0:
+        return np.zeros(magnitude.shape, dtype=np.complex128)
+    la = -(-g.size // a) - 1 if look_ahead is None else int(look_ahead)
     la = min(la, frames - 1)
-    use_init = init_phase_2d is not None
+    use_init = phase is not None
     if use_init:
-        init = np.ascontiguousarray(mag * np.exp(1j * np.asarray(init_phase_2d, np.float64).T))
+        init = np.ascontiguousarray(mag * np.exp(1j * np.asarray(phase, np.float64).T))
     else:
         init = np.zeros((1, 1), dtype=np.complex128)
-    unit = np.exp(1j * centred_to_frame_start(spec))
     out, n_ffts = _rtisi_la(mag, g, gd, specg1, specg2, unit, int(a), int(la), int(n_iter), init,
                             use_init)
     costs.add_frame_ffts(n_ffts)  # its compiled FFTs are not the STFT engine's: report them
@@ -227,20 +292,11 @@ class RTISILA(PhaseRetriever):
         n_iter: int = 5
 
     def validate(self) -> None:
-        """Check the look-ahead and the iteration count."""
-        p = self.params
-        if p.look_ahead is not None and (int(p.look_ahead) != p.look_ahead or p.look_ahead < 0):
-            raise ParameterError(f"rtisi_la look_ahead={p.look_ahead!r}: must be an integer >= 0")
-        if int(p.n_iter) != p.n_iter or p.n_iter < 1:
-            raise ParameterError(f"rtisi_la n_iter={p.n_iter!r}: must be an integer >= 1")
+        """Check the look-ahead and the iteration count (:func:`check_params`)."""
+        check_params(self.params.look_ahead, self.params.n_iter)
 
     def retrieve(self, magnitude, spec, *, init, rng, trace):
-        """Run RTISI-LA over each item of the batch."""
+        """:func:`rtisi_la` with the plugin's parameters (each batch item in turn)."""
         p = self.params
-        phases = init_phase(init)
-
-        def one(mag, ph, _rng):
-            return rtisi_la(mag, spec, look_ahead=p.look_ahead, n_iter=int(p.n_iter),
-                            init_phase_2d=ph)
-
-        return over_batch(one, magnitude, phases, rng)
+        return rtisi_la(magnitude, spec, init=init, rng=rng, trace=trace,
+                        look_ahead=p.look_ahead, n_iter=int(p.n_iter))
