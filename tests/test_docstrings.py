@@ -26,12 +26,7 @@ HELPER_MODULES = {"melbench.phase.helpers", "melbench.phase.projection_kernels"}
 
 #: Owned by other branches (issue 17 item 5 is theirs to apply there): expected to fail
 #: here, and to pass once merged. strict: an entry that passes must be removed.
-PENDING = {
-    "melbench.phase.lws.lws": "s3-speed",
-    "melbench.phase.rtisi.rtisi_la": "s3-speed",
-    "melbench.inverters.joint_fgla.joint_fgla_inverse": "s3-quality",
-    "melbench.inverters.joint_fgla.JointFGLA": "s3-quality",
-}
+PENDING: dict[str, str] = {}
 
 
 #: The torch backend's algorithm modules (checked when torch is installed).

@@ -65,10 +65,8 @@ def test_signature_is_the_common_one(name):
     assert getattr(fn, "phase_function", False), f"{name} is not built with phase_function"
 
 
-@pytest.mark.xfail(strict=True, reason="lws.py and rtisi.py belong to s3-speed, who adopts the "
-                   "signature there; remove this marker when merged")
 @pytest.mark.parametrize("fn", [lws.lws, rtisi.rtisi_la], ids=["lws", "rtisi_la"])
-def test_local_methods_follow_the_signature_once_merged(fn):
+def test_local_methods_follow_the_signature(fn):
     sig = inspect.signature(fn)
     for key in ("init", "rng", "trace"):
         p = sig.parameters[key]

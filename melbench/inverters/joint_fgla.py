@@ -249,7 +249,7 @@ def joint_fgla_inverse(
 
     Parameters
     ----------
-    mel : np.ndarray, shape (n_mels, frames) or (..., n_mels, frames)
+    mel : np.ndarray [shape=(..., n_mels, frames)]
         Linear mel in ``spec.domain`` (power or magnitude), non-negative.
     spec : FeatureSpec
         The contract the mel was made with.
@@ -281,8 +281,8 @@ def joint_fgla_inverse(
         ``round(k n_iter / (restarts + 1))``, ``k = 1..restarts``): the iterate ``x`` is
         brought onto the mel by ``final_steps`` steps (no FFT) and the momentum is
         dropped, exactly as a new call warm-started (``init``) from the output so far.
-    init : np.ndarray, optional
-        Complex start ``(..., n_freq, frames)``; default the ``nnls`` magnitude with
+    init : np.ndarray [shape=(..., n_freq, frames)], optional
+        Complex start; default the ``nnls`` magnitude with
         zero phase.
     trace : list, optional
         Receives ``{"iter": k, "mel_gap": d}`` per iteration, ``d`` the relative
@@ -291,11 +291,21 @@ def joint_fgla_inverse(
 
     Returns
     -------
-    spectrogram : np.ndarray, shape (..., n_freq, frames)
+    spectrogram : np.ndarray [shape=(..., n_freq, frames)]
         Non-negative spectrogram in ``spec.domain`` (float32 unless the mel is float64).
-    stft : np.ndarray, shape (..., n_freq, frames)
+    stft : np.ndarray [shape=(..., n_freq, frames)]
         Complex estimate whose magnitude is ``spectrogram`` (in magnitude) and whose
         phase is the joint estimate's (complex64 for float32).
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Sondergaard, "A fast Griffin-Lim
+       algorithm," Proc. IEEE WASPAA, 2013 (the accelerated projections).
+    .. [2] D. Griffin and J. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. ASSP 32(2), 1984 (the consistency projection).
+    .. [3] D. D. Lee and H. S. Seung, "Algorithms for non-negative matrix
+       factorization," Proc. NIPS, 2000 (multiplicative updates, the form of the mel
+       step).
     """
     mel = np.asarray(mel)
     dtype = np.float64 if mel.dtype == np.float64 else np.float32
@@ -379,6 +389,13 @@ class JointFGLA(Inverter):
     Returns the magnitude and hands its phase to the phase stage as a warm start
     (see :mod:`melbench.inverters.joint_fgla`): pair it with ``fgla`` (which then
     refines that phase) for the best quality per second measured here.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Sondergaard, "A fast Griffin-Lim
+       algorithm," Proc. IEEE WASPAA, 2013.
+    .. [2] D. Griffin and J. Lim, "Signal estimation from modified short-time Fourier
+       transform," IEEE Trans. ASSP 32(2), 1984.
     """
 
     name: ClassVar[str] = "joint_fgla"

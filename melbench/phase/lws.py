@@ -45,7 +45,8 @@ from ..errors import InputError, ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
 from ..validation import check_magnitude
-from ._local import consistent_sc_db, init_phase, over_batch
+from ._local import consistent_sc_db
+from .helpers import init_phase, over_batch, phase_function
 from .lws_kernels import batch_sweeps, fill_mirrors, frame_levels, nofuture_sweeps, online, pack
 from .lws_weights import (
     CAUSAL,
@@ -137,6 +138,7 @@ def _copy_edges(sr: np.ndarray, si: np.ndarray, q_off: int, frames: int) -> None
         arr[q_off + frames :] = arr[q_off + frames - 1]
 
 
+@phase_function
 def lws(
     magnitude: np.ndarray,
     spec: FeatureSpec,

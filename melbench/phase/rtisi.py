@@ -45,13 +45,8 @@ from ..errors import InputError, ParameterError
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
 from ..validation import check_magnitude
-from ._local import (
-    centred_to_frame_start,
-    consistent_sc_db,
-    init_phase,
-    over_batch,
-    synthesis_window,
-)
+from ._local import centred_to_frame_start, consistent_sc_db, synthesis_window
+from .helpers import init_phase, over_batch, phase_function
 
 
 def asymmetric_windows(gd: np.ndarray, hop_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +148,7 @@ def check_params(look_ahead: int | None, n_iter: int) -> None:
         raise ParameterError(f"rtisi_la n_iter={n_iter!r}: must be an integer >= 1")
 
 
+@phase_function
 def rtisi_la(
     magnitude: np.ndarray,
     spec: FeatureSpec,
