@@ -19,7 +19,7 @@ import pytest
 from melbench import quality, registry
 from melbench.bench.pipelines import TRACKS, _librosa_call, _measure, clips_for
 from melbench.errors import ParameterError
-from melbench.inverters.guarded import audio_mel, mel_criterion
+from melbench.inverters.guarded import audio_mel, band_roughness_db, mel_criterion
 from melbench.measures import spectral_convergence_db
 from melbench.spec import PRESETS, get_spec
 
@@ -126,6 +126,41 @@ def test_criteria_against_identities():
         mel_criterion(m, m, spec, "l2")
 
 
+def test_band_roughness_against_identities():
+    spec = get_spec("speech16k")  # magnitude: 20 log10
+    bands = np.arange(spec.n_mels)[:, None]
+    ramp = 10 ** (-(0.5 * bands) / 20) * np.ones((1, 7))  # -0.5 dB per band: no curvature
+    assert band_roughness_db(ramp, spec) == pytest.approx(0.0, abs=1e-9)
+    zigzag = 10 ** ((3.0 * (-1.0) ** bands) / 20) * np.ones((1, 7))  # +-3 dB: |d2| = 12 dB
+    assert band_roughness_db(zigzag, spec) == pytest.approx(12.0, rel=1e-9)
+    quiet = zigzag.copy()
+    quiet[40:] = 1e-9  # more than 50 dB below the peak: left out, the rest still 12 dB
+    assert band_roughness_db(quiet, spec) == pytest.approx(12.0, rel=1e-9)
+    p2 = get_spec("torchaudio")  # power: the same dB pattern is 10 log10 of the squares
+    bands2 = np.arange(p2.n_mels)[:, None]
+    zz2 = 10 ** ((3.0 * (-1.0) ** bands2) / 10) * np.ones((1, 7))
+    assert band_roughness_db(zz2, p2) == pytest.approx(12.0, rel=1e-9)
+
+
+def test_guard_falls_back_on_an_over_smoothed_mel():
+    """The smoothed music mel at speech16k: joint_fgla fits the blurred mel better and loses
+    about 1 dB SC to nnls + fgla; the guard sees a smooth mel and keeps the fallback."""
+    spec = get_spec("speech16k")
+    (clip_id, kind, audio), = clips_for(spec, ["vibe_ace_00-08s"], False, 2.5)
+    true_mag = spec.magnitude(audio)
+    mel = registry.create("degrade", *TRACKS["smooth1"])(spec.mel_from_magnitude(true_mag), spec,
+                                                          np.random.default_rng([0, 1]))
+    assert band_roughness_db(spec.decompress(mel), spec) < 3.0
+    assert band_roughness_db(spec.decompress(spec.mel_from_magnitude(true_mag)), spec) > 3.0
+    rows = {c: _measure(c, spec, "speech16k", "smooth1", clip_id, kind, audio, true_mag, mel, 0,
+                        spectral_convergence_db)
+            for c in ("nnls+fgla:100", "joint_fgla:200+fgla:32", "guarded:200+fgla:32")}
+    ref = rows["nnls+fgla:100"]["sc_db"]
+    assert rows["joint_fgla:200+fgla:32"]["sc_db"] > ref + quality.ISSUE_SC_DB
+    assert "smooth mel" in rows["guarded:200+fgla:32"]["guard"]
+    assert rows["guarded:200+fgla:32"]["sc_db"] <= ref + quality.ISSUE_SC_DB
+
+
 def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     """A consistent spectrogram (the clip's own STFT) turns into audio with the clip's mel."""
     spec = get_spec("hifigan_v1")
@@ -141,6 +176,7 @@ def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     ({"fallback_iter": -1}, "must be a non-negative integer"),
     ({"criterion": "l2"}, "choose one of mel_sc, logmel"),
     ({"margin_db": -1.0}, "must be a finite number >= 0"),
+    ({"smooth_db": float("nan")}, "smooth_db=nan must be a finite number >= 0"),
 ])
 def test_guarded_bad_params(params, match):
     with pytest.raises(ParameterError, match=match):

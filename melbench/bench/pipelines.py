@@ -327,7 +327,9 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
         g = last.get("ctx", {}).get("guard")
         if isinstance(g, dict):
             row["guard"] = (f"{g['chosen']} ({g['criterion']} inner {g['inner']:.2f}, "
-                            f"fallback {g['fallback']:.2f})")
+                            f"fallback {g['fallback']:.2f}; band roughness "
+                            f"{g.get('roughness', math.nan):.2f} dB"
+                            + (", smooth mel" if g.get("smooth") else "") + ")")
         if kind == "speech":
             row["pesq_wb"] = _pesq(spec, audio, y)
         if visqol:
