@@ -101,7 +101,7 @@ clean:
 # Writes results/bench_pipelines.{md,csv,png}; melbench.quality picks the presets from the CSV.
 .PHONY: bench-pipelines
 bench-pipelines: $(TEST_STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2
 
 # issue 14: the evaluation suite. `make eval-data` installs its data (Debian packages as root,
 # the ltfatpy test signals into $${XDG_DATA_HOME:-~/.local/share}/melbench/ltfatpy, the G.722

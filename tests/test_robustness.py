@@ -223,3 +223,15 @@ def test_librosa_row_is_aligned_under_same_framing():
     shifted = spectral_convergence_db(mag, spec.magnitude(np.pad(out, (pad, 0))[: y.shape[-1]]))
     assert aligned < -8.0
     assert shifted > aligned + 3.0
+
+
+def test_librosa_row_is_seeded():
+    """librosa's mel_to_audio starts from an unseeded random phase; the bench's call (its
+    mel_to_stft + griffinlim, as mel_to_audio runs them) is seeded: reruns give the same audio,
+    another seed other audio."""
+    spec = get_spec("speech16k")
+    y = clips_for(spec, ["synthetic_harmonic"], True, 1.0)[0][2]
+    m = spec.decompress(spec.mel(y))
+    a, b = _librosa_call(spec, y.shape[-1], 0)(m), _librosa_call(spec, y.shape[-1], 0)(m)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, _librosa_call(spec, y.shape[-1], 1)(m))

@@ -119,10 +119,14 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     return inv, inv_params, ph, ph_params
 
 
-def _librosa_call(spec: FeatureSpec, length: int | None) -> Callable[[np.ndarray], np.ndarray]:
-    """The librosa ``mel_to_audio`` call with the spec's STFT ("same" framing: ``center=False``).
+def _librosa_call(spec: FeatureSpec, length: int | None,
+                  seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """The ``mel_to_audio`` of librosa with the spec's STFT, seeded ("same" framing: center=False).
 
-    librosa knows centre framing and none; a "same" mel (frames of the audio padded by
+    ``mel_to_audio`` is ``mel_to_stft`` followed by ``griffinlim`` (32 iterations); the
+    two are called here as it calls them, plus ``random_state=seed`` (``mel_to_audio``
+    cannot pass it, and its unseeded random phase would make reruns differ). librosa
+    knows centre framing and none; a "same" mel (frames of the audio padded by
     ``(n_fft - hop) // 2`` each side) is inverted with ``center=False`` and that padding
     cut off the front of the output, so sample 0 is the clip's sample 0 as for every cell.
     """
@@ -131,13 +135,14 @@ def _librosa_call(spec: FeatureSpec, length: int | None) -> Callable[[np.ndarray
     pad = spec.frame_padding if spec.framing == "same" else 0
 
     def run(mel_lin: np.ndarray) -> np.ndarray:
-        y = librosa.feature.inverse.mel_to_audio(
-            mel_lin, sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
-            win_length=spec.win_length, window=spec.window, center=spec.center,
-            pad_mode=spec.pad_mode, power=float(spec.power), fmin=spec.fmin, fmax=spec.fmax,
-            htk=spec.htk, norm="slaney" if spec.mel_norm == "slaney" else None,
-            length=None if pad else length,
-        )
+        stft = librosa.feature.inverse.mel_to_stft(
+            mel_lin, sr=spec.sample_rate, n_fft=spec.n_fft, power=float(spec.power),
+            fmin=spec.fmin, fmax=spec.fmax, htk=spec.htk,
+            norm="slaney" if spec.mel_norm == "slaney" else None)
+        y = librosa.griffinlim(
+            stft, n_iter=32, hop_length=spec.hop_length, win_length=spec.win_length,
+            n_fft=spec.n_fft, window=spec.window, center=spec.center, pad_mode=spec.pad_mode,
+            length=None if pad else length, random_state=seed)
         if pad:
             y = y[pad:]
             if length is not None:
@@ -304,7 +309,7 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
     try:
         n = audio.shape[-1]
         if cell == LIB:
-            fn = _librosa_call(spec, n)
+            fn = _librosa_call(spec, n, seed)
             arg = spec.decompress(mel)
             row["inverter"], row["phase"] = "librosa.mel_to_stft", "librosa.griffinlim"
             row["inverter_params"], row["phase_params"] = "{}", json.dumps({"n_iter": 32})
