@@ -8,8 +8,8 @@ at 22.05 kHz with fmax 8 kHz, noisy mels at some presets: ``results/bench_pipeli
 No single method wins everywhere, so this inverter runs two candidates and keeps
 the one whose *audio* best explains the given mel:
 
-1. the inner method (default ``joint_fgla`` with ``inner_iter`` iterations): its
-   magnitude and its phase (the complex estimate ``X_1``);
+1. the inner method (default ``joint_fgla``, with its own default iteration count
+   unless ``inner_iter`` is set): its magnitude and its phase (the complex estimate ``X_1``);
 2. the fallback: the ``nnls`` magnitude and ``fallback_iter`` iterations of ``fgla``
    on it from a seeded random phase (the complex estimate ``X_0``: the previous
    default's own cell when ``fallback_iter`` equals its 100 iterations).
@@ -203,7 +203,7 @@ class Guarded(Inverter):
         """
 
         inner: str = "joint_fgla"
-        inner_iter: int = 200
+        inner_iter: int = 0
         fallback_iter: int = 100
         criterion: str = "mel_sc"
         margin_db: float = 0.0
