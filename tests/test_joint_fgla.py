@@ -135,3 +135,93 @@ def test_bad_parameters_and_input():
         joint_fgla_inverse(m, SMALL, init=np.ones((SMALL.n_freq, 8), np.float32))
     with pytest.raises(InputError, match="expected"):
         joint_fgla_inverse(m[:-1], SMALL)
+
+
+def _numpy_step(t, xprev, mel, basis, n_steps, power, alpha, first):
+    """One ``P_mel`` + momentum pass written plainly in numpy from the documented update.
+
+    ``t``, ``xprev`` (F, T) complex; ``basis`` (n_mels, F) librosa's filterbank. Per frame:
+    ``s <- s * (keep + W^T (m / M s))`` ``n_steps`` times from ``s = |t|**power`` (``W`` = ``M``
+    normalised per bin, ``keep`` = 1 on the bins inside the covered range that no band
+    touches), ``x = |s|**(1/power) * t / |t|``, ``c = x + alpha (x - xprev)``.
+    """
+    col = basis.sum(axis=0)
+    w = np.where(col > 0, basis / np.where(col > 0, col, 1), 0.0)
+    covered = np.flatnonzero(col > 0)
+    keep = np.zeros(basis.shape[1])
+    keep[covered[0] : covered[-1] + 1] = col[covered[0] : covered[-1] + 1] == 0
+    a = np.abs(t).astype(np.float64)
+    s = a**power
+    for _ in range(n_steps):
+        ms = basis @ s
+        ratio = np.where(ms > 1e-30, mel / np.where(ms > 1e-30, ms, 1), 0.0)
+        s = s * (keep[:, None] + w.T @ ratio)
+        s[s <= 1e-30] = 0
+    mag = s ** (1 / power)
+    x = t * np.where(a > 0, mag / np.where(a > 0, a, 1), 0)
+    c = x if first else x + alpha * (x - xprev)
+    return c, x, s, float(np.sum((a - mag) ** 2))
+
+
+@pytest.mark.parametrize("spec", [SMALL, SMALL_POWER], ids=["magnitude", "power"])
+def test_kernel_equals_a_numpy_implementation(spec):
+    """The compiled three-pass kernel against the update written plainly (tiny input, 40 frames)."""
+    from melbench.inverters.joint_fgla import _joint_operators, _k_joint
+
+    rng = np.random.default_rng(4)
+    n_frames = 40  # more than one block of frames
+    t = (rng.standard_normal((spec.n_freq, n_frames))
+         + 1j * rng.standard_normal((spec.n_freq, n_frames))).astype(np.complex64)
+    xprev = (0.5 * t[:, ::-1] + 0.1).astype(np.complex64)
+    basis = _librosa_basis(spec)
+    mel = (basis @ (rng.random((spec.n_freq, n_frames)) ** spec.power)).astype(np.float32)
+    lo, offsets, mw, ww, keep = _joint_operators(spec, np.dtype(np.float32).str, False)
+    for first in (False, True):
+        want_c, want_x, want_s, want_d = _numpy_step(t.astype(np.complex128), xprev, mel, basis,
+                                                     3, spec.power, 0.9, first)
+        tt, xx = np.ascontiguousarray(t.T), np.ascontiguousarray(xprev.T)
+        a, g, s = (np.empty(tt.shape, np.float32) for _ in range(3))
+        d = _k_joint(tt, xx, a, g, lo, offsets, mw, ww, keep, np.ascontiguousarray(mel), 3,
+                     spec.power, np.float32(0.9), first, s, True, True)
+        scale = np.abs(want_c).max()
+        np.testing.assert_allclose(tt.T, want_c, atol=2e-5 * scale)
+        np.testing.assert_allclose(xx.T, want_x, atol=2e-5 * np.abs(want_x).max())
+        np.testing.assert_allclose(s.T, want_s, atol=2e-5 * want_s.max())
+        assert d == pytest.approx(want_d, rel=1e-4)
+
+
+def test_restart_is_a_fresh_call_from_the_iterate():
+    """``restarts=2`` over 30 iterations: new calls warm-started after iterations 10 and 20."""
+    spec = SMALL
+    y = conformance_signal(spec.sample_rate, seconds=0.5)
+    m = spec.mel_from_magnitude(spec.magnitude(y))
+    s, x = joint_fgla_inverse(m, spec, n_iter=30, restarts=2)
+    _, x1 = joint_fgla_inverse(m, spec, n_iter=10)
+    _, x2 = joint_fgla_inverse(m, spec, n_iter=10, init=x1)
+    s3, x3 = joint_fgla_inverse(m, spec, n_iter=10, init=x2)
+    np.testing.assert_allclose(x, x3, atol=1e-5 * np.abs(x3).max())
+    np.testing.assert_allclose(s, s3, atol=1e-5 * s3.max())
+    # and it is not the uninterrupted run
+    _, xn = joint_fgla_inverse(m, spec, n_iter=30)
+    assert np.linalg.norm(xn - x) > 1e-3 * np.linalg.norm(x)
+
+
+def test_early_steps_replace_ratio_steps_in_the_first_iterations():
+    spec = SMALL
+    y = conformance_signal(spec.sample_rate, seconds=0.5)
+    m = spec.mel_from_magnitude(spec.magnitude(y))
+    s1, x1 = joint_fgla_inverse(m, spec, n_iter=20, early_iter=20, early_steps=1, ratio_steps=3)
+    s2, x2 = joint_fgla_inverse(m, spec, n_iter=20, ratio_steps=1)
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(s1, s2)
+    _, x3 = joint_fgla_inverse(m, spec, n_iter=20, ratio_steps=3)
+    assert np.linalg.norm(x3 - x1) > 1e-3 * np.linalg.norm(x3)
+
+
+def test_bad_schedule_parameters():
+    with pytest.raises(ParameterError, match="restarts=-2 must be a non-negative integer"):
+        registry.create("inverter", "joint_fgla", {"restarts": -2})
+    with pytest.raises(ParameterError, match="early_steps=1.5 must be a non-negative integer"):
+        registry.create("inverter", "joint_fgla", {"early_steps": 1.5})
+    with pytest.raises(ParameterError, match="restarts=-1"):
+        joint_fgla_inverse(np.ones((SMALL.n_mels, 8), np.float32), SMALL, restarts=-1)
