@@ -206,3 +206,15 @@ def test_criterion_agreement_counts_pairs_by_hand():
     assert criterion_agreement(rows, "mel_sc_db") == (2, 2)
     rows[2]["mel_sc_db"] = -1.0  # now c looks better than b although it is 1.9 dB worse
     assert criterion_agreement(rows, "mel_sc_db") == (1, 2)
+
+
+def test_committed_default_meets_the_bound_or_says_it_does_not():
+    """The shipped table's default is a robust cell or, if none is, the stated least-bad one."""
+    rows = quality.read_table(quality.table_path())
+    best = quality.preset("best")
+    s = quality.summarize(rows)[best.label]
+    if s["robust"]:
+        assert "of the robust cells" in best.reason
+        assert s["worst_sc"] <= quality.ISSUE_SC_DB and s["worst_pesq"] <= quality.ISSUE_PESQ
+    else:
+        assert "NO cell no slower than librosa meets the robustness bounds" in best.reason

@@ -106,8 +106,10 @@ def test_guard_keeps_the_inner_method_on_speech_and_returns_its_output():
     mag_j = inv_j(mel, spec, context=ctx_j)
     assert ctx_g["guard"]["chosen"] == "inner"
     assert ctx_g["guard"]["inner"] < ctx_g["guard"]["fallback"] - 3.0  # dB: clearly better fit
-    np.testing.assert_array_equal(mag_g, mag_j)
-    np.testing.assert_array_equal(ctx_g["phase_init"], ctx_j["phase_init"])
+    # the inner's own output (the fallback's differs by several dB); to float32 rounding
+    np.testing.assert_allclose(mag_g, mag_j, rtol=1e-4, atol=1e-6 * float(mag_j.max()))
+    np.testing.assert_allclose(ctx_g["phase_init"], ctx_j["phase_init"], rtol=1e-4,
+                               atol=1e-6 * float(np.abs(ctx_j["phase_init"]).max()))
 
 
 def test_criteria_against_identities():
