@@ -577,8 +577,12 @@ def pareto_plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     specs = list(dict.fromkeys(r["spec"] for r in rows))
-    fig, axes = plt.subplots(1, len(specs), figsize=(6.5 * len(specs), 5), squeeze=False)
-    for ax, s in zip(axes[0], specs, strict=True):
+    ncols = min(4, len(specs))
+    nrows = -(-len(specs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 5 * nrows), squeeze=False)
+    for ax in axes.flat[len(specs):]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, specs, strict=False):
         pts = []
         for c in dict.fromkeys(r["cell"] for r in rows):
             p = _means(rows, s, "clean", "speech", c, "pesq_wb")
