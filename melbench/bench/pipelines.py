@@ -66,14 +66,15 @@ CELLS = (
     "nnls_consistent+fgla:100",
     "joint_fgla:300+fgla:32",
     "joint_fgla:300:ratio_steps=2:restarts=1+fgla:32",
+    "guarded:200+fgla:32",
     "guarded:260+fgla:32",
     "guarded:300+fgla:32",
     "oracle+fgla:100",
 )
 #: Cells also run on the degraded tracks (the robustness comparison; the others cannot
 #: be chosen as ``balanced``/``best``, see :mod:`melbench.quality`).
-DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "guarded:260+fgla:32",
-                  "guarded:300+fgla:32")
+DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "guarded:200+fgla:32",
+                  "guarded:260+fgla:32", "guarded:300+fgla:32")
 #: Clips measured by default: the 16 kHz CMU ARCTIC clip, two of the four 8 kHz Allison
 #: prompts, the music excerpt and the synthetic harmonic tone (``--clips`` for others).
 CLIPS = ("cmu_arctic_a0007", "allison_vm-review", "allison_tt-allbusy", "vibe_ace_00-08s",
@@ -644,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="clean and degraded mels")
     p.add_argument("--degraded-cells", nargs="*", default=list(DEGRADED_CELLS),
                    help="cells also run on the degraded tracks (default: nnls+fgla:100, "
-                   "joint_fgla:300+fgla:32 and two guarded cells); only these can be "
+                   "joint_fgla:300+fgla:32 and three guarded cells); only these can be "
                    "chosen as balanced/best")
     p.add_argument("--clips", nargs="*", default=list(CLIPS),
                    help=f"clip ids (default: {' '.join(CLIPS)}; none given: all bundled + synthetic)")
