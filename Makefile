@@ -101,7 +101,13 @@ clean:
 # Writes results/bench_pipelines.{md,csv,png}; melbench.quality picks the presets from the CSV.
 .PHONY: bench-pipelines
 bench-pipelines: $(TEST_STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2 \
+	  --specs librosa torchaudio pwg_24k bigvgan_22k_80 \
+	  --cells nnls+fgla:100 joint_fgla:300+fgla:32 guarded:260+fgla:32 guarded:300+fgla:32 \
+	  --degraded-cells nnls+fgla:100 joint_fgla:300+fgla:32 guarded:260+fgla:32 guarded:300+fgla:32 \
+	  --clips cmu_arctic_a0007 allison_vm-review vibe_ace_00-08s synthetic_harmonic \
+	  --out results/bench_pipelines_presets
 
 # issue 14: the evaluation suite. `make eval-data` installs its data (Debian packages as root,
 # the ltfatpy test signals into $${XDG_DATA_HOME:-~/.local/share}/melbench/ltfatpy, the G.722

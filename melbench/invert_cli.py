@@ -29,7 +29,9 @@ defaults:
   --inverter/--phase not given: the cell of the --quality preset (default best),
   chosen from the committed pipeline benchmark (results/bench_pipelines.md, see
   melbench.quality): fast = fastest cell at least as good as librosa's mel_to_audio,
-  best = best robust cell no slower than librosa, balanced = fastest within 0.05 PESQ
+  best = best robust cell no slower than librosa (robust: never more than 0.3 dB SC or
+  0.05 PESQ worse than nnls + fgla on any clip, preset or degraded mel of the table; if
+  no cell is, the least-bad, said so in the table), balanced = fastest within 0.05 PESQ
   of best. Falls back to nnls + fgla if the preset's plugins are not installed.
 
 examples:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import melbench
+import melbench.testing
 from melbench import invert_cli, quality
 from melbench.api import default_cell
 from melbench.bench.pipelines import FIELDS, parse_cell
@@ -136,3 +137,84 @@ def test_invert_cli_quality_option(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         invert_cli.main([str(tmp_path / "m.npy"), "-o", str(tmp_path / "o.wav"), "--quality", "max"])
     assert exc.value.code == 2
+
+
+def test_robustness_bound_is_the_issues():
+    """A cell losing 0.5 dB SC on one clip of one track is not robust (issue 16: 0.3 dB)."""
+    rows = _table()
+    for r in rows:  # the best cell loses 0.5 dB to the reference on clip b's noisy track
+        if r["cell"] == "joint_fgla:200+fgla:50" and r["clip"] == "b" and r["track"] == "noise20":
+            r["sc_db"] = -9.0 + 0.5
+    s = quality.summarize(rows)
+    assert not s["joint_fgla:200+fgla:50"]["robust"]
+    assert s["joint_fgla:200+fgla:50"]["worst_sc"] == pytest.approx(0.5)
+    assert s["joint_fgla:200+fgla:50"]["fails"] == ["speech16k/noise20/b"]
+    picks = quality.choose(rows)
+    assert picks["best"].label == "joint_fgla:150+fgla:50"  # the next robust cell in time
+
+
+def test_no_robust_cell_gives_the_least_bad_and_says_so():
+    rows = _table()
+    losses = {"joint_fgla:200+fgla:50": 0.6, "joint_fgla:150+fgla:50": 0.4}  # dB on clip b, noise
+    for r in rows:
+        if r["cell"] in losses and r["clip"] == "b" and r["track"] == "noise20":
+            r["sc_db"] = -9.0 + losses[r["cell"]]
+    picks = quality.choose(rows)
+    # candidates in time (the reference aside): joint 200 (0.6 dB = 2.0 bounds), joint 150
+    # (0.4 dB = 1.33), pinv (0.5 dB on every pair = 1.67), nnls_consistent (1.5 dB = 5.0)
+    assert picks["best"].label == "joint_fgla:150+fgla:50"
+    assert "NO cell no slower than librosa meets the robustness bounds" in picks["best"].reason
+    assert "least-bad" in picks["best"].reason and "1.33" in picks["best"].reason
+    assert picks["balanced"].label == "joint_fgla:150+fgla:50"
+    assert "no robust cell" in picks["balanced"].reason
+
+
+def test_least_bad_ranks_pesq_losses_in_units_of_their_bound():
+    rows = _table()
+    for r in rows:
+        if r["clip"] == "b" and r["track"] == "noise20":
+            if r["cell"] == "joint_fgla:200+fgla:50":
+                r["sc_db"] = -9.0 + 0.6  # 2.0 bounds
+            if r["cell"] == "joint_fgla:150+fgla:50":
+                r["pesq_wb"] = 2.4 - 0.08  # 0.08 PESQ below the reference = 1.6 bounds (SC fine)
+    picks = quality.choose(rows)
+    assert picks["best"].label == "joint_fgla:150+fgla:50"
+    assert "1.60" in picks["best"].reason
+
+
+def test_metrics_statement_names_visqol_only_when_measured():
+    rows = _table()
+    assert "ViSQOL was not measured" in quality.metrics_statement(rows)
+    for r in rows[:3]:
+        r["visqol"] = 4.1
+    text = quality.metrics_statement(rows)
+    assert "ViSQOL (MOS-LQO, measured on 3 rows) is reported, not used" in text
+    assert "0.3 dB" in text and "0.05 PESQ" in text
+
+
+def test_criterion_agreement_counts_pairs_by_hand():
+    from melbench.bench.pipelines import criterion_agreement
+
+    rows = []
+    # one group, three cells: SC -10, -12, -10.1; criterion 1, 0, 2
+    for cell, sc, crit in (("a+fgla", -10.0, 1.0), ("b+fgla", -12.0, 0.0), ("c+fgla", -10.1, 2.0)):
+        r = {"spec": "s", "track": "clean", "clip": "x", "cell": cell, "status": "ok",
+             "sc_db": sc, "mel_sc_db": crit}
+        rows.append(r)
+    # pairs over 0.3 dB: (a, b): true a worse, crit a worse -> agree; (b, c): b better, crit b
+    # better -> agree; (a, c) differ by 0.1 dB: not counted
+    assert criterion_agreement(rows, "mel_sc_db") == (2, 2)
+    rows[2]["mel_sc_db"] = -1.0  # now c looks better than b although it is 1.9 dB worse
+    assert criterion_agreement(rows, "mel_sc_db") == (1, 2)
+
+
+def test_committed_default_meets_the_bound_or_says_it_does_not():
+    """The shipped table's default is a robust cell or, if none is, the stated least-bad one."""
+    rows = quality.read_table(quality.table_path())
+    best = quality.preset("best")
+    s = quality.summarize(rows)[best.label]
+    if s["robust"]:
+        assert "of the robust cells" in best.reason
+        assert s["worst_sc"] <= quality.ISSUE_SC_DB and s["worst_pesq"] <= quality.ISSUE_PESQ
+    else:
+        assert "NO cell no slower than librosa meets the robustness bounds" in best.reason

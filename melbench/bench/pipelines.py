@@ -17,11 +17,17 @@ the same run. Per row:
 * ``pesq_wb``: wide-band PESQ at 16 kHz (speech only);
 * ``sc_db``: spectral convergence of the output audio's STFT magnitude against
   the clip's true magnitude (dB, lower is better);
-* ViSQOL is not measured (no ViSQOL package is installed here).
+* ``visqol``: ViSQOL MOS-LQO (:mod:`melbench.metrics.visqol`; speech mode for speech,
+  audio mode for music and synthetic clips, ``visqol_mode``) where visqol-python is
+  installed, on the ``--visqol-tracks`` (default the clean mel);
+* ``mel_sc_db``, ``logmel_db``: reference-free criteria, the output audio's mel against
+  the given (possibly degraded) mel (:mod:`melbench.inverters.guarded`); ``guard``: what
+  a ``guarded`` cell chose and its two candidates' criterion values.
 
 Clips: the bundled set (speech and the music excerpt) and the synthetic
 ``harmonic`` vibrato tone (SC only), each cut to its first ``--crop`` seconds
-(default 4); librosa runs on the clean track only (it sets the time bound).
+(default 2.5; the default clips are :data:`CLIPS`); librosa runs on the clean track
+only (it sets the time bound).
 Writes ``results/bench_pipelines.md``, ``.csv`` and ``.png`` (Pareto plot of
 PESQ against seconds); the CSV is the table :mod:`melbench.quality` chooses the
 quality presets from (the ``.md`` says which it chose and why). A failing cell is recorded in its row
@@ -49,28 +55,30 @@ from .. import registry
 from ..errors import MelbenchError, ParameterError
 from ..spec import FeatureSpec, get_spec
 
-SPECS = ("speech16k", "tts22k")
+#: Presets measured by default: 8, 16, 22.05, 24 and 44.1 kHz; 80, 100 and 128 bands; centre
+#: and "same" framing; linear, ln and HTK/unnormalised filterbanks.
+SPECS = ("speech16k", "tts22k", "narrowband8k", "hifigan_v1", "bigvgan_24k_100",
+         "bigvgan_44k_128", "vocos_24k")
 #: Cells measured by default (the reference cell of :mod:`melbench.quality` first).
 CELLS = (
     "nnls+fgla:100",
     "pinv+fgla:32",
-    "nnls+fgla:32",
     "nnls_consistent+fgla:100",
-    "nnls_consistent+chain=pghi>fgla:100",
-    "joint_fgla:100+fgla:32",
-    "joint_fgla:150+fgla:50",
-    "joint_fgla:200+fgla:32",
-    "joint_fgla:200+fgla:50",
-    "joint_fgla:200:dc=nearest+fgla:50",
-    "joint_fgla:240+fgla:32",
-    "joint_fgla:300+fgla:100",
+    "joint_fgla:300+fgla:32",
+    "joint_fgla:300:ratio_steps=2:restarts=1+fgla:32",
+    "guarded:200+fgla:32",
+    "guarded:260+fgla:32",
+    "guarded:300+fgla:32",
     "oracle+fgla:100",
 )
 #: Cells also run on the degraded tracks (the robustness comparison; the others cannot
 #: be chosen as ``balanced``/``best``, see :mod:`melbench.quality`).
-DEGRADED_CELLS = ("nnls+fgla:100", "nnls_consistent+fgla:100", "joint_fgla:150+fgla:50",
-                  "joint_fgla:200+fgla:32", "joint_fgla:200+fgla:50",
-                  "joint_fgla:200:dc=nearest+fgla:50", "joint_fgla:240+fgla:32")
+DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "guarded:200+fgla:32",
+                  "guarded:260+fgla:32", "guarded:300+fgla:32")
+#: Clips measured by default: the 16 kHz CMU ARCTIC clip, two of the four 8 kHz Allison
+#: prompts, the music excerpt and the synthetic harmonic tone (``--clips`` for others).
+CLIPS = ("cmu_arctic_a0007", "allison_vm-review", "allison_tt-allbusy", "vibe_ace_00-08s",
+         "synthetic_harmonic")
 #: Tracks: name -> (degradation name, params); "clean" is the ground-truth mel.
 TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "clean": ("none", {}),
@@ -80,9 +88,10 @@ TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 SYNTHETIC = ("harmonic",)
 #: Iteration parameter of inverters whose is not ``n_iter`` (what a bare count sets).
-INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter"}
+INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter", "guarded": "inner_iter"}
 FIELDS = ("spec", "track", "clip", "kind", "cell", "inverter", "inverter_params", "phase",
-          "phase_params", "seconds", "x_librosa", "pesq_wb", "sc_db", "status", "error")
+          "phase_params", "seconds", "x_librosa", "pesq_wb", "sc_db", "visqol", "visqol_mode",
+          "mel_sc_db", "logmel_db", "guard", "status", "error")
 
 
 def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
@@ -112,22 +121,44 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     return inv, inv_params, ph, ph_params
 
 
-def _librosa_call(spec: FeatureSpec, length: int) -> Callable[[np.ndarray], np.ndarray]:
+def _librosa_call(spec: FeatureSpec, length: int | None,
+                  seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """The ``mel_to_audio`` of librosa with the spec's STFT, seeded ("same" framing: center=False).
+
+    ``mel_to_audio`` is ``mel_to_stft`` followed by ``griffinlim`` (32 iterations); the
+    two are called here as it calls them, plus ``random_state=seed`` (``mel_to_audio``
+    cannot pass it, and its unseeded random phase would make reruns differ). librosa
+    knows centre framing and none; a "same" mel (frames of the audio padded by
+    ``(n_fft - hop) // 2`` each side) is inverted with ``center=False`` and that padding
+    cut off the front of the output, so sample 0 is the clip's sample 0 as for every cell.
+    """
     import librosa
 
+    pad = spec.frame_padding if spec.framing == "same" else 0
+
     def run(mel_lin: np.ndarray) -> np.ndarray:
-        return librosa.feature.inverse.mel_to_audio(
-            mel_lin, sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
-            win_length=spec.win_length, window=spec.window, center=spec.center,
-            pad_mode=spec.pad_mode, power=float(spec.power), fmin=spec.fmin, fmax=spec.fmax,
-            htk=spec.htk, norm="slaney" if spec.mel_norm == "slaney" else None, length=length,
-        )
+        stft = librosa.feature.inverse.mel_to_stft(
+            mel_lin, sr=spec.sample_rate, n_fft=spec.n_fft, power=float(spec.power),
+            fmin=spec.fmin, fmax=spec.fmax, htk=spec.htk,
+            norm="slaney" if spec.mel_norm == "slaney" else None)
+        y = librosa.griffinlim(
+            stft, n_iter=32, hop_length=spec.hop_length, win_length=spec.win_length,
+            n_fft=spec.n_fft, window=spec.window, center=spec.center, pad_mode=spec.pad_mode,
+            length=None if pad else length, random_state=seed)
+        if pad:
+            y = y[pad:]
+            if length is not None:
+                y = np.pad(y[:length], (0, max(0, length - y.shape[-1])))
+        return y
     return run
 
 
 def _cell_call(cell: str, spec: FeatureSpec, length: int, true_mag: np.ndarray,
-               seed: int) -> Callable[[np.ndarray], np.ndarray]:
-    """Mel (the spec's form) -> audio, as :func:`melbench.api.invert` does it."""
+               seed: int, last: dict | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Mel (the spec's form) -> audio, as :func:`melbench.api.invert` does it.
+
+    ``last``, when given, receives the inverter's context of the latest call (``"ctx"``).
+    """
     inv_name, inv_params, ph_name, ph_params = parse_cell(cell)
     inv = registry.create("inverter", inv_name, inv_params)
     ph = registry.create("phase", ph_name, ph_params)
@@ -140,6 +171,8 @@ def _cell_call(cell: str, spec: FeatureSpec, length: int, true_mag: np.ndarray,
         n = mel.shape[-1]
         ctx: dict[str, Any] = {"reference_magnitude": true_mag[..., :n]}
         target = inv(mel, spec, context=ctx)
+        if last is not None:
+            last["ctx"] = ctx
         x = ph(target, spec, init=ctx.get("phase_init"), rng=seed)
         return spec.istft(x, length=length if n == true_mag.shape[-1] else None)
     return run
@@ -180,10 +213,11 @@ def clips_for(spec: FeatureSpec, ids: list[str] | None, synthetic: bool, crop: f
 def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list[str] | None = None,
         synthetic: bool = True, crop: float = 0.0, seed: int = 0, degraded_cells: list[str] | None = None,
         done: set | None = None, on_clip: Callable[[list[dict]], None] | None = None,
-        log=print) -> list[dict[str, Any]]:
+        visqol_tracks: tuple[str, ...] = (), log=print) -> list[dict[str, Any]]:
     """Measure every (spec, track, clip, cell) and librosa; return the rows.
 
-    ``degraded_cells`` limits which cells run on the degraded tracks (default: all).
+    ``degraded_cells`` limits which cells run on the degraded tracks (default: all);
+    ViSQOL is measured on the tracks in ``visqol_tracks`` (none by default).
     ``done`` holds ``(spec, track, clip, cell)`` keys to skip (resume); ``on_clip``
     receives each clip's rows as soon as they are measured.
     """
@@ -213,10 +247,13 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
                         if (spec_name, track, clip_id, cell) in done:
                             continue
                         row = _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag,
-                                       mel, seed, spectral_convergence_db)
+                                       mel, seed, spectral_convergence_db,
+                                       visqol=track in visqol_tracks)
                         clip_rows.append(row)
-                        log(f"{spec_name:9s} {track:8s} {clip_id[:28]:28s} {cell:38s} "
+                        log(f"{spec_name:9s} {track:8s} {clip_id[:24]:24s} {cell:34s} "
                             f"{row['seconds']:7.3f} s  PESQ {row['pesq_wb']:5.2f}  SC {row['sc_db']:7.2f}"
+                            f"  ViSQOL {row['visqol']:5.2f}  melSC {row['mel_sc_db']:7.2f}"
+                            + (f"  {row['guard']}" if row["guard"] else "")
                             + (f"  {row['error']}" if row["error"] else ""))
                     rows.extend(clip_rows)
                     if on_clip is not None and clip_rows:
@@ -227,17 +264,54 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
 LIB = "librosa"
 
 
-def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, seed, sc_fn):
+def visqol_mode(kind: str) -> str:
+    """ViSQOL's mode for a clip kind: speech mode for speech, audio mode for the rest."""
+    return "speech" if kind == "speech" else "audio"
+
+
+def visqol_available() -> str | None:
+    """None if ViSQOL can be measured here, else the reason it cannot."""
+    import importlib.util
+
+    if importlib.util.find_spec("visqol") is None:
+        return ("visqol-python is not installed (the eval-metrics extra: `make eval-data` or "
+                "`pip install -e '.[visqol]'` in melbench's clone)")
+    return None
+
+
+def _visqol(spec: FeatureSpec, kind: str, ref: np.ndarray, est: np.ndarray) -> float:
+    from ..metrics.visqol import visqol_moslqo
+
+    return visqol_moslqo(ref, est, spec.sample_rate, mode=visqol_mode(kind))
+
+
+def reference_free(spec: FeatureSpec, mel: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(mel_sc_db, logmel_db)`` of output audio against the mel it was made from.
+
+    The guard criteria of :mod:`melbench.inverters.guarded` (no reference audio): the
+    audio's mel against the given (possibly degraded) mel, both linear in ``spec.domain``.
+    """
+    from ..inverters.guarded import mel_criterion
+
+    lin = spec.decompress(mel)
+    est = spec.mel(y, compress=False)[..., : lin.shape[-1]]
+    return (mel_criterion(est, lin, spec, "mel_sc"), mel_criterion(est, lin, spec, "logmel"))
+
+
+def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, seed, sc_fn, *,
+             visqol: bool = False):
     row: dict[str, Any] = {
         "spec": spec_name, "track": track, "clip": clip_id, "kind": kind, "cell": cell,
         "inverter": "", "inverter_params": "", "phase": "", "phase_params": "",
         "seconds": math.nan, "x_librosa": math.nan, "pesq_wb": math.nan, "sc_db": math.nan,
-        "status": "ok", "error": "",
+        "visqol": math.nan, "visqol_mode": "", "mel_sc_db": math.nan, "logmel_db": math.nan,
+        "guard": "", "status": "ok", "error": "",
     }
+    last: dict[str, Any] = {}
     try:
         n = audio.shape[-1]
         if cell == LIB:
-            fn = _librosa_call(spec, n)
+            fn = _librosa_call(spec, n, seed)
             arg = spec.decompress(mel)
             row["inverter"], row["phase"] = "librosa.mel_to_stft", "librosa.griffinlim"
             row["inverter_params"], row["phase_params"] = "{}", json.dumps({"n_iter": 32})
@@ -245,7 +319,7 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
             inv, ip, ph, pp = parse_cell(cell)
             row.update(inverter=inv, inverter_params=json.dumps(ip, sort_keys=True), phase=ph,
                        phase_params=json.dumps(pp, sort_keys=True))
-            fn = _cell_call(cell, spec, n, true_mag, seed)
+            fn = _cell_call(cell, spec, n, true_mag, seed, last)
             arg = mel
         warm = arg[..., : min(16, arg.shape[-1])]
         fn(warm) if cell != LIB else _librosa_call(spec, None)(warm)  # untimed warm-up
@@ -256,8 +330,21 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
         if not np.all(np.isfinite(y)):
             raise MelbenchError("output audio has NaN/Inf")
         row["sc_db"] = sc_fn(true_mag, spec.magnitude(y))
+        row["mel_sc_db"], row["logmel_db"] = reference_free(spec, mel, y)
+        g = last.get("ctx", {}).get("guard")
+        if isinstance(g, dict):
+            row["guard"] = (f"{g['chosen']} ({g['criterion']} inner {g['inner']:.2f}, "
+                            f"fallback {g['fallback']:.2f}; band roughness "
+                            f"{g.get('roughness', math.nan):.2f} dB"
+                            + (", smooth mel" if g.get("smooth") else "") + ")")
         if kind == "speech":
             row["pesq_wb"] = _pesq(spec, audio, y)
+        if visqol:
+            row["visqol_mode"] = visqol_mode(kind)
+            try:
+                row["visqol"] = _visqol(spec, kind, audio, y)
+            except Exception as exc:  # noqa: BLE001 - the metric is missing with its reason
+                row["visqol_mode"] += f" (failed: {type(exc).__name__}: {exc})"
     except Exception as exc:  # noqa: BLE001 - recorded in the row, the run goes on
         row["status"], row["error"] = "failed", f"{type(exc).__name__}: {exc}"
     return row
@@ -291,9 +378,87 @@ def _f(v: float, fmt: str = ".2f") -> str:
 
 
 def _means(rows, spec, track, kind, cell, key):
-    v = [r[key] for r in rows if r["spec"] == spec and r["track"] == track and r["kind"] == kind
-         and r["cell"] == cell and r["status"] == "ok" and not math.isnan(r[key])]
+    v = [r.get(key, math.nan) for r in rows if r["spec"] == spec and r["track"] == track
+         and r["kind"] == kind and r["cell"] == cell and r["status"] == "ok"]
+    v = [x for x in v if not math.isnan(x)]
     return sum(v) / len(v) if v else math.nan
+
+
+def _visqol_note(rows: list[dict[str, Any]]) -> str:
+    modes = sorted({r["visqol_mode"] for r in rows if not math.isnan(r.get("visqol", math.nan))})
+    tracks = sorted({r["track"] for r in rows if not math.isnan(r.get("visqol", math.nan))})
+    if not modes:
+        return ("ViSQOL: not measured in this run (visqol-python not installed, or --visqol off).")
+    return (f"ViSQOL = MOS-LQO of visqol-python (`melbench.metrics.visqol`; speech mode for speech "
+            f"clips, audio mode for music and synthetic ones; modes used: {', '.join(modes)}) on "
+            f"the {', '.join(tracks)} track(s).")
+
+
+def worst_cases(rows: list[dict[str, Any]], cell: str, n: int = 5) -> list[str]:
+    """The ``n`` (spec, track, clip) pairs where ``cell`` loses most to the reference.
+
+    Ordered by the loss in units of issue 16's bounds (SC loss / 0.3 dB, PESQ loss / 0.05).
+    """
+    from .. import quality
+
+    ok = {(r["spec"], r["track"], r["clip"], r["cell"]): r for r in rows if r["status"] == "ok"}
+    out = []
+    for (s_, t_, c_, name), r in ok.items():
+        ref = ok.get((s_, t_, c_, quality.REFERENCE_CELL))
+        if name != cell or ref is None:
+            continue
+        dsc, dp = r["sc_db"] - ref["sc_db"], ref["pesq_wb"] - r["pesq_wb"]
+        loss = max(dsc / quality.ISSUE_SC_DB, 0.0 if math.isnan(dp) else dp / quality.ISSUE_PESQ)
+        out.append((loss, f"{s_}/{t_}/{c_} ({dsc:+.2f} dB" + ("" if math.isnan(dp) else f", {dp:+.3f}")
+                    + ")"))
+    return [t for _, t in sorted(out, key=lambda x: -x[0])[:n]]
+
+
+def criterion_agreement(rows: list[dict[str, Any]], key: str, min_db: float = 0.3) -> tuple[int, int]:
+    """How often a reference-free criterion orders two outputs as their true-magnitude SC does.
+
+    Over every (spec, track, clip) and every pair of cells measured there (librosa and the
+    oracle left out) whose SC differs by more than ``min_db``: ``(agreeing pairs, pairs)``,
+    agreeing when the output with the lower SC also has the lower ``key`` (``mel_sc_db`` or
+    ``logmel_db``).
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if (r["status"] == "ok" and r["cell"] != LIB and not r["cell"].startswith("oracle")
+                and not math.isnan(r.get(key, math.nan))):
+            groups.setdefault((r["spec"], r["track"], r["clip"]), []).append(r)
+    agree = total = 0
+    for g in groups.values():
+        for i, a in enumerate(g):
+            for b in g[i + 1:]:
+                d_true = a["sc_db"] - b["sc_db"]
+                if abs(d_true) <= min_db:
+                    continue
+                total += 1
+                agree += (d_true > 0) == (a[key] - b[key] > 0)
+    return agree, total
+
+
+def guard_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: how well each guard criterion predicts the SC ordering; what the guards chose."""
+    L = ["", "## Guard: reference-free criteria (`melbench.inverters.guarded`)", "",
+         "Each output's audio mel against the given (possibly degraded) mel, no reference needed: "
+         "`mel_sc` = mel spectral convergence (dB), `logmel` = mean absolute dB difference. "
+         "Agreement = share of the pairs of outputs of one (spec, track, clip) whose true-magnitude "
+         "SC differs by more than 0.3 dB that the criterion orders the same way (librosa and the "
+         "oracle left out; on the cells' final outputs, the guard itself compares its two "
+         "candidates before the phase stage).", "",
+         "| criterion | agreeing pairs | pairs | agreement |", "|---|---|---|---|"]
+    for key, name in (("mel_sc_db", "mel_sc"), ("logmel_db", "logmel")):
+        a, n = criterion_agreement(rows, key)
+        L.append(f"| `{name}` | {a} | {n} | {_f(100.0 * a / n if n else math.nan, '.1f')} % |")
+    guarded = [r for r in rows if r["status"] == "ok" and r.get("guard")]
+    for cell in dict.fromkeys(r["cell"] for r in guarded):
+        g = [r for r in guarded if r["cell"] == cell]
+        fb = [f"{r['spec']}/{r['track']}/{r['clip']}" for r in g if r["guard"].startswith("fallback")]
+        L += ["", f"`{cell}` kept the fallback (`nnls` + `fgla`) on {len(fb)} of {len(g)} rows"
+              + (": " + ", ".join(fb) if fb else "") + "."]
+    return L
 
 
 def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
@@ -317,9 +482,8 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
         "x librosa = that over librosa `mel_to_audio`'s CPU time on the same clip and track in the "
         "same run. PESQ-wb at 16 kHz (speech clips). SC = spectral convergence of the output audio's "
         "STFT magnitude against the true magnitude (dB, lower is better). Cells are "
-        "`INVERTER[:N]+PHASE[:N]`; `joint_fgla` hands its phase to the phase retriever as warm start. "
-        "ViSQOL: not installed here, not measured.",
-        "",
+        "`INVERTER[:N]+PHASE[:N]`; `joint_fgla` and `guarded` hand their phase to the phase retriever "
+        "as warm start. " + _visqol_note(rows), "",
         "## Quality presets chosen from this table (`melbench.quality`)", "",
         "| quality | cell | why |", "|---|---|---|",
     ]
@@ -331,9 +495,11 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
           f"fastest robust cell within {quality.BALANCED_MARGIN} PESQ of best; fast = the fastest "
           f"cell with mean PESQ-wb >= librosa's. Robust = measured on every (spec, track, clip) "
           f"of `{quality.REFERENCE_CELL}` and nowhere more than {quality.ROBUST_PESQ} PESQ or "
-          f"{quality.ROBUST_SC_DB} dB SC worse than it (selection bounds; issue 16's "
-          f"{quality.ISSUE_SC_DB} dB check is in the targets below). Rerunning the benchmark "
-          "rewrites the CSV and so the choice.", "", "## Targets (issue 16)", ""]
+          f"{quality.ROBUST_SC_DB} dB SC worse than it (issue 16's bounds). If no cell within the "
+          "time bound is robust, best and balanced are the least-bad complete cell (smallest worst "
+          "loss in units of the bounds) and their reasons say so. "
+          + quality.metrics_statement(rows) + " Rerunning the benchmark rewrites the CSV and so "
+          "the choice.", "", "## Targets (issue 16)", ""]
     sp = [r for r in rows if r["track"] == "clean" and r["kind"] == "speech" and r["status"] == "ok"]
     for s in specs:
         d = _means(rows, s, "clean", "speech", default, "pesq_wb")
@@ -367,18 +533,24 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
     L.append(f"- robustness of the default against `{quality.REFERENCE_CELL}` on {n_cmp} (spec, "
              f"track, clip) pairs, issue bounds {quality.ISSUE_SC_DB} dB SC / {quality.ISSUE_PESQ} "
              f"PESQ: " + ("met" if not bad else f"NOT met on {len(bad)}: " + "; ".join(bad)))
+    worst = worst_cases(rows, default)
+    if worst:
+        L.append("- the default's five worst cases against the reference (SC loss dB, PESQ loss; "
+                 "negative = better than the reference): " + "; ".join(worst))
     L += ["", "## Cells over all specs (clean speech; robustness over every track)", "",
-          "| cell | mean PESQ-wb | mean x librosa | mean s | worst PESQ loss vs ref | "
-          "worst SC loss vs ref (dB) | robust |", "|---|---|---|---|---|---|---|"]
+          "| cell | mean PESQ-wb | mean ViSQOL (clean) | mean x librosa | mean s | worst PESQ loss "
+          "vs ref | worst SC loss vs ref (dB) | pairs over the bounds | robust |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for c in cells:
         v = summ.get(c)
         if v:
-            L.append(f"| `{c}` | {_f(v['pesq'])} | {_f(v['ratio'])} | {_f(v['seconds'], '.3f')} | "
-                     f"{_f(v['worst_pesq'], '.3f')} | {_f(v['worst_sc'])} | "
-                     f"{'yes' if v['robust'] else 'no'} |")
+            L.append(f"| `{c}` | {_f(v['pesq'])} | {_f(v['visqol'])} | {_f(v['ratio'])} | "
+                     f"{_f(v['seconds'], '.3f')} | {_f(v['worst_pesq'], '.3f')} | "
+                     f"{_f(v['worst_sc'])} | {len(v['fails'])} | {'yes' if v['robust'] else 'no'} |")
+    L += guard_section(rows)
     L += ["", "## Means per spec, track and kind", "",
-          "| spec | track | kind | cell | PESQ-wb | SC dB | seconds | x librosa |",
-          "|---|---|---|---|---|---|---|---|"]
+          "| spec | track | kind | cell | PESQ-wb | ViSQOL | SC dB | seconds | x librosa |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for s in specs:
         for t in tracks:
             for k in ("speech", "music", "synthetic"):
@@ -387,7 +559,8 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str]) -> str:
                     if math.isnan(sc):
                         continue
                     L.append(f"| {s} | {t} | {k} | `{c}` | {_f(_means(rows, s, t, k, c, 'pesq_wb'))} | "
-                             f"{_f(sc)} | {_f(_means(rows, s, t, k, c, 'seconds'), '.3f')} | "
+                             f"{_f(_means(rows, s, t, k, c, 'visqol'))} | {_f(sc)} | "
+                             f"{_f(_means(rows, s, t, k, c, 'seconds'), '.3f')} | "
                              f"{_f(_means(rows, s, t, k, c, 'x_librosa'))} |")
     failed = [r for r in rows if r["status"] != "ok"]
     if failed:
@@ -405,8 +578,12 @@ def pareto_plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     specs = list(dict.fromkeys(r["spec"] for r in rows))
-    fig, axes = plt.subplots(1, len(specs), figsize=(6.5 * len(specs), 5), squeeze=False)
-    for ax, s in zip(axes[0], specs, strict=True):
+    ncols = min(4, len(specs))
+    nrows = -(-len(specs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 5 * nrows), squeeze=False)
+    for ax in axes.flat[len(specs):]:
+        ax.set_visible(False)
+    for ax, s in zip(axes.flat, specs, strict=False):
         pts = []
         for c in dict.fromkeys(r["cell"] for r in rows):
             p = _means(rows, s, "clean", "speech", c, "pesq_wb")
@@ -468,15 +645,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="clean and degraded mels")
     p.add_argument("--degraded-cells", nargs="*", default=list(DEGRADED_CELLS),
                    help="cells also run on the degraded tracks (default: nnls+fgla:100, "
-                   "nnls_consistent+fgla:100 and five joint_fgla cells); only these can be "
+                   "joint_fgla:300+fgla:32 and three guarded cells); only these can be "
                    "chosen as balanced/best")
-    p.add_argument("--clips", nargs="*", default=[], help="clip ids (default: all bundled + synthetic)")
+    p.add_argument("--clips", nargs="*", default=list(CLIPS),
+                   help=f"clip ids (default: {' '.join(CLIPS)}; none given: all bundled + synthetic)")
     p.add_argument("--no-synthetic", action="store_true", help="leave out the synthetic signals")
-    p.add_argument("--crop", type=float, default=4.0,
-                   help="keep the first SECONDS of each clip (default 4, the length of the arctic "
-                   "clip; 0: whole clips)")
+    p.add_argument("--crop", type=float, default=2.5,
+                   help="keep the first SECONDS of each clip (default 2.5; 0: whole clips)")
     p.add_argument("--seed", type=int, default=0, help="seed of phases and degradations")
+    p.add_argument("--visqol", choices=("auto", "off"), default="auto",
+                   help="ViSQOL MOS-LQO (speech mode for speech, audio mode otherwise): 'auto' "
+                   "measures it where visqol-python is installed (the eval-metrics extra)")
+    p.add_argument("--visqol-tracks", nargs="*", default=["clean"], choices=list(TRACKS),
+                   help="tracks ViSQOL is measured on (default: clean; about 1 s per row)")
     p.add_argument("--fresh", action="store_true", help="do not resume from an existing CSV")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes, one spec each at a time (CPU times and librosa ratios "
+                   "stay within one process; rows are saved as each spec finishes)")
     p.add_argument("--out", default="results/bench_pipelines", help="output path without suffix")
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -493,14 +678,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming: {len(done)} rows already in {csv_path}", file=sys.stderr)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
 
+    order = {s: i for i, s in enumerate(args.specs)}
+
     def save(new_rows: list[dict]) -> None:
         rows.extend(new_rows)
+        rows.sort(key=lambda r: order.get(r["spec"], len(order)))  # stable: specs in --specs order
         fill_ratios(rows)
         atomic_write_bytes(csv_path, _csv_text(rows).encode())
 
-    run(args.specs, list(args.cells), list(args.tracks), clip_ids=args.clips or None,
-        synthetic=not args.no_synthetic, crop=args.crop, seed=args.seed,
-        degraded_cells=args.degraded_cells, done=done, on_clip=save)
+    why_not = visqol_available() if args.visqol == "auto" else "--visqol off"
+    if why_not:
+        print(f"melbench bench pipelines: ViSQOL not measured: {why_not}", file=sys.stderr)
+    kw = dict(clip_ids=args.clips or None, synthetic=not args.no_synthetic, crop=args.crop,
+              seed=args.seed, degraded_cells=args.degraded_cells, done=done,
+              visqol_tracks=() if why_not else tuple(args.visqol_tracks))
+    if args.jobs > 1 and len(args.specs) > 1:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # no inherited numba/OpenMP thread state
+        with cf.ProcessPoolExecutor(min(args.jobs, len(args.specs)), mp_context=ctx) as pool:
+            futs = {pool.submit(run, [s], list(args.cells), list(args.tracks), **kw): s
+                    for s in args.specs}
+            for f in cf.as_completed(futs):
+                save(f.result())
+                print(f"{futs[f]}: done", file=sys.stderr)
+    else:
+        run(args.specs, list(args.cells), list(args.tracks), on_clip=save, **kw)
     atomic_write_bytes(md_path, to_markdown(rows, argv).encode())
     try:
         pareto_plot(rows, png_path)
