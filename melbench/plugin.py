@@ -129,7 +129,7 @@ class Inverter(Plugin):
 
         mel = check_mel(mel, spec)
         lin = spec.decompress(mel)
-        out = self.solve(lin, spec, context=context or {})
+        out = self.solve(lin, spec, context={} if context is None else context)
         out = np.asarray(out)
         if spec.power == 2:
             out = np.sqrt(np.maximum(out, 0))

@@ -225,3 +225,13 @@ def test_bad_schedule_parameters():
         registry.create("inverter", "joint_fgla", {"early_steps": 1.5})
     with pytest.raises(ParameterError, match="restarts=-1"):
         joint_fgla_inverse(np.ones((SMALL.n_mels, 8), np.float32), SMALL, restarts=-1)
+
+
+def test_an_empty_context_receives_the_phase_warm_start():
+    """Inverter.__call__ must write into the caller's (even empty) context dict."""
+    spec = get_spec("speech16k")
+    y = conformance_signal(spec.sample_rate, 0.5)
+    mel = spec.mel(y)
+    ctx: dict = {}
+    mag = registry.create("inverter", "joint_fgla", {"joint_iter": 5})(mel, spec, context=ctx)
+    assert "phase_init" in ctx and ctx["phase_init"].shape == mag.shape
