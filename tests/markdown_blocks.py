@@ -126,6 +126,7 @@ def bench_topics() -> tuple[str, ...]:
 
 
 def _options(args: list[str]) -> list[str]:
+    args = [a.strip("[]") for a in args]  # a usage line's optional parts: [--tol X]
     return [a.split("=", 1)[0] for a in args if a.startswith("-") and a not in ("-", "-m")]
 
 
