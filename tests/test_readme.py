@@ -129,7 +129,7 @@ def test_mels_section_names_real_presets_and_links_their_table():
     check_command(["melbench", "invert", "x.npy", "-o", "y.wav", "--quality", "fast", "--jobs", "2"])
 
 
-def test_first_screen_commands_run_as_written(tmp_path):
+def test_first_screen_commands_run_as_written(tmp_path, monkeypatch):
     """The section's `melbench invert` lines, run verbatim on HiFi-GAN-V1 mels."""
     from melbench.spec import get_spec
 
@@ -150,11 +150,14 @@ def test_first_screen_commands_run_as_written(tmp_path):
     out, sr = sf.read(str(tmp_path / "out.wav"))
     assert sr == 22050 and len(out) == spec.n_samples(mel.shape[-1])
     assert sorted(p.name for p in (tmp_path / "wavs").glob("*.wav")) == ["a.wav", "b.wav"]
-    # the Python lines
+    # the Python lines (config.json in the working directory, as for the shell lines)
     code = blocks(first, "python")[0]
     ns: dict = {"mel": mel}
+    monkeypatch.chdir(tmp_path)
     exec(compile(code, "README-first-screen", "exec"), ns)
     assert np.asarray(ns["audio"]).shape == (spec.n_samples(mel.shape[-1]),)
+    assert np.asarray(ns["fast"]).shape == np.asarray(ns["audio"]).shape
+    assert not np.allclose(ns["fast"], ns["audio"])  # another cell than the default
 
 
 def test_compare_commands_are_true_to_the_cli():
