@@ -195,6 +195,9 @@ def check_command(args: list[str]) -> None:
         topic = rest[0]
         assert topic in bench_topics(), f"{shlex.join(args)}: no bench topic {topic!r}"
         text = help_text("bench", topic)
+    elif sub == "papers" and rest and not rest[0].startswith("-"):  # papers list|run|report
+        assert rest[0] in ("list", "run", "report"), f"{shlex.join(args)}: no papers {rest[0]!r}"
+        text = help_text("papers", rest[0])
     else:
         text = help_text(sub)
     for opt in _options(rest):
