@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output audio file (single input; .wav, .flac, .ogg, .aiff: format from the "
                    "suffix), '-' for a wav on stdout, or a folder (mirrors the input's layout)")
     p.add_argument("--spec", default=None,
-                   help="spec preset name (e.g. hifigan_v1, tts22k, speech16k; see the README's "
-                   "preset table), a YAML/JSON spec file, or a model's config (HiFi-GAN/BigVGAN "
+                   help="spec preset name (e.g. hifigan_v1, tts22k, speech16k; see the preset table "
+                   "in docs/presets.md), a YAML/JSON spec file, or a model's config (HiFi-GAN/BigVGAN "
                    "config.json, ParallelWaveGAN/Vocos yaml); default: inferred from the mel when "
                    "exactly one preset fits")
     p.add_argument("--spec-param", action="append", metavar="KEY=VALUE",
