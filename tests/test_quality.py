@@ -15,7 +15,8 @@ import melbench
 import melbench.testing
 from melbench import invert_cli, quality
 from melbench.api import default_cell
-from melbench.bench.pipelines import FIELDS, parse_cell
+from melbench.bench.pipelines import parse_cell
+from melbench.bench.pipelines_page import FIELDS
 from melbench.errors import ParameterError
 
 if sys.version_info >= (3, 11):
@@ -193,7 +194,7 @@ def test_metrics_statement_names_visqol_only_when_measured():
 
 
 def test_criterion_agreement_counts_pairs_by_hand():
-    from melbench.bench.pipelines import criterion_agreement
+    from melbench.bench.pipelines_page import criterion_agreement
 
     rows = []
     # one group, three cells: SC -10, -12, -10.1; criterion 1, 0, 2
