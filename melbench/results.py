@@ -71,14 +71,20 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def write_rows(path: str | Path, rows: Sequence[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Write rows as CSV atomically; returns the frame written."""
+    """Write rows as CSV atomically (gzip-compressed if ``path`` ends in ``.gz``); returns the frame."""
     df = rows if isinstance(rows, pd.DataFrame) else rows_to_frame(rows)
-    atomic_write_text(path, df.to_csv(index=False))
+    text = df.to_csv(index=False)
+    if str(path).endswith(".gz"):
+        import gzip
+
+        atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), mtime=0))
+    else:
+        atomic_write_text(path, text)
     return df
 
 
 def read_rows(path: str | Path) -> pd.DataFrame:
-    """Read a rows CSV written by :func:`write_rows` (text columns stay text)."""
+    """Read a rows CSV written by :func:`write_rows` (text columns stay text; ``.gz`` too)."""
     df = pd.read_csv(path, keep_default_na=False, na_values=["", "nan", "NaN"])
     for c in ("error", "notes"):
         if c in df.columns:

@@ -606,3 +606,43 @@ def test_report_lin_columns_are_the_papers_aggregate():
     assert papers.db_of_mean is db_of_mean
     assert db_of_mean([-math.inf, -math.inf]) == -math.inf
     assert db_of_mean([-math.inf, -20.0]) == pytest.approx(20 * np.log10(0.05))
+
+
+def test_large_rows_are_written_gzipped_and_read_back(tmp_path, monkeypatch):
+    """Pages whose rows exceed the plain-CSV limit keep one rows.csv.gz (equal rows, same page)."""
+    import gzip
+
+    from melbench.papers import registry as paper_registry
+
+    recs = [{"clip": c, "kind": "speech", "spec": "prusa2017_sqam", "inverter": "oracle",
+             "phase": lab, "sc_db": -20.0 - i, "t_phase": 1.0, "fft_pairs": 200.0}
+            for i, lab in enumerate(PRUSA_LABELS.values()) for c in ("a", "b")]
+    src = tmp_path / "src.csv"
+    _rows(recs).to_csv(src, index=False)
+    out = tmp_path / "page"
+    plain = papers.write_report("prusa2017_pghi", [src], out).read_text()
+    assert (out / "rows.csv").is_file() and not (out / "rows.csv.gz").exists()
+    monkeypatch.setattr(paper_registry, "MAX_PLAIN_ROWS", 100)  # these rows count as large now
+    page = papers.write_report("prusa2017_pghi", [src], out).read_text()
+    assert (out / "rows.csv.gz").is_file() and not (out / "rows.csv").exists()  # stale one gone
+    assert page == plain.replace("rows.csv", "rows.csv.gz")
+    with gzip.open(out / "rows.csv.gz", "rt") as fh:
+        assert pd.read_csv(fh)["sc_db"].tolist() == pd.read_csv(src)["sc_db"].tolist()
+    # regenerating from the committed .gz rewrites nothing but the page, and gives the same page
+    before = (out / "rows.csv.gz").read_bytes()
+    assert papers.write_report("prusa2017_pghi", [out / "rows.csv.gz"], out).read_text() == page
+    assert (out / "rows.csv.gz").read_bytes() == before
+
+
+def test_a_cut_gzipped_rows_file_is_an_error_naming_it(tmp_path):
+    from melbench.report.runs import RunInputError, load_runs
+    from melbench.results import write_rows
+
+    recs = [{"clip": f"c{i}", "kind": "speech", "spec": "speech16k", "inverter": "pinv",
+             "phase": "gla", "sc_db": -20.0 - i / 7} for i in range(200)]
+    write_rows(tmp_path / "rows.csv.gz", _rows(recs))
+    assert len(load_runs([tmp_path / "rows.csv.gz"]).rows) == 200
+    data = (tmp_path / "rows.csv.gz").read_bytes()
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(RunInputError, match=r"cut\.csv\.gz: cannot be parsed.*half-written"):
+        load_runs([tmp_path / "cut.csv.gz"])

@@ -26,6 +26,10 @@ __all__ = ["EXPERIMENTS", "EXPERIMENT_NAMES", "PaperExperiment", "load_rows", "m
 
 #: Rows file written beside each report.
 ROWS_FILE = "rows.csv"
+#: The same, gzip-compressed: written instead when the CSV would exceed :data:`MAX_PLAIN_ROWS`
+#: bytes (runs with convergence traces), so committed results stay small.
+ROWS_FILE_GZ = "rows.csv.gz"
+MAX_PLAIN_ROWS = 1_000_000
 #: Report file.
 README_FILE = "README.md"
 #: The reproductions, in the order ``melbench papers list`` shows them (folder names).
@@ -112,7 +116,7 @@ def _report_extras(out: Path) -> list[str]:
 def write_report(name: str, paths: Sequence[str | Path], out_dir: str | Path, *,
                  command: str | None = None, melbench_report: bool = False,
                  note: str = "") -> Path:
-    """Read a run's rows, write ``README.md`` and ``rows.csv`` into ``out_dir``.
+    """Read a run's rows, write ``README.md`` and ``rows.csv`` (``rows.csv.gz`` if large) into ``out_dir``.
 
     Parameters
     ----------
@@ -148,19 +152,24 @@ def write_report(name: str, paths: Sequence[str | Path], out_dir: str | Path, *,
         raise InputError(f"no rows in {', '.join(map(str, paths))}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    same = len(paths) == 1 and Path(paths[0]).resolve() == (out / ROWS_FILE).resolve()
+    rows_path = out / (ROWS_FILE_GZ if len(rows.to_csv(index=False)) > MAX_PLAIN_ROWS
+                       else ROWS_FILE)
+    same = len(paths) == 1 and Path(paths[0]).resolve() == rows_path.resolve()
     if not same:
-        write_rows(out / ROWS_FILE, rows)
+        write_rows(rows_path, rows)
+        stale = out / (ROWS_FILE if rows_path.name == ROWS_FILE_GZ else ROWS_FILE_GZ)
+        stale.unlink(missing_ok=True)  # one rows file per page
     if melbench_report:
         from ..report import cli as report_cli
 
-        report_cli.main([str(out / ROWS_FILE), "-o", str(out / "report"), "--no-html",
+        report_cli.main([str(rows_path), "-o", str(out / "report"), "--no-html",
                          "--title", exp.title])
     shown = out.as_posix()
     try:  # the page names its folder as a path inside the repository when it is one
         shown = out.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         pass
-    text = render(exp, rows, command=command, out=shown, extras=_report_extras(out), note=note)
+    text = render(exp, rows, command=command, out=shown, extras=_report_extras(out), note=note,
+                  rows_file=rows_path.name)
     atomic_write_text(out / README_FILE, text)
     return out / README_FILE

@@ -162,7 +162,8 @@ def report_commands(name: str, out: str, run_command: str = "") -> str:
 
 
 def render(exp: Reproduction, rows: pd.DataFrame, *, command: str | None = None,
-           out: str | None = None, extras: Sequence[str] = (), note: str = "") -> str:
+           out: str | None = None, extras: Sequence[str] = (), note: str = "",
+           rows_file: str = "rows.csv") -> str:
     """The Markdown report of one reproduction from its rows.
 
     Parameters
@@ -181,6 +182,8 @@ def render(exp: Reproduction, rows: pd.DataFrame, *, command: str | None = None,
     note : str
         What this run changed against the documented set-up (e.g. other material); shown
         under the summary and first in the set-up list.
+    rows_file : str
+        Name of the rows file beside the page (``rows.csv``, or ``rows.csv.gz`` for large runs).
     """
     out = out or f"results/papers/{exp.name}"
     paper = exp.paper
@@ -191,10 +194,10 @@ def render(exp: Reproduction, rows: pd.DataFrame, *, command: str | None = None,
     parts.append("## Command\n")
     command = command or exp.command
     parts.append("```sh\n" + command + "\n" + report_commands(exp.name, out, command) + "\n```\n")
-    parts.append(f"`rows.csv` here holds every row of that run ({len(rows)} rows). "
+    parts.append(f"`{rows_file}` here holds every row of that run ({len(rows)} rows). "
                  "Regenerate this page from it "
-                 f"with `melbench papers report {exp.name} {out}/rows.csv -o {out}`, or make the "
-                 f"generic tables, plots and HTML page with `melbench report {out}/rows.csv "
+                 f"with `melbench papers report {exp.name} {out}/{rows_file} -o {out}`, or make "
+                 f"the generic tables, plots and HTML page with `melbench report {out}/{rows_file} "
                  "-o <folder>`.\n")
     if extras:
         parts.append("Also here, made by `melbench report` from the same rows: "

@@ -9,6 +9,7 @@ without rows, or a run whose ``run.json`` says it did not finish) is reported.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,8 +78,8 @@ def find_rows_files(path: str | Path) -> list[Path]:
     if not path.exists():
         raise RunInputError(f"{path}: no such run directory")
     if path.is_file():
-        if path.suffix != ".csv":
-            raise RunInputError(f"{path}: expected a run directory or a rows .csv file")
+        if not path.name.endswith((".csv", ".csv.gz")):
+            raise RunInputError(f"{path}: expected a run directory or a rows .csv (or .csv.gz) file")
         return [path]
     found = sorted(path.rglob(ROWS_FILE), key=_natural_key)
     dirs = {f.parent for f in found}
@@ -120,7 +121,8 @@ def read_rows_file(path: Path) -> pd.DataFrame:
         df = read_rows(path)
     except pd.errors.EmptyDataError as exc:
         raise RunInputError(f"{path}: empty file (the run wrote nothing; rerun it)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError,
+            gzip.BadGzipFile) as exc:  # a cut .gz fails its own length/CRC check
         raise RunInputError(
             f"{path}: cannot be parsed as a rows table ({type(exc).__name__}: {exc}); "
             "the file is corrupt or half-written: rerun the run (cached clips are reused)"
@@ -133,12 +135,14 @@ def read_rows_file(path: Path) -> pd.DataFrame:
         )
     blank = df[list(REQUIRED_COLUMNS)].isna().any(axis=1) | (
         df[list(REQUIRED_COLUMNS)].astype(str).apply(lambda c: c.str.strip()) == "").any(axis=1)
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(-1, 2)
-            truncated = fh.read(1) != b"\n"
-    except OSError:
-        truncated = False
+    truncated = False
+    if not path.name.endswith(".gz"):  # (gzip checks its own end)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(-1, 2)
+                truncated = fh.read(1) != b"\n"
+        except OSError:
+            pass
     if blank.any() or truncated:
         where = f"row {int(blank.to_numpy().argmax()) + 1} lacks {list(REQUIRED_COLUMNS)}" \
             if blank.any() else "the last line is cut"
