@@ -137,13 +137,14 @@ def test_bad_parameters_and_input():
         joint_fgla_inverse(m[:-1], SMALL)
 
 
-def _numpy_step(t, xprev, mel, basis, n_steps, power, alpha, first):
+def _numpy_step(t, xprev, mel, basis, n_steps, power, alpha, first, sharp=0.0):
     """One ``P_mel`` + momentum pass written plainly in numpy from the documented update.
 
     ``t``, ``xprev`` (F, T) complex; ``basis`` (n_mels, F) librosa's filterbank. Per frame:
     ``s <- s * (keep + W^T (m / M s))`` ``n_steps`` times from ``s = |t|**power`` (``W`` = ``M``
     normalised per bin, ``keep`` = 1 on the bins inside the covered range that no band
-    touches), ``x = |s|**(1/power) * t / |t|``, ``c = x + alpha (x - xprev)``.
+    touches), ``x = |s|**(1/power) * t / |t|``, ``c = x + alpha (x - xprev)``; with ``sharp``
+    the start is ``s = s0 (s0 / max s0)**sharp`` per frame (the power-law prior).
     """
     col = basis.sum(axis=0)
     w = np.where(col > 0, basis / np.where(col > 0, col, 1), 0.0)
@@ -152,6 +153,8 @@ def _numpy_step(t, xprev, mel, basis, n_steps, power, alpha, first):
     keep[covered[0] : covered[-1] + 1] = col[covered[0] : covered[-1] + 1] == 0
     a = np.abs(t).astype(np.float64)
     s = a**power
+    if sharp:
+        s = s * (s / s.max(axis=0, keepdims=True)) ** sharp
     for _ in range(n_steps):
         ms = basis @ s
         ratio = np.where(ms > 1e-30, mel / np.where(ms > 1e-30, ms, 1), 0.0)
@@ -235,3 +238,83 @@ def test_an_empty_context_receives_the_phase_warm_start():
     ctx: dict = {}
     mag = registry.create("inverter", "joint_fgla", {"joint_iter": 5})(mel, spec, context=ctx)
     assert "phase_init" in ctx and ctx["phase_init"].shape == mag.shape
+
+
+@pytest.mark.parametrize("spec", [SMALL, SMALL_POWER], ids=["magnitude", "power"])
+def test_sharpen_prior_kernel_equals_numpy(spec):
+    """The power-law prior inside the compiled kernel against the numpy update (both signs)."""
+    from melbench.inverters.joint_fgla import _joint_operators, _k_joint
+
+    rng = np.random.default_rng(7)
+    n_frames = 40
+    t = (rng.standard_normal((spec.n_freq, n_frames))
+         + 1j * rng.standard_normal((spec.n_freq, n_frames))).astype(np.complex64)
+    xprev = (0.3 * t[:, ::-1]).astype(np.complex64)
+    basis = _librosa_basis(spec)
+    mel = (basis @ (rng.random((spec.n_freq, n_frames)) ** spec.power)).astype(np.float32)
+    lo, offsets, mw, ww, keep = _joint_operators(spec, np.dtype(np.float32).str, False)
+    for sharp in (0.3, -0.2):
+        want_c, want_x, want_s, _ = _numpy_step(t.astype(np.complex128), xprev, mel, basis, 2,
+                                                spec.power, 0.9, False, sharp)
+        tt, xx = np.ascontiguousarray(t.T), np.ascontiguousarray(xprev.T)
+        a, g, s = (np.empty(tt.shape, np.float32) for _ in range(3))
+        _k_joint(tt, xx, a, g, lo, offsets, mw, ww, keep, np.ascontiguousarray(mel), 2,
+                 spec.power, np.float32(0.9), False, s, True, False, np.float32(sharp))
+        np.testing.assert_allclose(tt.T, want_c, atol=5e-5 * np.abs(want_c).max())
+        np.testing.assert_allclose(s.T, want_s, atol=5e-5 * want_s.max())
+
+
+@pytest.mark.parametrize("spec", [SMALL, SMALL_POWER], ids=["magnitude", "power"])
+def test_sharpen_prior_hand_computed(spec):
+    """No mel step, one frame with |t| = 1 and 4 in two bins, sharp 0.5: gains 1/2 and 1.
+
+    magnitude: s0 = (1, 4), max 4: s = (1 (1/4)^0.5, 4 (4/4)^0.5) = (0.5, 4), gain s/s0.
+    power: s0 = (1, 16): s = (1 (1/16)^0.5, 16) = (0.25, 16), gain sqrt(s/s0) = (0.5, 1).
+    """
+    from melbench.inverters.joint_fgla import _joint_operators, _k_joint
+
+    lo, offsets, mw, ww, keep = _joint_operators(spec, np.dtype(np.float32).str, False)
+    t = np.zeros((1, spec.n_freq), np.complex64)
+    t[0, 10], t[0, 20] = 1j, -4.0
+    xprev = np.zeros_like(t)
+    a, g, s = (np.empty(t.shape, np.float32) for _ in range(3))
+    mel = np.ones((spec.n_mels, 1), np.float32)
+    _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, 0, spec.power, np.float32(0.0),
+             True, s, True, False, np.float32(0.5))
+    want = np.zeros(spec.n_freq, np.complex64)
+    want[10], want[20] = 0.5j, -4.0
+    np.testing.assert_allclose(t[0], want, atol=1e-6)
+    assert s[0, 10] == pytest.approx(0.5**spec.power) and s[0, 20] == pytest.approx(4.0**spec.power)
+
+
+def test_sharpen_off_is_the_plain_iteration_and_on_keeps_the_mel():
+    spec = SMALL
+    y = conformance_signal(spec.sample_rate, seconds=0.5)
+    m = spec.mel_from_magnitude(spec.magnitude(y))
+    s0, x0 = joint_fgla_inverse(m, spec, n_iter=20)
+    s1, x1 = joint_fgla_inverse(m, spec, n_iter=20, sharpen=0.0, sharpen_iter=7)
+    np.testing.assert_array_equal(s0, s1)
+    np.testing.assert_array_equal(x0, x1)
+    # past sharpen_iter the prior is off: 1 iteration with sharpen_iter=1 is the constant prior
+    sa, _ = joint_fgla_inverse(m, spec, n_iter=1, sharpen=0.05, sharpen_iter=1)
+    sb, _ = joint_fgla_inverse(m, spec, n_iter=1, sharpen=0.05)
+    np.testing.assert_array_equal(sa, sb)
+    basis = _librosa_basis(spec)
+    for sharp, until in ((0.05, 0), (-0.05, 0), (0.05, 10)):
+        s2, x2 = joint_fgla_inverse(m, spec, n_iter=20, sharpen=sharp, sharpen_iter=until)
+        assert np.linalg.norm(x2 - x0) > 1e-3 * np.linalg.norm(x0)  # the prior acts
+        rel = np.linalg.norm(basis @ s2 - m) / np.linalg.norm(m)
+        assert rel < 1e-3, (sharp, until, rel)  # and the output still has the given mel
+    # the decaying prior differs from the constant one
+    s3, _ = joint_fgla_inverse(m, spec, n_iter=20, sharpen=0.05)
+    s4, _ = joint_fgla_inverse(m, spec, n_iter=20, sharpen=0.05, sharpen_iter=10)
+    assert np.linalg.norm(s3 - s4) > 1e-3 * np.linalg.norm(s3)
+
+
+def test_bad_sharpen_parameters():
+    with pytest.raises(ParameterError, match=r"sharpen=0.8 outside \[-0.5, 0.5\]"):
+        registry.create("inverter", "joint_fgla", {"sharpen": 0.8})
+    with pytest.raises(ParameterError, match="sharpen_iter=-3 must be a non-negative integer"):
+        registry.create("inverter", "joint_fgla", {"sharpen_iter": -3})
+    with pytest.raises(ParameterError, match="sharpen=-1"):
+        joint_fgla_inverse(np.ones((SMALL.n_mels, 8), np.float32), SMALL, sharpen=-1.0)
