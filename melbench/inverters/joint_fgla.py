@@ -51,8 +51,13 @@ evaluation suite's 147 speech clips at speech16k): 300 iterations raise mean PES
 from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter``),
 ``restarts``, RAAR and ADMM forms of the same two sets and a phase-first start
 (``fgla`` on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are
-options, not defaults. Measured numbers of whole pipelines: ``results/bench_pipelines.md``
-(``melbench bench pipelines``).
+options, not defaults. A power-law prior on the fine structure within bands (``sharpen``,
+peakier or flatter) and, as prototypes, a harmonic comb from an F0 track, averages and
+selections of several fixed points were measured too, and none raises mean PESQ-wb; the
+PESQ lost against the oracle is in the *phase below 1 kHz*, not in the high bands the mel
+barely constrains (``results/joint_fgla_quality.md``, "Round 4";
+``results/joint_fgla_oracle_swaps.py``). Measured numbers of whole pipelines:
+``results/bench_pipelines.md`` (``melbench bench pipelines``).
 
 References
 ----------
@@ -313,8 +318,9 @@ def joint_fgla_inverse(
         ``s (s / max s)^sharpen`` (> 0 peakier, a sparsity prior for harmonic speech;
         < 0 flatter), and the mel steps then restore each band's level. Measured
         (``results/joint_fgla_quality.md``, 30 suite speech clips at speech16k):
-        every value tried lowers mean PESQ-wb (+0.002: -0.05, -0.005: -0.002) and adds
-        about 50 % to the time (a power per bin), so it is an option for experiments.
+        no value tried raises mean PESQ-wb (+0.002: -0.048, +0.01 decaying: -0.023,
+        -0.005: -0.002; negative values lower SC by up to 1 dB) and it adds 55-100 % to
+        the time (a power per bin), so it is an option for experiments, off by default.
     sharpen_iter : int
         With ``sharpen_iter > 0`` the prior decays linearly from ``sharpen`` at the first
         iteration to 0 at iteration ``sharpen_iter`` (and stays off after it); 0: constant.
