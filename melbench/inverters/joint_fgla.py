@@ -53,7 +53,9 @@ from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter
 (``fgla`` on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are
 options, not defaults. A power-law prior on the fine structure within bands (``sharpen``,
 peakier or flatter) and, as prototypes, a harmonic comb from an F0 track, averages and
-selections of several fixed points were measured too, and none raises mean PESQ-wb; the
+selections of several fixed points were measured too, and none raises mean PESQ-wb at
+the same cost (picking the best of six starts by log-mel distance: +0.07 for six times
+the iterations); the
 PESQ lost against the oracle is in the *phase below 1 kHz*, not in the high bands the mel
 barely constrains (``results/joint_fgla_quality.md``, "Round 4";
 ``results/joint_fgla_oracle_swaps.py``). Measured numbers of whole pipelines:
