@@ -202,7 +202,7 @@ def spectral_flatness(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.
 
     Parameters
     ----------
-    mel : np.ndarray, shape (n_mels, frames)
+    mel : np.ndarray [shape=(n_mels, frames)]
         Linear mel in ``spec.domain``.
     spec : FeatureSpec
         Its contract (domain and filterbank).
@@ -238,7 +238,7 @@ def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) ->
 
     Parameters
     ----------
-    mel : np.ndarray, shape (n_mels, frames)
+    mel : np.ndarray [shape=(n_mels, frames)]
         Linear mel in ``spec.domain``.
     spec : FeatureSpec
         Its contract.
@@ -254,6 +254,11 @@ def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) ->
         dB mel, active cells), ``f_trough`` (the same for the second difference across
         frames), ``f_onset`` (share of frames whose mean dB rise over active bands exceeds
         3 dB), ``f_low`` (share of the mel's power in bands at most two FFT bins wide).
+
+    References
+    ----------
+    .. [1] melbench's own features for the guard's analysis (``results/guard_analysis.md``);
+       the flatness after J. D. Johnston, IEEE JSAC 6(2), 1988.
     """
     lin = np.asarray(mel, dtype=np.float64)
     db = _db(lin, spec)
@@ -281,14 +286,18 @@ def guard_features(mel: np.ndarray, spec: FeatureSpec, mag1: np.ndarray, x1: np.
 
     Parameters
     ----------
-    mel : np.ndarray, shape (n_mels, frames)
+    mel : np.ndarray [shape=(n_mels, frames)]
         Linear mel in ``spec.domain``.
     spec : FeatureSpec
         Its contract.
-    mag1, x1 : np.ndarray, shape (n_freq, frames)
-        The inner candidate's magnitude and complex estimate.
-    mag0, x0 : np.ndarray, shape (n_freq, frames)
-        The fallback's magnitude and complex estimate.
+    mag1 : np.ndarray [shape=(n_freq, frames)]
+        The inner candidate's magnitude.
+    x1 : np.ndarray [shape=(n_freq, frames)]
+        The inner candidate's complex estimate.
+    mag0 : np.ndarray [shape=(n_freq, frames)]
+        The fallback's magnitude.
+    x0 : np.ndarray [shape=(n_freq, frames)]
+        The fallback's complex estimate.
 
     Returns
     -------
@@ -298,6 +307,11 @@ def guard_features(mel: np.ndarray, spec: FeatureSpec, mag1: np.ndarray, x1: np.
         ``f_gap0`` (:func:`consistency_gap_db`), ``f_agree`` (SC of ``mag1`` against
         ``mag0`` in dB) and ``f_agreelog`` (mean absolute dB difference of the two
         magnitudes over bins within 50 dB of the peak).
+
+    References
+    ----------
+    .. [1] melbench's own features for the guard's analysis (``results/guard_analysis.md``);
+       consistency as in D. Griffin and J. Lim, IEEE Trans. ASSP 32(2), 1984.
     """
     out = mel_features(mel, spec)
     out["f_melsc1"] = mel_criterion(audio_mel(x1, spec), mel, spec)
@@ -349,9 +363,11 @@ def mel_criterion(mel_est: np.ndarray, mel: np.ndarray, spec: FeatureSpec,
 class Guarded(Inverter):
     """The inner method (``joint_fgla``) or ``nnls`` + ``fgla``, whichever audio fits the mel better.
 
-    A reference-free guard (see :mod:`melbench.inverters.guarded`): both candidates are
-    turned into audio, the audio's mel is compared with the given mel, and the better
-    candidate's magnitude is returned; its phase goes to the phase stage as warm start.
+    A reference-free guard (see :mod:`melbench.inverters.guarded`): a smooth or noise-like
+    mel goes to the fallback without running the inner method; otherwise the inner's audio
+    mel is compared with the given mel (and with the fallback's, unless the inner already
+    fits better than ``fit_db``), and the better candidate's magnitude is returned; its
+    phase goes to the phase stage as warm start.
 
     References
     ----------
