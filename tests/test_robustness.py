@@ -19,7 +19,12 @@ import pytest
 from melbench import quality, registry
 from melbench.bench.pipelines import TRACKS, _librosa_call, _measure, clips_for
 from melbench.errors import ParameterError
-from melbench.inverters.guarded import audio_mel, band_roughness_db, mel_criterion
+from melbench.inverters.guarded import (
+    audio_mel,
+    band_roughness_db,
+    mel_criterion,
+    spectral_flatness,
+)
 from melbench.measures import spectral_convergence_db
 from melbench.spec import PRESETS, get_spec
 
@@ -163,6 +168,109 @@ def test_guard_falls_back_on_an_over_smoothed_mel():
     assert rows["guarded:200+fgla:32"]["sc_db"] <= ref + quality.ISSUE_SC_DB
 
 
+def _synthetic(kind, sr, seconds=1.0):
+    """Signals built here: white noise, a drum-like train of decaying noise bursts, a vibrato tone."""
+    rng = np.random.default_rng(1)
+    n = int(seconds * sr)
+    if kind == "noise":
+        return (0.1 * rng.standard_normal(n)).astype(np.float32)
+    if kind == "drum":
+        y = np.zeros(n)
+        for k in range(0, n, int(0.25 * sr)):
+            m = min(n - k, int(0.2 * sr))
+            y[k:k + m] += 0.3 * rng.standard_normal(m) * np.exp(-np.arange(m) / (0.03 * sr))
+        return y.astype(np.float32)
+    f0 = 180 * (1 + 0.03 * np.sin(2 * np.pi * 5 * np.arange(n) / sr))
+    ph = 2 * np.pi * np.cumsum(f0) / sr
+    return (0.1 * sum(np.sin(h * ph) / h for h in range(1, 12))).astype(np.float32)
+
+
+def test_spectral_flatness_against_identities():
+    """Per-bin band powers: equal -> 1 whatever the filterbank's norm; levels a and b on
+    alternate bands -> their geometric over arithmetic mean (sqrt(ab) / ((a + b) / 2) when
+    every band holds an FFT bin); bands without a bin and quiet frames are left out."""
+    for name, n_empty in (("speech16k", 0), ("torchaudio", 4)):  # magnitude + Slaney; power + HTK
+        spec = get_spec(name)
+        w = spec.mel_basis(np.float64).sum(1)[:, None]
+        ok = w[:, 0] > 0
+        assert (~ok).sum() == n_empty
+        per_bin = np.ones((spec.n_mels, 9))  # flat per-bin power (white noise's expectation)
+        lin = w * np.sqrt(per_bin) if spec.power == 1 else w * per_bin
+        assert spectral_flatness(lin, spec) == pytest.approx(1.0, abs=1e-9)
+        a, b = 1.0, 0.01
+        two = np.where(np.arange(spec.n_mels)[:, None] % 2 == 0, a, b) * np.ones((1, 9))
+        lin2 = w * np.sqrt(two) if spec.power == 1 else w * two
+        levels = two[ok, 0]
+        expected = np.exp(np.mean(np.log(levels))) / np.mean(levels)
+        if n_empty == 0:
+            assert expected == pytest.approx(np.sqrt(a * b) / ((a + b) / 2), rel=1e-12)
+        assert spectral_flatness(lin2, spec) == pytest.approx(expected, rel=1e-9)
+        lin2[:, :4] *= 1e-6  # 4 frames far below the peak: do not count
+        assert spectral_flatness(lin2, spec) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("spec_name, kind", [("torchaudio", "noise"), ("torchaudio", "drum"),
+                                             ("hifigan_v1", "noise"), ("hifigan_v1", "drum")])
+def test_guard_falls_back_on_noise_like_sounds_without_running_the_inner(spec_name, kind):
+    """Noise and drum-like bursts: joint_fgla alone loses more than 0.3 dB SC to
+    nnls + fgla (-2.4 to -2.6 dB at torchaudio, about -1 dB at hifigan_v1); the mel is flat (spectral
+    flatness 0.35-0.85 >= 0.1), so the guard keeps the fallback without running joint_fgla
+    (no inner criterion recorded) and stays within the bound."""
+    spec = get_spec(spec_name)
+    audio = _synthetic(kind, spec.sample_rate)
+    true_mag = spec.magnitude(audio)
+    mel = spec.mel_from_magnitude(true_mag)
+    assert spectral_flatness(spec.decompress(mel), spec) >= 0.1
+    rows = {c: _measure(c, spec, spec_name, "clean", kind, "other", audio, true_mag, mel, 0,
+                        spectral_convergence_db)
+            for c in ("nnls+fgla:100", "joint_fgla:200+fgla:32", "guarded:200+fgla:32")}
+    ref = rows["nnls+fgla:100"]["sc_db"]
+    assert rows["joint_fgla:200+fgla:32"]["sc_db"] > ref + quality.ISSUE_SC_DB
+    assert rows["guarded:200+fgla:32"]["sc_db"] <= ref + quality.ISSUE_SC_DB
+    assert "noise-like mel" in rows["guarded:200+fgla:32"]["guard"]
+    ctx = {"clip": kind}
+    registry.create("inverter", "guarded", {"inner_iter": 20})(mel, spec, context=ctx)
+    assert ctx["guard"]["chosen"] == "fallback" and ctx["guard"]["noisy"]
+    assert np.isnan(ctx["guard"]["inner"])  # the inner method was not run
+
+
+@pytest.mark.parametrize("spec_name", ["speech16k", "torchaudio"])
+def test_guard_keeps_the_inner_on_a_harmonic_tone(spec_name):
+    """A vibrato tone has a peaky mel (flatness below 0.01): the noise rule does not fire and
+    the guarded cell is joint_fgla's cell (SC -27.2 against -13.4 dB for nnls + fgla at
+    speech16k)."""
+    spec = get_spec(spec_name)
+    audio = _synthetic("harmonic", spec.sample_rate)
+    true_mag = spec.magnitude(audio)
+    mel = spec.mel_from_magnitude(true_mag)
+    assert spectral_flatness(spec.decompress(mel), spec) < 0.01
+    rows = {c: _measure(c, spec, spec_name, "clean", "harmonic", "other", audio, true_mag, mel, 0,
+                        spectral_convergence_db)
+            for c in ("joint_fgla:200+fgla:32", "guarded:200+fgla:32")}
+    assert rows["guarded:200+fgla:32"]["guard"].startswith("inner")
+    assert rows["guarded:200+fgla:32"]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"],
+                                                                abs=0.01)
+
+
+def test_fit_shortcut_skips_only_a_fallback_that_could_not_win():
+    """On clean speech (a bundled Allison prompt) the inner's mel_sc is below fit_db = -35
+    dB: the fallback is not run; run anyway (fit_db = 0) it fits the mel worse by more than
+    5 dB, so the choice and the output are the same."""
+    spec = get_spec("speech16k")
+    (clip_id, kind, audio), = clips_for(spec, ["allison_vm-review"], False, 2.5)
+    mel = spec.mel(audio)
+    out = {}
+    for fit in (-35.0, 0.0):
+        ctx = {"clip": clip_id}
+        mag = registry.create("inverter", "guarded", {"inner_iter": 200, "fit_db": fit})(
+            mel, spec, context=ctx)
+        out[fit] = (mag, ctx["guard"])
+    assert out[-35.0][1]["inner"] < -35.0 and np.isnan(out[-35.0][1]["fallback"])
+    assert out[0.0][1]["fallback"] > out[0.0][1]["inner"] + 5.0
+    assert out[-35.0][1]["chosen"] == out[0.0][1]["chosen"] == "inner"
+    np.testing.assert_array_equal(out[-35.0][0], out[0.0][0])
+
+
 def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     """A consistent spectrogram (the clip's own STFT) turns into audio with the clip's mel."""
     spec = get_spec("hifigan_v1")
@@ -179,6 +287,8 @@ def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     ({"criterion": "l2"}, "choose one of mel_sc, logmel"),
     ({"margin_db": -1.0}, "must be a finite number >= 0"),
     ({"smooth_db": float("nan")}, "smooth_db=nan must be a finite number >= 0"),
+    ({"noise_flatness": -0.1}, "noise_flatness=-0.1 must be a finite number >= 0"),
+    ({"fit_db": 3.0}, r"fit_db=3.0 must be a finite number <= 0 \(dB\)"),
 ])
 def test_guarded_bad_params(params, match):
     with pytest.raises(ParameterError, match=match):

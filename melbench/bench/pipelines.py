@@ -330,7 +330,9 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
             row["guard"] = (f"{g['chosen']} ({g['criterion']} inner {g['inner']:.2f}, "
                             f"fallback {g['fallback']:.2f}; band roughness "
                             f"{g.get('roughness', math.nan):.2f} dB"
-                            + (", smooth mel" if g.get("smooth") else "") + ")")
+                            + (", smooth mel" if g.get("smooth") else "")
+                            + (f", noise-like mel (flatness {g['flatness']:.2f})" if g.get("noisy")
+                               else "") + ")")
         if kind == "speech":
             row["pesq_wb"] = _pesq(spec, audio, y)
         if visqol:

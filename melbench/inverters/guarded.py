@@ -5,8 +5,9 @@ Issue 16 asks that the default never score worse than the previous default
 degraded mel. The joint mel/phase method (``joint_fgla``) wins on average by
 several dB but loses on some material (smoothed mels, the synthetic harmonic tone
 at 22.05 kHz with fmax 8 kHz, noisy mels at some presets: ``results/bench_pipelines.md``).
-No single method wins everywhere, so this inverter runs two candidates and keeps
-the one whose *audio* best explains the given mel:
+No single method wins everywhere, so this inverter chooses between two candidates,
+first from the given mel alone, then (if needed) by which candidate's *audio* best
+explains the mel:
 
 1. the inner method (default ``joint_fgla``, with its own default iteration count
    unless ``inner_iter`` is set): its magnitude and its phase (the complex estimate ``X_1``);
@@ -14,8 +15,18 @@ the one whose *audio* best explains the given mel:
    on it from a seeded random phase (the complex estimate ``X_0``: the previous
    default's own cell when ``fallback_iter`` equals its 100 iterations).
 
-For each candidate the criterion is computed on the audio it turns into, that is
-on the consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
+The rules, in the order they are applied:
+
+a. **smooth mel** (:func:`band_roughness_db` below ``smooth_db``): the fallback, and the
+   inner method is not run;
+b. **noise-like mel** (:func:`spectral_flatness` at least ``noise_flatness``): the
+   fallback, and the inner method is not run;
+c. otherwise the inner method runs and its criterion ``c_1`` is computed; if it is below
+   ``fit_db`` (``mel_sc`` only) the inner is kept without running the fallback, else the
+   fallback runs too and is kept when its criterion ``c_0 < c_1 - margin_db``.
+
+The criterion is computed on the audio a candidate turns into, that is on the
+consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
 
 ``mel_sc`` (default)
     mel spectral convergence ``20 log10(||M|T| - m||_F / ||m||_F)`` against the given
@@ -24,35 +35,53 @@ on the consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
     mean absolute difference in dB (``20 log10`` of magnitudes, ``10 log10`` of
     powers) between ``M|T|`` and ``m``, both floored 80 dB below the mel's peak.
 
-The fallback is kept when its criterion is lower than the inner's by more than
-``margin_db``, or when the given mel is smoother across bands than natural mels are
-(:func:`band_roughness_db` below ``smooth_db``); otherwise the inner method.
-
-Why the second rule: on an over-smoothed mel (the ``smooth`` degradation: a Gaussian
+Why rule a: on an over-smoothed mel (the ``smooth`` degradation: a Gaussian
 blur of the log-mel, as from a model trained with an L2 loss) the inner method
 reproduces the blurred mel closely (``mel_sc`` 10-20 dB better than the fallback), so
-the first rule keeps it, but its spectrogram is smeared like the mel and correlates
+rule c keeps it, but its spectrogram is smeared like the mel and correlates
 worse with the true one than the fallback's sparser ``nnls`` magnitude (bundled music at
 speech16k, sigma 1 band and 1 frame: SC -2.7 against -3.7 dB, correlation 0.68
 against 0.79). No audio-against-mel criterion can see that (the truth is not in the
 mel), so the smoothness of the mel itself is the test: the median absolute second
 difference across bands of the dB mel (bands within 50 dB of the peak) is 4-8 dB for
 the bundled speech and music and 3-13 dB for the synthetic signals measured at every
-benchmark preset, 0.9-2.8 dB after that blur (``smooth_db`` = 3 dB separates them;
-white noise, 2.8-3.3 dB, and impulse trains, 0.6-2.3 dB, are smooth across bands too,
-and there the fallback is kept: the consistency-based methods were measured to lose SC
-on noise-like sounds as well). The chosen magnitude is returned and
-the chosen complex estimate goes to the phase stage as its warm start
-(``context["phase_init"]``), so a cell ``guarded`` + ``fgla:32`` refines the
-chosen phase as ``joint_fgla`` + ``fgla:32`` does. What was chosen and both
-scores are put into ``context["guard"]`` (recorded by ``melbench bench pipelines``).
+benchmark preset, 0.9-2.8 dB after that blur (``smooth_db`` = 3 dB separates them).
+
+Why rule b: on noise-like sounds (cymbals, hiss, effects, breakbeats) ``joint_fgla``
+fits the mel *better* than the fallback (``mel_sc`` about -40 against -24 dB) and still
+loses 1-3 dB SC against the true magnitude: the fine structure it invents inside each
+band is as random as the true one and uncorrelated with it, so rule c cannot see the
+loss either. The flatness of the mel can: measured on the evaluation suite at speech16k
+(``results/guard_analysis.md``, ``results/guard_analysis.py``), the unguarded inner method
+is more than 0.3 dB SC worse than ``nnls`` + ``fgla:100`` on 23 of 51 music clips and all
+11 "other" sounds; the threshold 0.1 was chosen on the even-index clips (every value
+from 0.07 to 0.12 gives the same result there) and with rules a-c it leaves 6 music clips
+and 1 other sound over the bound on that half and 5 and 2 on the odd half, no speech
+clip changed on the even half and one (mean PESQ-wb -0.008) on the odd half. Speech mels
+have flatness below 0.08 on the suite (one clip at 0.14), tonal music below 0.01.
+
+Why ``fit_db``: rule c can only keep the fallback when the fallback fits the mel better
+than the inner method; on the 1,259 rows of that analysis (ten presets, three degraded
+tracks) the fallback's ``mel_sc`` was below -35 dB on 17 (all at ``torchaudio``) while the
+inner's is below -35 dB on 70-93 % of the clean clips per preset. Skipping the fallback
+there (saving its ``fallback_iter`` FGLA iterations and one FFT pair) changed rule c's
+choice on one row, a noise-like sound (flatness 0.30) that rule b sends to the fallback
+before rule c is reached, so on no row the final choice (tested on a bundled clip too).
+
+The chosen magnitude is returned and the chosen complex estimate goes to the phase
+stage as its warm start (``context["phase_init"]``), so a cell ``guarded`` + ``fgla:32``
+refines the chosen phase as ``joint_fgla`` + ``fgla:32`` does. What was chosen, why, and
+the criteria computed (NaN for a candidate not run) are put into ``context["guard"]``
+(recorded by ``melbench bench pipelines``).
 
 Which criterion predicts the true-magnitude SC ordering of the two candidates,
 and how often, is measured by ``melbench bench pipelines`` (section "Guard" of
 ``results/bench_pipelines.md``); the criteria need no reference audio.
 
-Cost: the inner method plus one ``nnls`` solve, ``fallback_iter`` FGLA iterations and
-two FFT pairs for the criteria.
+Cost: rules a and b are free (no FFT); a mel they send to the fallback costs only the
+fallback (one ``nnls`` solve and ``fallback_iter`` FGLA iterations); otherwise the
+inner method and one FFT pair, plus the fallback and a second FFT pair when the
+inner's ``mel_sc`` is above ``fit_db``.
 """
 
 from __future__ import annotations
@@ -133,6 +162,174 @@ def band_roughness_db(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.
     return float(np.median(d2[m])) if m.any() else float("nan")
 
 
+def _db(lin: np.ndarray, spec: FeatureSpec, floor_db: float = 110.0) -> np.ndarray:
+    """Decibels of a linear mel (``spec.domain``), floored ``floor_db`` below its peak."""
+    k = 10.0 if spec.power == 2 else 20.0
+    lin = np.asarray(lin, dtype=np.float64)
+    peak = max(float(lin.max()), 1e-30)
+    return k * np.log10(np.maximum(lin, peak * 10 ** (-floor_db / k)))
+
+
+def consistency_gap_db(x: np.ndarray, spec: FeatureSpec) -> float:
+    """``20 log10(|| |STFT(ISTFT(x))| - |x| ||_F / ||x||_F)``: how far ``x`` is from its audio.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n_freq, frames)
+        Complex STFT estimate.
+    spec : FeatureSpec
+        Its contract.
+
+    Returns
+    -------
+    float
+        dB (very negative: ``x`` is nearly the STFT of a signal).
+    """
+    a = np.abs(x)
+    t = spec.magnitude(spec.istft(x))[..., : x.shape[-1]]
+    return float(20 * np.log10(max(np.linalg.norm(t - a), 1e-30) / max(np.linalg.norm(a), 1e-30)))
+
+
+def spectral_flatness(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> float:
+    """Median over frames of the spectral flatness of a mel's per-bin band powers.
+
+    Each band's power is divided by its filter's weight sum (squared for a magnitude
+    mel), so a white noise gives the same value whatever the filterbank's norm; the
+    flatness of a frame is the geometric over the arithmetic mean of those powers over
+    all bands that hold an FFT bin (1 for a flat spectrum, near 0 for a few strong
+    partials). Frames with fewer than three bands within ``within_db`` of the mel's peak
+    are left out.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain``.
+    spec : FeatureSpec
+        Its contract (domain and filterbank).
+    within_db : float
+        Activity threshold below the peak (dB).
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN if no frame is active.
+
+    References
+    ----------
+    .. [1] J. D. Johnston, "Transform coding of audio signals using perceptual noise
+       criteria," IEEE JSAC 6(2), 1988 (the spectral flatness measure).
+    """
+    lin = np.asarray(mel, dtype=np.float64)
+    db = _db(lin, spec)
+    frames = (db > float(db.max()) - within_db).sum(0) >= 3
+    if not frames.any():
+        return float("nan")
+    rows = spec.mel_basis(np.float64).sum(1)
+    bands = rows > 0  # a band with no FFT bin (narrow low bands, short FFT) carries nothing
+    rows = rows[bands, None]
+    sub = lin[bands][:, frames]
+    pw = sub * sub / (rows * rows) if spec.power == 1 else sub / rows
+    pw = np.maximum(pw, pw.max() * 1e-11)
+    return float(np.median(np.exp(np.mean(np.log(pw), 0)) / np.mean(pw, 0)))
+
+
+def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> dict[str, float]:
+    """Reference-free features of a linear mel (no audio, no FFT).
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain``.
+    spec : FeatureSpec
+        Its contract.
+    within_db : float
+        Cells (band, frame) within this many dB of the peak are "active".
+
+    Returns
+    -------
+    dict
+        ``f_rough`` (:func:`band_roughness_db`), ``f_flat`` (median over active frames of
+        the spectral flatness of the band powers: geometric over arithmetic mean, 1 for
+        white noise), ``f_tflux`` (median absolute first difference across frames of the
+        dB mel, active cells), ``f_trough`` (the same for the second difference across
+        frames), ``f_onset`` (share of frames whose mean dB rise over active bands exceeds
+        3 dB), ``f_low`` (share of the mel's power in bands at most two FFT bins wide).
+
+    References
+    ----------
+    .. [1] melbench's own features for the guard's analysis (``results/guard_analysis.md``);
+       the flatness after J. D. Johnston, IEEE JSAC 6(2), 1988.
+    """
+    lin = np.asarray(mel, dtype=np.float64)
+    db = _db(lin, spec)
+    peak_db = float(db.max())
+    act = db > peak_db - within_db
+    pw = lin * lin if spec.power == 1 else lin
+    out = {"f_rough": band_roughness_db(lin, spec, within_db)}
+    out["f_flat"] = spectral_flatness(lin, spec, within_db)
+    d1 = np.abs(np.diff(db, axis=1))
+    m1 = act[:, 1:] | act[:, :-1]
+    out["f_tflux"] = float(np.median(d1[m1])) if m1.any() else float("nan")
+    d2 = np.abs(db[:, 2:] - 2 * db[:, 1:-1] + db[:, :-2])
+    m2 = act[:, 2:] & act[:, 1:-1] & act[:, :-2]
+    out["f_trough"] = float(np.median(d2[m2])) if m2.any() else float("nan")
+    rise = np.where(m1, np.diff(db, axis=1), 0.0).sum(0) / np.maximum(m1.sum(0), 1)
+    out["f_onset"] = float(np.mean(rise > 3.0)) if rise.size else float("nan")
+    width = (spec.mel_basis(np.float64) > 0).sum(1)
+    out["f_low"] = float(pw[width <= 2].sum() / max(pw.sum(), 1e-30))
+    return out
+
+
+def guard_features(mel: np.ndarray, spec: FeatureSpec, mag1: np.ndarray, x1: np.ndarray,
+                   mag0: np.ndarray, x0: np.ndarray) -> dict[str, float]:
+    """Reference-free features of a mel and the guard's two candidates (for the analysis).
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain``.
+    spec : FeatureSpec
+        Its contract.
+    mag1 : np.ndarray [shape=(n_freq, frames)]
+        The inner candidate's magnitude.
+    x1 : np.ndarray [shape=(n_freq, frames)]
+        The inner candidate's complex estimate.
+    mag0 : np.ndarray [shape=(n_freq, frames)]
+        The fallback's magnitude.
+    x0 : np.ndarray [shape=(n_freq, frames)]
+        The fallback's complex estimate.
+
+    Returns
+    -------
+    dict
+        :func:`mel_features` plus ``f_melsc1`` / ``f_melsc0`` (``mel_sc`` of each
+        candidate's audio), ``f_dmelsc`` (``f_melsc0 - f_melsc1``), ``f_gap1`` /
+        ``f_gap0`` (:func:`consistency_gap_db`), ``f_agree`` (SC of ``mag1`` against
+        ``mag0`` in dB) and ``f_agreelog`` (mean absolute dB difference of the two
+        magnitudes over bins within 50 dB of the peak).
+
+    References
+    ----------
+    .. [1] melbench's own features for the guard's analysis (``results/guard_analysis.md``);
+       consistency as in D. Griffin and J. Lim, IEEE Trans. ASSP 32(2), 1984.
+    """
+    out = mel_features(mel, spec)
+    out["f_melsc1"] = mel_criterion(audio_mel(x1, spec), mel, spec)
+    out["f_melsc0"] = mel_criterion(audio_mel(x0, spec), mel, spec)
+    out["f_dmelsc"] = out["f_melsc0"] - out["f_melsc1"]
+    out["f_gap1"] = consistency_gap_db(x1, spec)
+    out["f_gap0"] = consistency_gap_db(x0, spec)
+    a, b = np.asarray(mag1, np.float64), np.asarray(mag0, np.float64)
+    out["f_agree"] = float(20 * np.log10(max(np.linalg.norm(a - b), 1e-30)
+                                         / max(np.linalg.norm(b), 1e-30)))
+    peak = max(float(b.max()), 1e-30)
+    da = 20 * np.log10(np.maximum(a, peak * 1e-4))
+    dbb = 20 * np.log10(np.maximum(b, peak * 1e-4))
+    act = np.maximum(da, dbb) > 20 * np.log10(peak) - 50
+    out["f_agreelog"] = float(np.mean(np.abs(da - dbb)[act])) if act.any() else float("nan")
+    return out
+
+
 def mel_criterion(mel_est: np.ndarray, mel: np.ndarray, spec: FeatureSpec,
                   criterion: str = "mel_sc") -> float:
     """How badly an estimate's mel explains the given mel (dB, lower is better).
@@ -166,9 +363,11 @@ def mel_criterion(mel_est: np.ndarray, mel: np.ndarray, spec: FeatureSpec,
 class Guarded(Inverter):
     """The inner method (``joint_fgla``) or ``nnls`` + ``fgla``, whichever audio fits the mel better.
 
-    A reference-free guard (see :mod:`melbench.inverters.guarded`): both candidates are
-    turned into audio, the audio's mel is compared with the given mel, and the better
-    candidate's magnitude is returned; its phase goes to the phase stage as warm start.
+    A reference-free guard (see :mod:`melbench.inverters.guarded`): a smooth or noise-like
+    mel goes to the fallback without running the inner method; otherwise the inner's audio
+    mel is compared with the given mel (and with the fallback's, unless the inner already
+    fits better than ``fit_db``), and the better candidate's magnitude is returned; its
+    phase goes to the phase stage as warm start.
 
     References
     ----------
@@ -204,6 +403,14 @@ class Guarded(Inverter):
         smooth_db : float
             The fallback is kept if the mel's band roughness (:func:`band_roughness_db`)
             is below this (an over-smoothed mel); 0 turns the rule off.
+        noise_flatness : float
+            The fallback is kept if the mel's :func:`spectral_flatness` is at least this
+            (a noise-like sound); 0 turns the rule off.
+        fit_db : float
+            The fallback is not run when the inner's ``mel_sc`` is below this (dB): it
+            could then only win by fitting the mel better still, measured on 17 of 1,259
+            rows and changing no final choice (module docstring); 0 always runs it. Only
+            with the ``mel_sc`` criterion.
         seed : int
             Seed of the fallback's random initial phase.
         """
@@ -214,6 +421,8 @@ class Guarded(Inverter):
         criterion: str = "mel_sc"
         margin_db: float = 0.0
         smooth_db: float = 3.0
+        noise_flatness: float = 0.1
+        fit_db: float = -35.0
         seed: int = 0
 
     def validate(self) -> None:
@@ -232,10 +441,12 @@ class Guarded(Inverter):
         if p.inner not in registry.available("inverter"):
             raise ParameterError(f"inner={p.inner!r} is not an installed inverter; available: "
                                  f"{', '.join(sorted(registry.available('inverter')))}")
-        for f in ("margin_db", "smooth_db"):
+        for f in ("margin_db", "smooth_db", "noise_flatness"):
             v = getattr(p, f)
             if not np.isfinite(v) or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
+        if not np.isfinite(p.fit_db) or p.fit_db > 0:
+            raise ParameterError(f"fit_db={p.fit_db!r} must be a finite number <= 0 (dB)")
 
     def _inner(self) -> Inverter:
         from .. import registry
@@ -275,30 +486,41 @@ class Guarded(Inverter):
                 context[PHASE_INIT_KEY] = np.stack(inits).reshape(shape)
                 context[GUARD_KEY] = records
             return np.stack(outs).reshape(shape)
-        # candidate 1: the inner method (its solve: the mel is already linear here)
-        inner_ctx: dict[str, Any] = {}
-        s1 = np.asarray(self._inner().solve(mel, spec, context=inner_ctx))
-        mag1 = (np.sqrt(np.maximum(s1, 0)) if spec.power == 2 else s1).astype(mel.dtype, copy=False)
-        x1 = inner_ctx.get(PHASE_INIT_KEY)
-        if x1 is None:  # an inner method without a phase: FGLA on its magnitude
-            x1 = registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
-                mag1, spec, rng=int(p.seed))
-        # candidate 0: nnls + fgla (the previous default)
-        s0 = mel_nnls_inverse(mel, spec)
-        mag0 = np.sqrt(np.maximum(s0, 0)) if spec.power == 2 else s0
-        mag0 = mag0.astype(mel.dtype, copy=False)
-        x0 = registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
-            mag0, spec, rng=int(p.seed))
-        c1 = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
-        c0 = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
         rough = band_roughness_db(mel, spec)
+        flat = spectral_flatness(mel, spec)
         smooth = float(p.smooth_db) > 0 and rough < float(p.smooth_db)
-        fallback = smooth or c0 < c1 - float(p.margin_db)
-        mag, x = (mag0, x0) if fallback else (mag1, x1)
+        noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
+        record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
+                                  "flatness": flat, "noisy": noisy, "inner": float("nan"),
+                                  "fallback": float("nan")}
+
+        def fallback_candidate() -> tuple[np.ndarray, np.ndarray]:
+            """``nnls`` + ``fgla`` (the previous default): its magnitude and complex estimate."""
+            s0 = mel_nnls_inverse(mel, spec)
+            m0 = (np.sqrt(np.maximum(s0, 0)) if spec.power == 2 else s0).astype(mel.dtype, copy=False)
+            return m0, registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
+                m0, spec, rng=int(p.seed))
+
+        if smooth or noisy:  # decided from the mel alone: the inner method is not run
+            (mag, x), fallback = fallback_candidate(), True
+        else:
+            inner_ctx: dict[str, Any] = {}
+            s1 = np.asarray(self._inner().solve(mel, spec, context=inner_ctx))
+            mag1 = (np.sqrt(np.maximum(s1, 0)) if spec.power == 2 else s1).astype(mel.dtype, copy=False)
+            x1 = inner_ctx.get(PHASE_INIT_KEY)
+            if x1 is None:  # an inner method without a phase: FGLA on its magnitude
+                x1 = registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
+                    mag1, spec, rng=int(p.seed))
+            c1 = record["inner"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
+            fallback = False
+            if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
+                mag0, x0 = fallback_candidate()
+                c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
+                fallback = c0 < c1 - float(p.margin_db)
+            mag, x = (mag0, x0) if fallback else (mag1, x1)
+        record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
-            context[GUARD_KEY] = {"chosen": "fallback" if fallback else "inner", "inner": c1,
-                                  "fallback": c0, "criterion": p.criterion, "roughness": rough,
-                                  "smooth": smooth}
+            context[GUARD_KEY] = record
         mag = np.asarray(mag)
         return mag * mag if spec.power == 2 else mag
