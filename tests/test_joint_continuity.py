@@ -6,13 +6,13 @@ import librosa
 import numpy as np
 import pytest
 
-from melbench.phase.projections import fgla
 from melbench import registry
 from melbench.bench.pipelines import parse_cell
 from melbench.datasets.bundled import Bundled
 from melbench.errors import InputError, ParameterError
 from melbench.inverters.joint_continuity import _k_continuity, continuity_magnitude, joint_tc_inverse
 from melbench.inverters.joint_fgla import joint_fgla_inverse
+from melbench.phase.projections import fgla
 from melbench.spec import FeatureSpec, get_spec
 from melbench.testing import conformance_signal
 
