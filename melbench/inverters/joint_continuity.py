@@ -107,6 +107,12 @@ def continuity_magnitude(magnitude: np.ndarray, beta: float) -> np.ndarray:
     np.ndarray [shape=(..., n_freq, frames)]
         ``(1 - beta) a + beta exp((log a[k-1] + 2 log a[k] + log a[k+1]) / 4)``, the edge
         frames repeated; bins where ``a`` is 0 stay 0.
+
+    References
+    ----------
+    .. [1] T. Virtanen, "Monaural sound source separation by nonnegative matrix
+       factorization with temporal continuity and sparseness criteria," IEEE TASLP
+       15(3), 2007 (temporal continuity of magnitude spectrograms as a prior).
     """
     a = np.asarray(magnitude)
     la = np.log(np.maximum(a, 1e-30))
