@@ -59,6 +59,21 @@ def test_beta_zero_is_joint_fgla():
     assert np.linalg.norm(s2 - s0) > 1e-3 * np.linalg.norm(s0)  # and the prior does change it
 
 
+def test_prior_iter_limits_the_prior_to_the_first_iterations():
+    spec = SMALL
+    m = spec.mel_from_magnitude(spec.magnitude(conformance_signal(spec.sample_rate, seconds=0.5)))
+    plain = joint_fgla_inverse(m, spec, n_iter=30)[0]
+    always = joint_tc_inverse(m, spec, n_iter=30, beta=0.3)[0]
+    np.testing.assert_array_equal(joint_tc_inverse(m, spec, n_iter=30, beta=0.3, prior_iter=0)[0], plain)
+    np.testing.assert_array_equal(joint_tc_inverse(m, spec, n_iter=30, beta=0.3, prior_iter=30)[0], always)
+    part = joint_tc_inverse(m, spec, n_iter=30, beta=0.3, prior_iter=10)[0]
+    for other in (plain, always):
+        assert np.linalg.norm(part - other) > 1e-4 * np.linalg.norm(other)
+    # the plugin's 0 means "in every iteration"
+    inv = registry.create("inverter", "joint_tc", {"joint_iter": 30, "beta": 0.3, "prior_iter": 0})
+    np.testing.assert_array_equal(inv(m, spec, context={}), always)
+
+
 @pytest.mark.parametrize("spec", [SMALL, SMALL_POWER], ids=["magnitude", "power"])
 def test_output_has_the_input_mel(spec):
     y = conformance_signal(spec.sample_rate, seconds=1.0)
@@ -108,6 +123,8 @@ def test_bad_parameters_and_input():
         joint_tc_inverse(m, spec, beta=1.5)
     with pytest.raises(ParameterError, match="ratio_steps >= 1"):
         joint_tc_inverse(m, spec, ratio_steps=0)
+    with pytest.raises(ParameterError, match="prior_iter=-2 must be >= 0"):
+        joint_tc_inverse(m, spec, prior_iter=-2)
     with pytest.raises(ParameterError, match="max_hz=-1"):
         joint_tc_inverse(m, spec, max_hz=-1.0)
     with pytest.raises(InputError, match="expected \\(..., 40, frames\\)"):
