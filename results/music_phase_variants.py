@@ -1,17 +1,19 @@
 """Prototypes measured for issue 16 (music SC at speech16k): every variant of ``results/music_phase.md``.
 
-Run from the repository root (one thread; about 6 minutes on a loaded 2-core machine)::
+Run from the repository root (one thread; about 10 minutes on a loaded 2-core machine)::
 
     .venv/bin/python results/music_phase_variants.py [NAME ...]
 
 ``NAME`` is one of the sections below (default: all): ``diagnosis``, ``phase_lock``,
 ``sparse``, ``coarse``, ``alpha``, ``starts``, ``average``, ``sharpen``, ``continuity``,
-``wide``, ``adaptive``, ``alternate``. Each prints the true-magnitude SC (dB) of the audio
-after the variant and 32 ``fgla`` iterations on the bundled music excerpt
-(``vibe_ace_00-08s``, first 4 s, as ``melbench bench pipelines``) at speech16k, unless
-the line says otherwise. The numpy prototypes use melbench's own ``Projector``, filterbank,
-``nnls`` start and ``fgla``; ``joint_np`` reproduces ``joint_fgla_inverse`` (-14.96 against
--14.97 dB). These are one-off research prototypes, not library code; the winner is
+``wide``, ``adaptive``, ``coherence``, ``schedule``, ``alternate``. Each prints the
+true-magnitude SC (dB) of the audio after the variant and 32 ``fgla`` iterations on the
+bundled music excerpt (``vibe_ace_00-08s``, first 4 s, as ``melbench bench pipelines``)
+at speech16k, unless the line says otherwise. The ``joint_tc`` calls pin
+``prior_iter=None`` (the prior in every iteration, as when these were measured). The
+numpy prototypes use melbench's own ``Projector``, filterbank, ``nnls`` start and
+``fgla``; ``joint_np`` reproduces ``joint_fgla_inverse`` (-14.96 against -14.97 dB).
+These are one-off research prototypes, not library code; the winner is
 :mod:`melbench.inverters.joint_continuity`.
 """
 
@@ -143,6 +145,15 @@ def diagnosis():
     a = SPEC.magnitude(SPEC.istft(x, length=len(Y)))
     print("joint 200 from the true STFT: SC", round(scdb(MAG, a), 2), "mel SC", round(scdb(MEL, MB @ a), 2))
     print("true audio mel SC", round(scdb(MEL, MB @ MAG), 2))
+    sj = np.abs(fgla(*joint_fgla_inverse(MEL, SPEC, n_iter=200)[:1], SPEC, n_iter=32,
+                     init=joint_fgla_inverse(MEL, SPEC, n_iter=200)[1]))
+    for name, S in (("true", MAG), ("joint_fgla:200+fgla:32", sj)):
+        L = 20 * np.log10(S[2:20] + 1e-6 * S.max())
+        w = S[2:20, 1:]
+        rel = S / (MB.T @ (MB @ S) + 1e-9)
+        print(f"{name}: energy-weighted change per frame, bins 2-20: "
+              f"{np.sum(np.abs(np.diff(L, axis=1)) * w) / w.sum():.2f} dB; fine structure / band level, "
+              f"bins 2-40: {np.sum(np.abs(np.diff(rel[2:40], axis=1))) / np.abs(rel[2:40]).sum():.3f}")
 
 
 def phase_lock():
@@ -191,7 +202,7 @@ def sparse():
     x0 = (S * np.exp(1j * np.angle(XT))).astype(np.complex64)
     s, x = joint_fgla_inverse(MEL, SPEC, n_iter=200, init=x0)
     print("joint 200 from it with the TRUE phase", fin(s, x))
-    s, x = joint_tc_inverse(MEL, SPEC, n_iter=200, init=S.astype(np.complex64))
+    s, x = joint_tc_inverse(MEL, SPEC, n_iter=200, prior_iter=None, init=S.astype(np.complex64))
     print("joint_tc 200 from it (zero phase)", fin(s, x))
 
 
@@ -229,7 +240,7 @@ def starts():
                      ("bin-centre advance", 2 * np.pi * k * HOP / N * tt - np.pi * k),
                      ("PL(nnls)", pl_phase(S0)), ("random", 2 * np.pi * rng.random(S0.shape))):
         x0 = (S0 * np.exp(1j * ph)).astype(np.complex64)
-        s, x = joint_tc_inverse(MEL, SPEC, n_iter=200, init=x0)
+        s, x = joint_tc_inverse(MEL, SPEC, n_iter=200, prior_iter=None, init=x0)
         s1, x1 = joint_fgla_inverse(MEL, SPEC, n_iter=200, init=x0)
         print(f"start {name}: joint_tc {fin(s, x)}, joint_fgla {fin(s1, x1)}")
 
@@ -312,10 +323,65 @@ def adaptive():
         print(f"adaptive beta, d0 {d0} dB:", " | ".join(res))
 
 
+def coherence():
+    """The prior weighted by the iterate's phase coherence: max(0, cos of the 2nd phase difference)^p."""
+    clips = clips_for(SPEC, ["vibe_ace_00-08s", "cmu_arctic_a0007", "allison_vm-review"], False, 4.0)
+    for beta, p in ((0.25, 1.0), (0.4, 1.0), (0.4, 2.0), (0.6, 2.0)):
+        res = []
+        for cid, kind, y in clips:
+            mag = SPEC.magnitude(y)
+            m = SPEC.mel_from_magnitude(mag)
+            s, x = _joint_coherence(m, beta, p)
+            out = SPEC.istft(fgla(s, SPEC, n_iter=32, init=x), length=len(y))
+            txt = f"{cid[:12]} SC {scdb(mag, SPEC.magnitude(out)):.2f}"
+            res.append(txt + (f" PESQ {_pesq(SPEC, y, out):.3f}" if kind == "speech" else ""))
+        print(f"coherence-weighted prior, beta {beta}, p {p}:", " | ".join(res))
+
+
+def _joint_coherence(m, beta, p, n_iter=200, alpha=0.99, steps=3, final=100):
+    c = mel_nnls_inverse(m, SPEC).astype(np.complex128)
+    xprev = None
+    for _ in range(n_iter):
+        t = PROJ.from_internal(PROJ.project(PROJ.to_internal(c.astype(np.complex64), np.complex64)))
+        t = t.astype(np.complex128)
+        a = np.abs(t)
+        z = t[:, 1:] * np.conj(t[:, :-1])
+        z /= np.maximum(np.abs(z), 1e-30)
+        w = np.zeros_like(a)
+        w[:, 1:-1] = np.maximum(np.real(z[:, 1:] * np.conj(z[:, :-1])), 0) ** p
+        w[:, 0], w[:, -1] = w[:, 1], w[:, -2]
+        w[KC:] = 0
+        b = beta * w
+        s = melstep((1 - b) * a + b * geo_pull(a, 1.0), m, steps)
+        x = t * np.where(a > 1e-30, s / np.maximum(a, 1e-30), 0)
+        c = x if xprev is None else x + alpha * (x - xprev)
+        xprev = x
+    a = np.abs(xprev)
+    s = melstep(a, m, final)
+    g = np.where(a > 1e-30, s / np.maximum(a, 1e-30), 0)
+    return s.astype(np.float32), (xprev * g).astype(np.complex64)
+
+
+def schedule():
+    """The geometric prior (beta 0.25, bins < 65) in the first ``stop`` of 200 iterations only."""
+    clips = clips_for(SPEC, ["vibe_ace_00-08s", "cmu_arctic_a0007", "allison_vm-review"], False, 4.0)
+    for stop in (30, 60, 100, 200):
+        res = []
+        for cid, kind, y in clips:
+            mag = SPEC.magnitude(y)
+            m = SPEC.mel_from_magnitude(mag)
+            s, x = joint_np(m, 200, lambda a, it, stop=stop: geo_pull(a, 0.25 if it < stop else 0.0, kc=KC),
+                            init=mel_nnls_inverse(m, SPEC))
+            out = SPEC.istft(fgla(s, SPEC, n_iter=32, init=x), length=len(y))
+            txt = f"{cid[:12]} SC {scdb(mag, SPEC.magnitude(out)):.2f}"
+            res.append(txt + (f" PESQ {_pesq(SPEC, y, out):.3f}" if kind == "speech" else ""))
+        print(f"prior in the first {stop} iterations:", " | ".join(res))
+
+
 def alternate():
     """Alternate joint and magnitude-fixed fgla stages."""
-    s, x = joint_tc_inverse(MEL, SPEC, n_iter=150)
-    s2, x2 = joint_tc_inverse(MEL, SPEC, n_iter=100, init=fgla(s, SPEC, n_iter=50, init=x))
+    s, x = joint_tc_inverse(MEL, SPEC, n_iter=150, prior_iter=None)
+    s2, x2 = joint_tc_inverse(MEL, SPEC, n_iter=100, prior_iter=None, init=fgla(s, SPEC, n_iter=50, init=x))
     print("joint_tc 150 > fgla:50 (magnitude fixed) > joint_tc 100:", fin(s2, x2))
     s, x = joint_fgla_inverse(MEL, SPEC, n_iter=150)
     s2, x2 = joint_fgla_inverse(MEL, SPEC, n_iter=100, init=fgla(s, SPEC, n_iter=50, init=x))
@@ -323,7 +389,8 @@ def alternate():
 
 
 SECTIONS = {f.__name__: f for f in (diagnosis, phase_lock, sparse, coarse, alpha, starts, average, sharpen,
-                                    continuity, wide, adaptive, alternate)}
+                                    continuity, wide, adaptive, coherence, schedule,
+                                    alternate)}
 
 if __name__ == "__main__":
     with threadpool_limits(1):

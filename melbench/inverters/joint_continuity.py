@@ -19,24 +19,28 @@ geometric three-frame mean,
 
 ``a' = (1 - beta) a + beta exp((log a[k-1] + 2 log a[k] + log a[k+1]) / 4)``
 
-(per bin, frame ``k``; the first and last frames repeat themselves), the mel step
-acts on ``a'`` (so the band levels are still those of the mel), and the phase of
-``t`` is kept: ``x = s t / |t|``. ``beta = 0`` is ``joint_fgla`` exactly. The
-output magnitude is brought onto the mel by ``final_steps`` further steps, as in
-``joint_fgla``, and the complex estimate goes to the phase stage as its warm start
-(``context["phase_init"]``).
+(per bin up to ``max_hz``, frame ``k``; the first and last frames repeat themselves),
+the mel step acts on ``a'`` (so the band levels are still those of the mel), and the
+phase of ``t`` is kept: ``x = s t / |t|``. The prior acts in the first ``prior_iter``
+iterations; the last ones are plain ``joint_fgla`` iterations from where the prior led.
+``beta = 0`` (or ``prior_iter = 0``) is ``joint_fgla`` exactly. The output magnitude is
+brought onto the mel by ``final_steps`` further steps, as in ``joint_fgla``, and the
+complex estimate goes to the phase stage as its warm start (``context["phase_init"]``).
 
-Measured (``results/music_phase.md``, cells then ``fgla:32``, speech16k): the bundled
-music excerpt -16.2 dB SC against the true magnitude (``joint_fgla:200`` -15.0) in 0.66x
-librosa ``mel_to_audio``'s time; the evaluation suite's 51 music clips -12.22 against
--12.18 dB (on every bin instead of below ``max_hz`` = 1000 Hz the prior smears transients
-and noise: -11.14); but speech loses PESQ-wb (the suite's 30 speech clips 3.47 against
-3.59: gliding harmonics are held back), so this is an option for stationary music, not a
-default. Every variant tried (phase locking, coarse-to-fine, sparse main lobes,
-sharpening, annealing, averaging, alternation) is in that file.
+Measured (``results/music_phase.md``, cells then ``fgla:32``, speech16k), defaults
+(200 iterations, the prior in the first 150, ``beta`` 0.25, below 1000 Hz): the bundled
+music excerpt -16.07 dB SC against the true magnitude (``joint_fgla:200`` -14.97) in
+0.6-0.7x librosa ``mel_to_audio``'s time; the evaluation suite's 51 music clips -12.30
+against -12.18 dB; speech PESQ-wb 3.580 against 3.588 on the suite's 30 speech clips and
+3.781 against 3.767 on the five bundled ones. With the prior in every iteration the music
+excerpt gets -16.17 but speech loses 0.12 PESQ (gliding harmonics are held back); on every
+bin instead of below 1000 Hz the suite's music loses 1 dB (transients and noise smeared).
+The -17 dB target is not reached. Every variant tried (phase locking, coarse-to-fine,
+sparse main lobes, sharpening, annealing, averaging, alternation, adaptive weights) is in
+that file.
 
-Cost: ``joint_fgla``'s iteration plus one compiled pass (a log, an exp and a
-three-tap mean per bin and frame).
+Cost: ``joint_fgla``'s iteration plus one compiled pass (a magnitude, two square roots
+and a division per bin and frame below ``max_hz``).
 
 References
 ----------
