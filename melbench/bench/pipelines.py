@@ -93,7 +93,8 @@ TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 SYNTHETIC = ("harmonic",)
 #: Iteration parameter of inverters whose is not ``n_iter`` (what a bare count sets).
-INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter", "guarded": "inner_iter"}
+INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter", "guarded": "inner_iter",
+                     "joint_tc": "joint_iter"}
 
 
 def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
