@@ -99,13 +99,16 @@ def test_phase_goes_to_the_phase_stage():
     got = melbench.invert(m, spec=spec, inverter="joint_fgla", phase="fgla",
                           inverter_params={"joint_iter": 40}, phase_params={"n_iter": 0},
                           length=y.shape[-1])
-    np.testing.assert_allclose(got, want, atol=1e-5 * np.max(np.abs(want)))
+    # 1e-3 of the peak: 40 non-convex float32 iterations amplify last-bit differences of
+    # the nnls start (BLAS thread splits) to a few 1e-5 (seen once under a loaded `make
+    # test`); a lost phase is off by ~10% (the random-start check below)
+    np.testing.assert_allclose(got, want, atol=1e-3 * np.max(np.abs(want)))
     # the same through a run's pipeline
     inv = registry.create("inverter", "joint_fgla", {"joint_iter": 40})
     ph = registry.create("phase", "fgla", {"n_iter": 0})
     res = run_clip(Clip(id="c", audio=y, sample_rate=spec.sample_rate), spec, inv, ph, [])
     assert res.row["status"] == "ok", res.row["error"]
-    np.testing.assert_allclose(res.audio, want, atol=1e-5 * np.max(np.abs(want)))
+    np.testing.assert_allclose(res.audio, want, atol=1e-3 * np.max(np.abs(want)))
     # and a random start would have given something else
     rnd = melbench.invert(m, spec=spec, inverter="nnls", phase="fgla", phase_params={"n_iter": 0},
                           length=y.shape[-1])

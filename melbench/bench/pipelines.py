@@ -70,16 +70,17 @@ CELLS = (
     "pinv+fgla:32",
     "nnls_consistent+fgla:100",
     "joint_fgla:300+fgla:32",
-    "joint_fgla:300:ratio_steps=2:restarts=1+fgla:32",
+    "joint_tc+fgla:32",
+    "guarded:160+fgla:32",
     "guarded:200+fgla:32",
-    "guarded:260+fgla:32",
-    "guarded:300+fgla:32",
+    "guarded:200:inner=joint_tc+fgla:32",
     "oracle+fgla:100",
 )
 #: Cells also run on the degraded tracks (the robustness comparison; the others cannot
 #: be chosen as ``balanced``/``best``, see :mod:`melbench.quality`).
-DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "guarded:200+fgla:32",
-                  "guarded:260+fgla:32", "guarded:300+fgla:32")
+DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "joint_tc+fgla:32",
+                  "guarded:160+fgla:32", "guarded:200+fgla:32",
+                  "guarded:200:inner=joint_tc+fgla:32")
 #: Clips measured by default: the 16 kHz CMU ARCTIC clip, two of the four 8 kHz Allison
 #: prompts, the music excerpt and the synthetic harmonic tone (``--clips`` for others).
 CLIPS = ("cmu_arctic_a0007", "allison_vm-review", "allison_tt-allbusy", "vibe_ace_00-08s",
@@ -451,7 +452,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{futs[f]}: done", file=sys.stderr)
     else:
         run(args.specs, list(args.cells), list(args.tracks), on_clip=save, **kw)
-    atomic_write_bytes(md_path, to_markdown(rows, argv).encode())
+    # a side table (another --out) checks the targets on the shipped default, if it measured it
+    shipped = None
+    if Path(args.out).resolve() != (Path(__file__).resolve().parents[2] / "results"
+                                    / "bench_pipelines"):
+        from .. import quality
+
+        label = quality.preset().label
+        shipped = label if any(r["cell"] == label for r in rows) else None
+    atomic_write_bytes(md_path, to_markdown(rows, argv, default=shipped).encode())
     try:
         pareto_plot(rows, png_path)
     except Exception as exc:  # noqa: BLE001 - the tables are written; the plot is extra

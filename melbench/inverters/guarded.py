@@ -104,7 +104,7 @@ CRITERIA = {
 #: Context key of the guard's record: ``{"chosen", "inner", "fallback", "criterion"}``.
 GUARD_KEY = "guard"
 #: Iteration parameter of inner inverters whose counter is not ``n_iter``.
-_INNER_COUNTERS = {"joint_fgla": "joint_iter", "nnls": "max_iter"}
+_INNER_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "nnls": "max_iter"}
 
 
 def audio_mel(x: np.ndarray, spec: FeatureSpec, n_samples: int | None = None) -> np.ndarray:
