@@ -35,10 +35,17 @@ from numba import njit
 #: Unsigned index cast: numba then skips negative-index wraparound, so loops vectorise.
 _U = np.uint64
 
-#: The row path is used for a frame when at least this fraction of its bins is above the
-#: threshold (below it the tap path, whose cost follows the number of bins updated, is
-#: cheaper; crossover measured on the bundled clips at 75% overlap).
-ROWS_MIN_ACTIVE = 0.6
+#: The row path is used for a frame when the bins above the threshold are at least this
+#: fraction of the bins of the :data:`ROW_BLOCK`-bin blocks holding them (below it the tap
+#: path, whose cost follows the number of bins updated; on the bundled clips the row path
+#: was as fast or faster down to 10%: ``results/lws_stage_profile.md``).
+ROWS_MIN_ACTIVE = 0.05
+
+#: The no-future and online stages keep the path choice of melbench before the block path
+#: (:func:`_update`): the whole-frame row kernel when at least this fraction of every
+#: ``CAUSAL_STRIDE``-th bin of the frame is above the threshold, else the tap kernels.
+CAUSAL_ROWS_MIN_ACTIVE = 0.6
+CAUSAL_STRIDE = 8
 
 
 def frame_levels(amp: np.ndarray) -> np.ndarray:
@@ -56,11 +63,6 @@ def frame_levels(amp: np.ndarray) -> np.ndarray:
     if amp.size == 0:
         return np.full(amp.shape[0], -np.inf)
     return amp.max(axis=1)
-
-
-#: Every how many bins :func:`_update` samples a frame to estimate its fraction above the
-#: threshold (the estimate only picks the path; both give the same update).
-DENSITY_STRIDE = 8
 
 
 def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float = 1e-12):
@@ -103,11 +105,14 @@ def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float
     bhi = hi.max(axis=0)
     bhi = np.where(any_.any(axis=0), bhi, 0)
     blo = np.where(any_.any(axis=0), blo, 0)
+    # the row path may sum every tap of an offset: the negligible ones are exact zeros
+    b0 = np.where(np.arange(n_k)[None, :] >= blo[:, None], W[0], 0.0)
+    b0 = np.where(np.arange(n_k)[None, :] < bhi[:, None], b0, 0.0)
     r = np.arange(W.shape[0])[:, None]
     usign = np.cos(4 * np.pi * ((r * qs[None, :] * hop_length) % n_fft) / n_fft)
     flat = np.ascontiguousarray
     return (flat(W.real).ravel(), flat(W.imag).ravel(), lo, hi,
-            flat(W[0].real).ravel(), flat(W[0].imag).ravel(), blo.astype(np.int64),
+            flat(b0.real).ravel(), flat(b0.imag).ravel(), blo.astype(np.int64),
             bhi.astype(np.int64), flat(factor.real).ravel(), flat(factor.imag).ravel(),
             flat(usign).ravel())
 
@@ -328,9 +333,129 @@ def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
 
 
 @njit(cache=True, fastmath=True)
+def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
+    """``z[n] += c[cb + n] sum_{j < nk} b[wb + j] X[rb + n + j]`` for ``n0 <= n < n1``.
+
+    ``X = sr + i si`` (flat), ``b = br + i bi`` the taps, ``c = cr + i ci`` the per-bin
+    phase factors, ``z = zr + i zi``. Every index is unsigned (``_U``): a signed bin index
+    keeps numba's negative-index wraparound, and the loop over the bins does not vectorise
+    (5x slower).
+    """
+    for n in range(n0, n1):
+        tr = 0.0
+        ti = 0.0
+        for j in range(nk):
+            a_r = br[_U(wb + j)]
+            a_i = bi[_U(wb + j)]
+            s_r = sr[_U(rb + n + j)]
+            s_i = si[_U(rb + n + j)]
+            tr += a_r * s_r - a_i * s_i
+            ti += a_r * s_i + a_i * s_r
+        c_r = cr[_U(cb + n)]
+        c_i = ci[_U(cb + n)]
+        zr[_U(n)] += c_r * tr - c_i * ti
+        zi[_U(n)] += c_r * ti + c_i * tr
+
+
+@njit(cache=True, fastmath=True)
+def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
+    """:func:`_conv_rows` without the phase factor (the current frame's own taps)."""
+    for n in range(n0, n1):
+        tr = 0.0
+        ti = 0.0
+        for j in range(nk):
+            a_r = br[_U(wb + j)]
+            a_i = bi[_U(wb + j)]
+            s_r = sr[_U(rb + n + j)]
+            s_i = si[_U(rb + n + j)]
+            tr += a_r * s_r - a_i * s_i
+            ti += a_r * s_i + a_i * s_r
+        zr[_U(n)] += tr
+        zi[_U(n)] += ti
+
+
+#: Taps per frame offset (``2L + 1``, L = 5 the default) for which the row path calls its
+#: convolutions with a constant tap count: LLVM then unrolls the taps and vectorises the
+#: loop over the bins (with a run-time count it vectorises the short tap loop instead).
+_NK_FAST = 11
+
+
+@njit(cache=True, fastmath=True)
 def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
-                       q_off, rot, zr, zi, acc_r, acc_i):
+                       q_off, rot, zr, zi, runs, n_runs):
     """:func:`_update_frame` through row convolutions (module docstring), same result.
+
+    Only the runs of bins ``runs[2 b] .. runs[2 b + 1] - 1``, ``b < n_runs`` (increasing;
+    :func:`_active_runs`) are convolved: the blocks of :data:`ROW_BLOCK` bins holding a bin
+    above ``thr``, adjacent blocks merged. ``zr, zi`` are scratch arrays of ``n_freq``
+    values. Returns the number of bins updated.
+    """
+    nfreq = amp.shape[1]
+    nkf = 2 * L + 1
+    row0 = (m + q_off) * width
+    own = q_hi > q_off  # the current frame's own taps (q = 0)
+    k0 = blo[q_off] if own else L
+    k1 = bhi[q_off] if own else L
+    wb0 = q_off * nkf
+    # the current frame's later bins (k > 0) still hold their values from before this
+    # sweep, except in the top L bins, whose later neighbours are mirrors of bins updated
+    # earlier: those are summed with the earlier bins below
+    n_old = nfreq - L if nfreq > L else 0
+    for b in range(n_runs):
+        n0 = runs[2 * b]
+        n1 = runs[2 * b + 1]
+        for n in range(n0, n1):
+            zr[_U(n)] = 0.0
+            zi[_U(n)] = 0.0
+        for qi in range(q_hi):
+            if qi == q_off or blo[qi] >= bhi[qi]:
+                continue
+            if nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
+                _conv_rows(sr, si, (m + qi) * width, br, bi, qi * nkf, _NK_FAST, cr, ci,
+                           qi * nfreq, zr, zi, n0, n1)
+            else:
+                _conv_rows(sr, si, (m + qi) * width + blo[qi], br, bi, qi * nkf + blo[qi],
+                           bhi[qi] - blo[qi], cr, ci, qi * nfreq, zr, zi, n0, n1)
+        if own and k1 > L + 1:
+            if nkf == _NK_FAST:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, _NK_FAST // 2, zr, zi, n0,
+                          min(n1, n_old))
+            else:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, k1 - L - 1, zr, zi, n0,
+                          min(n1, n_old))
+    # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
+    k_mid = min(k1, L)
+    count = 0
+    for b in range(n_runs):
+        for n in range(runs[2 * b], runs[2 * b + 1]):
+            av = amp[m, n]
+            if av <= thr:
+                continue
+            tr = zr[n]
+            ti = zi[n]
+            hi_k = k_mid if n < n_old else k1
+            for ki in range(k0, hi_k):
+                a_r = br[wb0 + ki]
+                a_i = bi[wb0 + ki]
+                s_r = sr[_U(row0 + n + ki)]
+                s_i = si[_U(row0 + n + ki)]
+                tr += a_r * s_r - a_i * s_i
+                ti += a_r * s_i + a_i * s_r
+            count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
+    return count
+
+
+#: Bins per block of the row path, which convolves only the blocks holding a bin above
+#: the threshold.
+ROW_BLOCK = 32
+
+
+@njit(cache=True, fastmath=True)
+def _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
+                              n_fft, L, q_off, rot, zr, zi, acc_r, acc_i):
+    """:func:`_update_frame_rows` over the whole frame, in its earlier summation order.
+
+    Kept for the no-future and online stages (see :func:`_update`).
 
     ``zr, zi, acc_r, acc_i`` are scratch arrays of ``n_freq`` values. Returns the number of
     bins updated.
@@ -401,31 +526,78 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
 
 
 @njit(cache=True)
-def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off, rot,
-            symmetric, scratch):
-    """Update frame ``m`` by the cheaper path: rows if many bins pass ``thr``, else taps.
+def _active_runs(amp, m, thr, runs):
+    """The runs of bins of frame ``m`` that :func:`_update_frame_rows` must convolve.
 
-    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude
-    (the path follows the fraction of every ``DENSITY_STRIDE``-th bin above ``thr``),
+    The frame is cut into blocks of :data:`ROW_BLOCK` bins; the blocks holding a bin above
+    ``thr`` are kept, adjacent ones merged into runs ``[runs[2 b], runs[2 b + 1])``.
+    Returns (number of runs, bins in the runs, bins above ``thr``).
+    """
+    nfreq = amp.shape[1]
+    n_runs = 0
+    covered = 0
+    active = 0
+    prev_end = -1
+    for n0 in range(0, nfreq, ROW_BLOCK):
+        n1 = min(n0 + ROW_BLOCK, nfreq)
+        c = 0
+        for n in range(n0, n1):
+            c += amp[m, n] > thr
+        if c:
+            active += c
+            covered += n1 - n0
+            if n0 == prev_end:
+                runs[2 * n_runs - 1] = n1
+            else:
+                runs[2 * n_runs] = n0
+                runs[2 * n_runs + 1] = n1
+                n_runs += 1
+            prev_end = n1
+    return n_runs, covered, active
+
+
+@njit(cache=True)
+def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off, rot,
+            symmetric, scratch, runs, causal):
+    """Update frame ``m`` by the cheaper path: rows if its blocks are dense enough, else taps.
+
+    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude,
     ``q_hi`` the number of frame offsets used (rows ``m .. m + q_hi - 1``: ``2Q - 1`` =
     all, ``Q - 1`` = past only, ``Q`` = past and current), ``symmetric`` which tap kernel
     the weights allow with all offsets (0: the general one, 1: the paired one, 2: the
-    four-tap one), ``scratch`` a (4, n_freq) array. Returns the number of bins updated.
+    four-tap one), ``scratch`` a (4, n_freq) float array and ``runs`` an int array of
+    ``2 (n_freq // ROW_BLOCK + 1)``. The row path is taken when the bins above ``thr`` are at
+    least :data:`ROWS_MIN_ACTIVE` of the bins of the blocks holding them.
+
+    ``causal`` (the no-future and online stages): the path choice and row kernel of melbench
+    before the block path (:func:`_update_frame_rows_causal`, chosen when at least
+    :data:`CAUSAL_ROWS_MIN_ACTIVE` of every :data:`CAUSAL_STRIDE`-th bin is above ``thr``).
+    Those stages run a causal recursion over the frames that amplifies rounding (at hop
+    n_fft/4 a difference of 1e-16 grows to the whole spectrogram within a few hundred
+    frames, and the final SC moves by up to 1 dB either way), so they keep their
+    summation order and their results. Returns the number of bins updated.
     """
+    nfreq = amp.shape[1]
     if levels[m] <= thr:  # no bin of the frame above the threshold
         return 0
     wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
-    nfreq = amp.shape[1]
-    seen = 0
-    above = 0
-    for n in range(0, nfreq, DENSITY_STRIDE):
-        seen += 1
-        if amp[m, n] > thr:
-            above += 1
-    if above >= ROWS_MIN_ACTIVE * seen:  # many bins above it: the row path
-        return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
-                                  n_fft, L, q_off, rot, scratch[0], scratch[1], scratch[2],
-                                  scratch[3])
+    if causal:
+        seen = 0
+        above = 0
+        for n in range(0, nfreq, CAUSAL_STRIDE):
+            seen += 1
+            if amp[m, n] > thr:
+                above += 1
+        if above >= CAUSAL_ROWS_MIN_ACTIVE * seen:
+            return _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m,
+                                             thr, q_hi, n_fft, L, q_off, rot, scratch[0],
+                                             scratch[1], scratch[2], scratch[3])
+    else:
+        n_runs, covered, active = _active_runs(amp, m, thr, runs)
+        if active >= ROWS_MIN_ACTIVE * covered:  # dense blocks: the row path
+            return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr,
+                                      q_hi, n_fft, L, q_off, rot, scratch[0], scratch[1], runs,
+                                      n_runs)
     if symmetric == 2 and q_hi == 2 * q_off + 1:
         return _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
                                   q_off, rot)
@@ -442,12 +614,13 @@ def batch_sweeps(sr, si, width, amp, levels, K, thr_abs, n_fft, L, period, q_off
     """Batch LWS: for each threshold, one in-place sweep over the frames (all offsets)."""
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     q_all = 2 * q_off + 1
     total = 0
     for it in range(thr_abs.size):
         for m in range(frames):
-            total += _update(sr, si, width, amp, K, levels, m, thr_abs[it], q_all, n_fft, L, period,
-                             q_off, rot, symmetric, scratch)
+            total += _update(sr, si, width, amp, K, levels, m, thr_abs[it], q_all, n_fft, L,
+                             period, q_off, rot, symmetric, scratch, runs, False)
     return total
 
 
@@ -457,10 +630,11 @@ def nofuture_sweeps(sr, si, width, amp, levels, K_ai, thr_abs, n_fft, L, period,
     """"No future" LWS: each frame re-estimated from past frames only (``q < 0``)."""
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     for it in range(thr_abs.size):
         for m in range(frames):
-            _update(sr, si, width, amp, K_ai, levels, m, thr_abs[it], q_off, n_fft, L, period, q_off,
-                    rot, False, scratch)
+            _update(sr, si, width, amp, K_ai, levels, m, thr_abs[it], q_off, n_fft, L, period,
+                    q_off, rot, False, scratch, runs, True)
 
 
 @njit(cache=True)
@@ -477,14 +651,15 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
     """
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     q_all = 2 * q_off + 1
     for m in range(frames):
         base = (m + q_off) * width
         for c in range(width):
             sr[base + c] = init_r[base + c]
             si[base + c] = init_i[base + c]
-        _update(sr, si, width, amp, K_ai, levels, m, -1.0, q_off, n_fft, L, period, q_off, rot, False,
-                scratch)
+        _update(sr, si, width, amp, K_ai, levels, m, -1.0, q_off, n_fft, L, period, q_off, rot,
+                False, scratch, runs, True)
         for it in range(thr_abs.size):
             j0 = m - look_ahead
             if j0 < 0:
@@ -494,7 +669,7 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
                 q_hi = q_off + 1 + (m - j)
                 if q_hi > q_all:
                     q_hi = q_all
-                _update(sr, si, width, amp, K, levels, j, thr_abs[it], q_hi, n_fft, L, period, q_off,
-                        rot, symmetric, scratch)
-            _update(sr, si, width, amp, K_af, levels, m, thr_abs[it], q_off + 1, n_fft, L, period,
-                    q_off, rot, False, scratch)
+                _update(sr, si, width, amp, K, levels, j, thr_abs[it], q_hi, n_fft, L, period,
+                        q_off, rot, symmetric, scratch, runs, True)
+            _update(sr, si, width, amp, K_af, levels, m, thr_abs[it], q_off + 1, n_fft, L,
+                    period, q_off, rot, False, scratch, runs, True)
