@@ -18,7 +18,10 @@ layouts, one per update path:
   ``alpha_0(q, .)``, followed by a per-bin phase factor. Its loops run over the bins of a
   row, contiguous, so they vectorise (SIMD); only the current frame's own taps (``q = 0``,
   which see the bins already updated in this sweep) stay sequential. It costs the same for
-  every window and is used when many bins of the frame are above the threshold.
+  every window. In the batch stage it convolves only the :data:`ROW_BLOCK`-bin blocks
+  holding a bin above the threshold (:func:`_active_runs`) and is taken unless those
+  blocks are nearly empty; the no-future and online stages keep the earlier whole-frame
+  kernel and choice (:func:`_update` says why).
 
 Both paths compute the same Gauss-Seidel update (each bin sees the bins and frames
 updated before it); they differ only by floating-point rounding. Indices are cast to
