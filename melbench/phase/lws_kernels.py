@@ -30,19 +30,20 @@ unsigned (``_U``) so numba drops negative-index wraparound and the loops vectori
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-#: Unsigned index cast: numba then skips negative-index wraparound, so loops vectorise.
-_U = np.uint64
+from .lws_bins import _U, _set_bin, fill_mirrors
+from .lws_row_kernels import (
+    ROW_BLOCK,
+    ROWS_MIN_ACTIVE,
+    _active_runs,
+    _update_frame_rows,
+    _update_frame_rows_causal,
+)
 
-#: The row path is used for a frame when the bins above the threshold are at least this
-#: fraction of the bins of the :data:`ROW_BLOCK`-bin blocks holding them (below it the tap
-#: path, whose cost follows the number of bins updated; on the bundled clips the row path
-#: was as fast or faster down to 10%: ``results/lws_stage_profile.md``).
-ROWS_MIN_ACTIVE = 0.05
+__all__ = ["ROWS_MIN_ACTIVE", "ROW_BLOCK", "batch_sweeps", "fill_mirrors", "frame_levels",
+           "nofuture_sweeps", "online", "pack"]
 
 #: The no-future and online stages keep the path choice of melbench before the block path
 #: (:func:`_update`): the whole-frame row kernel when at least this fraction of every
@@ -118,76 +119,6 @@ def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float
             flat(b0.real).ravel(), flat(b0.imag).ravel(), blo.astype(np.int64),
             bhi.astype(np.int64), flat(factor.real).ravel(), flat(factor.imag).ravel(),
             flat(usign).ravel())
-
-
-@njit(cache=True)
-def fill_mirrors(sr, si, n_fft, L, rot):
-    """Refresh the conjugate-mirror columns of the padded (rows, n_freq + 2L) arrays.
-
-    ``rot = (sigma, u_r, u_i)`` describes the phase rotation of the stored spectrum
-    (see :func:`_rotation`): bin ``-j`` is ``conj(bin j)`` and bin ``N - j`` is
-    ``sigma conj(bin j)``.
-    """
-    rows, width = sr.shape
-    nfreq = width - 2 * L
-    sigma = rot[0]
-    for row in range(rows):
-        for j in range(1, L + 1):
-            # bin -j = conj(bin j)  (j < nfreq always: skip() rejects 2L + 1 > n_fft)
-            sr[row, L - j] = sr[row, L + j]
-            si[row, L - j] = -si[row, L + j]
-            # bin nfreq-1+j = sigma conj(bin n_fft - (nfreq-1+j))
-            b = nfreq - 1 + j
-            src = n_fft - b
-            if src < 0:
-                src = -src
-            sr[row, L + b] = sigma * sr[row, L + src]
-            si[row, L + b] = -sigma * si[row, L + src]
-
-
-@njit(cache=True, inline="always")
-def _set_bin(sr, si, base, n, av, zr, zi, n_fft, L, nfreq, rot):
-    """Set bin ``n`` of the padded row at flat index ``base`` to ``av`` times the phase of z.
-
-    ``z = zr + i zi``. DC stays real and Nyquist on its line ``(u_r + i u_i) R`` (real
-    for an unrotated spectrum), keeping the sign of the projection; the mirrors are
-    refreshed (``rot`` as in :func:`fill_mirrors`). Returns 1 if the bin changed, else 0.
-    """
-    if n == 0:
-        if zr == 0.0:
-            return 0
-        nr = av if zr > 0 else -av
-        ni = 0.0
-    elif n_fft % 2 == 0 and n == n_fft // 2:
-        proj = zr * rot[1] + zi * rot[2]
-        if proj == 0.0:
-            return 0
-        sgn = av if proj > 0 else -av
-        nr = sgn * rot[1]
-        ni = sgn * rot[2]
-    else:
-        mag2 = zr * zr + zi * zi
-        if mag2 == 0.0:
-            return 0
-        scale = av / math.sqrt(mag2)
-        nr = zr * scale
-        ni = zi * scale
-    sr[base + n + L] = nr
-    si[base + n + L] = ni
-    if 1 <= n <= L:
-        sr[base + L - n] = nr
-        si[base + L - n] = -ni
-    b = n_fft - n
-    if n != 0 and b != n and b <= nfreq - 1 + L:
-        sr[base + L + b] = rot[0] * nr
-        si[base + L + b] = -rot[0] * ni
-    return 1
-
-
-# The kernels work on flat views: the padded spectrogram ``sr/si`` (rows = frames + 2(Q-1),
-# row width ``width = n_freq + 2L``) and the weights ``wr/wi`` (shape (P, 2Q-1, 2L+1)).
-# Reads index with unsigned integers (``_U``) so numba drops negative-index wraparound
-# and the tap loops vectorise.
 
 
 @njit(cache=True, fastmath=True)
@@ -333,230 +264,6 @@ def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
                 zi += a_r * (p_i + q_i) + a_i * (p_r - q_r)
         count += _set_bin(sr, si, row0, n, av, zr, zi, n_fft, L, nfreq, rot)
     return count
-
-
-@njit(cache=True, fastmath=True)
-def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
-    """``z[n] += c[cb + n] sum_{j < nk} b[wb + j] X[rb + n + j]`` for ``n0 <= n < n1``.
-
-    ``X = sr + i si`` (flat), ``b = br + i bi`` the taps, ``c = cr + i ci`` the per-bin
-    phase factors, ``z = zr + i zi``. Every index is unsigned (``_U``): a signed bin index
-    keeps numba's negative-index wraparound, and the loop over the bins does not vectorise
-    (5x slower).
-    """
-    for n in range(n0, n1):
-        tr = 0.0
-        ti = 0.0
-        for j in range(nk):
-            a_r = br[_U(wb + j)]
-            a_i = bi[_U(wb + j)]
-            s_r = sr[_U(rb + n + j)]
-            s_i = si[_U(rb + n + j)]
-            tr += a_r * s_r - a_i * s_i
-            ti += a_r * s_i + a_i * s_r
-        c_r = cr[_U(cb + n)]
-        c_i = ci[_U(cb + n)]
-        zr[_U(n)] += c_r * tr - c_i * ti
-        zi[_U(n)] += c_r * ti + c_i * tr
-
-
-@njit(cache=True, fastmath=True)
-def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
-    """:func:`_conv_rows` without the phase factor (the current frame's own taps)."""
-    for n in range(n0, n1):
-        tr = 0.0
-        ti = 0.0
-        for j in range(nk):
-            a_r = br[_U(wb + j)]
-            a_i = bi[_U(wb + j)]
-            s_r = sr[_U(rb + n + j)]
-            s_i = si[_U(rb + n + j)]
-            tr += a_r * s_r - a_i * s_i
-            ti += a_r * s_i + a_i * s_r
-        zr[_U(n)] += tr
-        zi[_U(n)] += ti
-
-
-#: Taps per frame offset (``2L + 1``, L = 5 the default) for which the row path calls its
-#: convolutions with a constant tap count: LLVM then unrolls the taps and vectorises the
-#: loop over the bins (with a run-time count it vectorises the short tap loop instead).
-_NK_FAST = 11
-
-
-@njit(cache=True, fastmath=True)
-def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
-                       q_off, rot, zr, zi, runs, n_runs):
-    """:func:`_update_frame` through row convolutions (module docstring), same result.
-
-    Only the runs of bins ``runs[2 b] .. runs[2 b + 1] - 1``, ``b < n_runs`` (increasing;
-    :func:`_active_runs`) are convolved: the blocks of :data:`ROW_BLOCK` bins holding a bin
-    above ``thr``, adjacent blocks merged. ``zr, zi`` are scratch arrays of ``n_freq``
-    values. Returns the number of bins updated.
-    """
-    nfreq = amp.shape[1]
-    nkf = 2 * L + 1
-    row0 = (m + q_off) * width
-    own = q_hi > q_off  # the current frame's own taps (q = 0)
-    k0 = blo[q_off] if own else L
-    k1 = bhi[q_off] if own else L
-    wb0 = q_off * nkf
-    # the current frame's later bins (k > 0) still hold their values from before this
-    # sweep, except in the top L bins, whose later neighbours are mirrors of bins updated
-    # earlier: those are summed with the earlier bins below
-    n_old = nfreq - L if nfreq > L else 0
-    for b in range(n_runs):
-        n0 = runs[2 * b]
-        n1 = runs[2 * b + 1]
-        for n in range(n0, n1):
-            zr[_U(n)] = 0.0
-            zi[_U(n)] = 0.0
-        for qi in range(q_hi):
-            if qi == q_off or blo[qi] >= bhi[qi]:
-                continue
-            if nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
-                _conv_rows(sr, si, (m + qi) * width, br, bi, qi * nkf, _NK_FAST, cr, ci,
-                           qi * nfreq, zr, zi, n0, n1)
-            else:
-                _conv_rows(sr, si, (m + qi) * width + blo[qi], br, bi, qi * nkf + blo[qi],
-                           bhi[qi] - blo[qi], cr, ci, qi * nfreq, zr, zi, n0, n1)
-        if own and k1 > L + 1:
-            if nkf == _NK_FAST:
-                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, _NK_FAST // 2, zr, zi, n0,
-                          min(n1, n_old))
-            else:
-                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, k1 - L - 1, zr, zi, n0,
-                          min(n1, n_old))
-    # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
-    k_mid = min(k1, L)
-    count = 0
-    for b in range(n_runs):
-        for n in range(runs[2 * b], runs[2 * b + 1]):
-            av = amp[m, n]
-            if av <= thr:
-                continue
-            tr = zr[n]
-            ti = zi[n]
-            hi_k = k_mid if n < n_old else k1
-            for ki in range(k0, hi_k):
-                a_r = br[wb0 + ki]
-                a_i = bi[wb0 + ki]
-                s_r = sr[_U(row0 + n + ki)]
-                s_i = si[_U(row0 + n + ki)]
-                tr += a_r * s_r - a_i * s_i
-                ti += a_r * s_i + a_i * s_r
-            count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
-    return count
-
-
-#: Bins per block of the row path, which convolves only the blocks holding a bin above
-#: the threshold.
-ROW_BLOCK = 32
-
-
-@njit(cache=True, fastmath=True)
-def _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
-                              n_fft, L, q_off, rot, zr, zi, acc_r, acc_i):
-    """:func:`_update_frame_rows` over the whole frame, in its earlier summation order.
-
-    Kept for the no-future and online stages (see :func:`_update`).
-
-    ``zr, zi, acc_r, acc_i`` are scratch arrays of ``n_freq`` values. Returns the number of
-    bins updated.
-    """
-    nfreq = amp.shape[1]
-    nkf = 2 * L + 1
-    for n in range(nfreq):
-        zr[n] = 0.0
-        zi[n] = 0.0
-    for qi in range(q_hi):
-        if qi == q_off or blo[qi] >= bhi[qi]:
-            continue
-        for n in range(nfreq):
-            acc_r[n] = 0.0
-            acc_i[n] = 0.0
-        rb = (m + qi) * width
-        for ki in range(blo[qi], bhi[qi]):
-            a_r = br[qi * nkf + ki]
-            a_i = bi[qi * nkf + ki]
-            b = rb + ki
-            for n in range(nfreq):
-                s_r = sr[_U(b + n)]
-                s_i = si[_U(b + n)]
-                acc_r[n] += a_r * s_r - a_i * s_i
-                acc_i[n] += a_r * s_i + a_i * s_r
-        cb = qi * nfreq
-        for n in range(nfreq):
-            c_r = cr[_U(cb + n)]
-            c_i = ci[_U(cb + n)]
-            zr[n] += c_r * acc_r[n] - c_i * acc_i[n]
-            zi[n] += c_r * acc_i[n] + c_i * acc_r[n]
-    row0 = (m + q_off) * width
-    own = q_hi > q_off  # the current frame's own taps (q = 0)
-    k0 = blo[q_off] if own else L
-    k1 = bhi[q_off] if own else L
-    wb = q_off * nkf
-    # its later bins (k > 0) still hold their values from before this sweep, except in the
-    # top L bins, whose later neighbours are mirrors of bins updated earlier: vectorised
-    n_old = nfreq - L if nfreq > L else 0
-    for ki in range(max(k0, L + 1), k1):
-        a_r = br[wb + ki]
-        a_i = bi[wb + ki]
-        b = row0 + ki
-        for n in range(n_old):
-            s_r = sr[_U(b + n)]
-            s_i = si[_U(b + n)]
-            zr[n] += a_r * s_r - a_i * s_i
-            zi[n] += a_r * s_i + a_i * s_r
-    # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
-    k_mid = min(k1, L)
-    count = 0
-    for n in range(nfreq):
-        av = amp[m, n]
-        if av <= thr:
-            continue
-        tr = zr[n]
-        ti = zi[n]
-        hi_k = k_mid if n < n_old else k1
-        for ki in range(k0, hi_k):
-            a_r = br[wb + ki]
-            a_i = bi[wb + ki]
-            s_r = sr[_U(row0 + n + ki)]
-            s_i = si[_U(row0 + n + ki)]
-            tr += a_r * s_r - a_i * s_i
-            ti += a_r * s_i + a_i * s_r
-        count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
-    return count
-
-
-@njit(cache=True)
-def _active_runs(amp, m, thr, runs):
-    """The runs of bins of frame ``m`` that :func:`_update_frame_rows` must convolve.
-
-    The frame is cut into blocks of :data:`ROW_BLOCK` bins; the blocks holding a bin above
-    ``thr`` are kept, adjacent ones merged into runs ``[runs[2 b], runs[2 b + 1])``.
-    Returns (number of runs, bins in the runs, bins above ``thr``).
-    """
-    nfreq = amp.shape[1]
-    n_runs = 0
-    covered = 0
-    active = 0
-    prev_end = -1
-    for n0 in range(0, nfreq, ROW_BLOCK):
-        n1 = min(n0 + ROW_BLOCK, nfreq)
-        c = 0
-        for n in range(n0, n1):
-            c += amp[m, n] > thr
-        if c:
-            active += c
-            covered += n1 - n0
-            if n0 == prev_end:
-                runs[2 * n_runs - 1] = n1
-            else:
-                runs[2 * n_runs] = n0
-                runs[2 * n_runs + 1] = n1
-                n_runs += 1
-            prev_end = n1
-    return n_runs, covered, active
 
 
 @njit(cache=True)
