@@ -341,9 +341,21 @@ def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
         n = k._update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, spec.n_fft, L, period,
                                  q_off, rot)
     else:
-        s = np.empty((4, nfreq))
+        s = np.empty((2, nfreq))
+        B = k.ROW_BLOCK
+        runs = np.empty(2 * (nfreq // B + 1), dtype=np.int64)
+        n_runs, covered, active = k._active_runs(amp, m, thr, runs)
+        # the blocks holding a bin above the threshold, found here independently
+        above = np.flatnonzero(amp[m] > thr)
+        mask = np.zeros(-(-nfreq // B), bool)
+        mask[above // B] = True
+        bins = np.flatnonzero(np.repeat(mask, B)[:nfreq])
+        got = np.concatenate([np.arange(runs[2 * i], runs[2 * i + 1]) for i in range(n_runs)]
+                             or [np.zeros(0, int)])
+        assert active == above.size and covered == bins.size and np.array_equal(got, bins)
+        assert np.all(runs[2:2 * n_runs:2] > runs[1:2 * n_runs - 1:2])  # runs not adjacent
         n = k._update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_all,
-                                 spec.n_fft, L, q_off, rot, s[0], s[1], s[2], s[3])
+                                 spec.n_fft, L, q_off, rot, s[0], s[1], runs, n_runs)
     assert n == int((amp[m] > thr).sum())
     return sr + 1j * si
 
@@ -355,12 +367,13 @@ class _LwsOwnWindowSpec(FeatureSpec):
 
 
 @pytest.mark.parametrize("case", ["hann-4", "sqrt_hann-4", "own-4", "hann-8", "hann-odd"])
-@pytest.mark.parametrize("quantile", [0.0, 0.6])
+@pytest.mark.parametrize("quantile", [0.0, 0.6, 0.97])
 def test_lws_update_paths_agree_with_the_general_kernel(case, quantile):
     """Row path (per-offset convolutions), paired and four-tap kernels = the general kernel.
 
     Hop n_fft/4 (all four paths), n_fft/8 (no four-tap) and a non-dividing hop (general
-    and rows only); every bin active, or 40% of them.
+    and rows only); every bin active, 40% or 3% of them (then the row path convolves
+    only the blocks of bins that hold an active bin).
     """
     window, kind = case.split("-")
     hop = {"4": 128, "8": 64, "odd": 100}[kind]

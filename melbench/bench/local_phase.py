@@ -297,7 +297,7 @@ def render(cells, with_ref: bool, args, env: str) -> tuple[str, str]:
                     f", {scs['lws (music)'] - scs['lws_ref (music)']:+.2f} dB; negative = "
                     "melbench better)")
             c = by.get((kind, "speech16k"))
-            if c and "lws_ref (speech, own window)" in c[4]:
+            if label.endswith("lws_window") and c and "lws_ref (speech, own window)" in c[4]:
                 scs = c[4]
                 bullets.append(
                     f"{kind}, Hann (speech16k): `lws` {_f(scs['lws (speech)'], 1)} dB vs the "

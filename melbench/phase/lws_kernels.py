@@ -18,7 +18,10 @@ layouts, one per update path:
   ``alpha_0(q, .)``, followed by a per-bin phase factor. Its loops run over the bins of a
   row, contiguous, so they vectorise (SIMD); only the current frame's own taps (``q = 0``,
   which see the bins already updated in this sweep) stay sequential. It costs the same for
-  every window and is used when many bins of the frame are above the threshold.
+  every window. In the batch stage it convolves only the :data:`ROW_BLOCK`-bin blocks
+  holding a bin above the threshold (:func:`_active_runs`) and is taken unless those
+  blocks are nearly empty; the no-future and online stages keep the earlier whole-frame
+  kernel and choice (:func:`_update` says why).
 
 Both paths compute the same Gauss-Seidel update (each bin sees the bins and frames
 updated before it); they differ only by floating-point rounding. Indices are cast to
@@ -27,18 +30,26 @@ unsigned (``_U``) so numba drops negative-index wraparound and the loops vectori
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
-#: Unsigned index cast: numba then skips negative-index wraparound, so loops vectorise.
-_U = np.uint64
+from .lws_bins import _U, _set_bin, fill_mirrors
+from .lws_row_kernels import (
+    ROW_BLOCK,
+    ROWS_MIN_ACTIVE,
+    _active_runs,
+    _update_frame_rows,
+    _update_frame_rows_causal,
+)
 
-#: The row path is used for a frame when at least this fraction of its bins is above the
-#: threshold (below it the tap path, whose cost follows the number of bins updated, is
-#: cheaper; crossover measured on the bundled clips at 75% overlap).
-ROWS_MIN_ACTIVE = 0.6
+__all__ = ["ROWS_MIN_ACTIVE", "ROW_BLOCK", "batch_sweeps", "fill_mirrors", "frame_levels",
+           "nofuture_sweeps", "online", "pack"]
+
+#: The no-future and online stages keep the path choice of melbench before the block path
+#: (:func:`_update`): the whole-frame row kernel when at least this fraction of every
+#: ``CAUSAL_STRIDE``-th bin of the frame is above the threshold, else the tap kernels.
+CAUSAL_ROWS_MIN_ACTIVE = 0.6
+CAUSAL_STRIDE = 8
 
 
 def frame_levels(amp: np.ndarray) -> np.ndarray:
@@ -56,11 +67,6 @@ def frame_levels(amp: np.ndarray) -> np.ndarray:
     if amp.size == 0:
         return np.full(amp.shape[0], -np.inf)
     return amp.max(axis=1)
-
-
-#: Every how many bins :func:`_update` samples a frame to estimate its fraction above the
-#: threshold (the estimate only picks the path; both give the same update).
-DENSITY_STRIDE = 8
 
 
 def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float = 1e-12):
@@ -103,83 +109,16 @@ def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float
     bhi = hi.max(axis=0)
     bhi = np.where(any_.any(axis=0), bhi, 0)
     blo = np.where(any_.any(axis=0), blo, 0)
+    # the row path may sum every tap of an offset: the negligible ones are exact zeros
+    b0 = np.where(np.arange(n_k)[None, :] >= blo[:, None], W[0], 0.0)
+    b0 = np.where(np.arange(n_k)[None, :] < bhi[:, None], b0, 0.0)
     r = np.arange(W.shape[0])[:, None]
     usign = np.cos(4 * np.pi * ((r * qs[None, :] * hop_length) % n_fft) / n_fft)
     flat = np.ascontiguousarray
     return (flat(W.real).ravel(), flat(W.imag).ravel(), lo, hi,
-            flat(W[0].real).ravel(), flat(W[0].imag).ravel(), blo.astype(np.int64),
+            flat(b0.real).ravel(), flat(b0.imag).ravel(), blo.astype(np.int64),
             bhi.astype(np.int64), flat(factor.real).ravel(), flat(factor.imag).ravel(),
             flat(usign).ravel())
-
-
-@njit(cache=True)
-def fill_mirrors(sr, si, n_fft, L, rot):
-    """Refresh the conjugate-mirror columns of the padded (rows, n_freq + 2L) arrays.
-
-    ``rot = (sigma, u_r, u_i)`` describes the phase rotation of the stored spectrum
-    (see :func:`_rotation`): bin ``-j`` is ``conj(bin j)`` and bin ``N - j`` is
-    ``sigma conj(bin j)``.
-    """
-    rows, width = sr.shape
-    nfreq = width - 2 * L
-    sigma = rot[0]
-    for row in range(rows):
-        for j in range(1, L + 1):
-            # bin -j = conj(bin j)  (j < nfreq always: skip() rejects 2L + 1 > n_fft)
-            sr[row, L - j] = sr[row, L + j]
-            si[row, L - j] = -si[row, L + j]
-            # bin nfreq-1+j = sigma conj(bin n_fft - (nfreq-1+j))
-            b = nfreq - 1 + j
-            src = n_fft - b
-            if src < 0:
-                src = -src
-            sr[row, L + b] = sigma * sr[row, L + src]
-            si[row, L + b] = -sigma * si[row, L + src]
-
-
-@njit(cache=True, inline="always")
-def _set_bin(sr, si, base, n, av, zr, zi, n_fft, L, nfreq, rot):
-    """Set bin ``n`` of the padded row at flat index ``base`` to ``av`` times the phase of z.
-
-    ``z = zr + i zi``. DC stays real and Nyquist on its line ``(u_r + i u_i) R`` (real
-    for an unrotated spectrum), keeping the sign of the projection; the mirrors are
-    refreshed (``rot`` as in :func:`fill_mirrors`). Returns 1 if the bin changed, else 0.
-    """
-    if n == 0:
-        if zr == 0.0:
-            return 0
-        nr = av if zr > 0 else -av
-        ni = 0.0
-    elif n_fft % 2 == 0 and n == n_fft // 2:
-        proj = zr * rot[1] + zi * rot[2]
-        if proj == 0.0:
-            return 0
-        sgn = av if proj > 0 else -av
-        nr = sgn * rot[1]
-        ni = sgn * rot[2]
-    else:
-        mag2 = zr * zr + zi * zi
-        if mag2 == 0.0:
-            return 0
-        scale = av / math.sqrt(mag2)
-        nr = zr * scale
-        ni = zi * scale
-    sr[base + n + L] = nr
-    si[base + n + L] = ni
-    if 1 <= n <= L:
-        sr[base + L - n] = nr
-        si[base + L - n] = -ni
-    b = n_fft - n
-    if n != 0 and b != n and b <= nfreq - 1 + L:
-        sr[base + L + b] = rot[0] * nr
-        si[base + L + b] = -rot[0] * ni
-    return 1
-
-
-# The kernels work on flat views: the padded spectrogram ``sr/si`` (rows = frames + 2(Q-1),
-# row width ``width = n_freq + 2L``) and the weights ``wr/wi`` (shape (P, 2Q-1, 2L+1)).
-# Reads index with unsigned integers (``_U``) so numba drops negative-index wraparound
-# and the tap loops vectorise.
 
 
 @njit(cache=True, fastmath=True)
@@ -327,105 +266,48 @@ def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
     return count
 
 
-@njit(cache=True, fastmath=True)
-def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
-                       q_off, rot, zr, zi, acc_r, acc_i):
-    """:func:`_update_frame` through row convolutions (module docstring), same result.
-
-    ``zr, zi, acc_r, acc_i`` are scratch arrays of ``n_freq`` values. Returns the number of
-    bins updated.
-    """
-    nfreq = amp.shape[1]
-    nkf = 2 * L + 1
-    for n in range(nfreq):
-        zr[n] = 0.0
-        zi[n] = 0.0
-    for qi in range(q_hi):
-        if qi == q_off or blo[qi] >= bhi[qi]:
-            continue
-        for n in range(nfreq):
-            acc_r[n] = 0.0
-            acc_i[n] = 0.0
-        rb = (m + qi) * width
-        for ki in range(blo[qi], bhi[qi]):
-            a_r = br[qi * nkf + ki]
-            a_i = bi[qi * nkf + ki]
-            b = rb + ki
-            for n in range(nfreq):
-                s_r = sr[_U(b + n)]
-                s_i = si[_U(b + n)]
-                acc_r[n] += a_r * s_r - a_i * s_i
-                acc_i[n] += a_r * s_i + a_i * s_r
-        cb = qi * nfreq
-        for n in range(nfreq):
-            c_r = cr[_U(cb + n)]
-            c_i = ci[_U(cb + n)]
-            zr[n] += c_r * acc_r[n] - c_i * acc_i[n]
-            zi[n] += c_r * acc_i[n] + c_i * acc_r[n]
-    row0 = (m + q_off) * width
-    own = q_hi > q_off  # the current frame's own taps (q = 0)
-    k0 = blo[q_off] if own else L
-    k1 = bhi[q_off] if own else L
-    wb = q_off * nkf
-    # its later bins (k > 0) still hold their values from before this sweep, except in the
-    # top L bins, whose later neighbours are mirrors of bins updated earlier: vectorised
-    n_old = nfreq - L if nfreq > L else 0
-    for ki in range(max(k0, L + 1), k1):
-        a_r = br[wb + ki]
-        a_i = bi[wb + ki]
-        b = row0 + ki
-        for n in range(n_old):
-            s_r = sr[_U(b + n)]
-            s_i = si[_U(b + n)]
-            zr[n] += a_r * s_r - a_i * s_i
-            zi[n] += a_r * s_i + a_i * s_r
-    # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
-    k_mid = min(k1, L)
-    count = 0
-    for n in range(nfreq):
-        av = amp[m, n]
-        if av <= thr:
-            continue
-        tr = zr[n]
-        ti = zi[n]
-        hi_k = k_mid if n < n_old else k1
-        for ki in range(k0, hi_k):
-            a_r = br[wb + ki]
-            a_i = bi[wb + ki]
-            s_r = sr[_U(row0 + n + ki)]
-            s_i = si[_U(row0 + n + ki)]
-            tr += a_r * s_r - a_i * s_i
-            ti += a_r * s_i + a_i * s_r
-        count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
-    return count
-
-
 @njit(cache=True)
 def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off, rot,
-            symmetric, scratch):
-    """Update frame ``m`` by the cheaper path: rows if many bins pass ``thr``, else taps.
+            symmetric, scratch, runs, causal):
+    """Update frame ``m`` by the cheaper path: rows if its blocks are dense enough, else taps.
 
-    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude
-    (the path follows the fraction of every ``DENSITY_STRIDE``-th bin above ``thr``),
+    ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude,
     ``q_hi`` the number of frame offsets used (rows ``m .. m + q_hi - 1``: ``2Q - 1`` =
     all, ``Q - 1`` = past only, ``Q`` = past and current), ``symmetric`` which tap kernel
     the weights allow with all offsets (0: the general one, 1: the paired one, 2: the
-    four-tap one), ``scratch`` a (4, n_freq) array. Returns the number of bins updated.
+    four-tap one), ``scratch`` a (4, n_freq) float array and ``runs`` an int array of
+    ``2 (n_freq // ROW_BLOCK + 1)``. The row path is taken when the bins above ``thr`` are at
+    least :data:`ROWS_MIN_ACTIVE` of the bins of the blocks holding them.
+
+    ``causal`` (the no-future and online stages): the path choice and row kernel of melbench
+    before the block path (:func:`_update_frame_rows_causal`, chosen when at least
+    :data:`CAUSAL_ROWS_MIN_ACTIVE` of every :data:`CAUSAL_STRIDE`-th bin is above ``thr``).
+    Those stages run a causal recursion over the frames that amplifies rounding (at hop
+    n_fft/4 a difference of 1e-16 grows to the whole spectrogram within a few hundred
+    frames, and the final SC moves by up to 1 dB either way), so they keep their
+    summation order and their results. Returns the number of bins updated.
     """
+    nfreq = amp.shape[1]
     if levels[m] <= thr:  # no bin of the frame above the threshold
         return 0
     wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
-    nfreq = amp.shape[1]
-    seen = 0
-    above = 0
-    for n in range(0, nfreq, DENSITY_STRIDE):
-        seen += 1
-        if amp[m, n] > thr:
-            above += 1
-    if above >= ROWS_MIN_ACTIVE * seen:  # many bins above it: the row path
-        return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
-                                  n_fft, L, q_off, rot, scratch[0], scratch[1], scratch[2],
-                                  scratch[3])
+    if causal:
+        seen = 0
+        above = 0
+        for n in range(0, nfreq, CAUSAL_STRIDE):
+            seen += 1
+            if amp[m, n] > thr:
+                above += 1
+        if above >= CAUSAL_ROWS_MIN_ACTIVE * seen:
+            return _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m,
+                                             thr, q_hi, n_fft, L, q_off, rot, scratch[0],
+                                             scratch[1], scratch[2], scratch[3])
+    else:
+        n_runs, covered, active = _active_runs(amp, m, thr, runs)
+        if active >= ROWS_MIN_ACTIVE * covered:  # dense blocks: the row path
+            return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr,
+                                      q_hi, n_fft, L, q_off, rot, scratch[0], scratch[1], runs,
+                                      n_runs)
     if symmetric == 2 and q_hi == 2 * q_off + 1:
         return _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
                                   q_off, rot)
@@ -442,12 +324,13 @@ def batch_sweeps(sr, si, width, amp, levels, K, thr_abs, n_fft, L, period, q_off
     """Batch LWS: for each threshold, one in-place sweep over the frames (all offsets)."""
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     q_all = 2 * q_off + 1
     total = 0
     for it in range(thr_abs.size):
         for m in range(frames):
-            total += _update(sr, si, width, amp, K, levels, m, thr_abs[it], q_all, n_fft, L, period,
-                             q_off, rot, symmetric, scratch)
+            total += _update(sr, si, width, amp, K, levels, m, thr_abs[it], q_all, n_fft, L,
+                             period, q_off, rot, symmetric, scratch, runs, False)
     return total
 
 
@@ -457,10 +340,11 @@ def nofuture_sweeps(sr, si, width, amp, levels, K_ai, thr_abs, n_fft, L, period,
     """"No future" LWS: each frame re-estimated from past frames only (``q < 0``)."""
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     for it in range(thr_abs.size):
         for m in range(frames):
-            _update(sr, si, width, amp, K_ai, levels, m, thr_abs[it], q_off, n_fft, L, period, q_off,
-                    rot, False, scratch)
+            _update(sr, si, width, amp, K_ai, levels, m, thr_abs[it], q_off, n_fft, L, period,
+                    q_off, rot, False, scratch, runs, True)
 
 
 @njit(cache=True)
@@ -477,14 +361,15 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
     """
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
     q_all = 2 * q_off + 1
     for m in range(frames):
         base = (m + q_off) * width
         for c in range(width):
             sr[base + c] = init_r[base + c]
             si[base + c] = init_i[base + c]
-        _update(sr, si, width, amp, K_ai, levels, m, -1.0, q_off, n_fft, L, period, q_off, rot, False,
-                scratch)
+        _update(sr, si, width, amp, K_ai, levels, m, -1.0, q_off, n_fft, L, period, q_off, rot,
+                False, scratch, runs, True)
         for it in range(thr_abs.size):
             j0 = m - look_ahead
             if j0 < 0:
@@ -494,7 +379,7 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
                 q_hi = q_off + 1 + (m - j)
                 if q_hi > q_all:
                     q_hi = q_all
-                _update(sr, si, width, amp, K, levels, j, thr_abs[it], q_hi, n_fft, L, period, q_off,
-                        rot, symmetric, scratch)
-            _update(sr, si, width, amp, K_af, levels, m, thr_abs[it], q_off + 1, n_fft, L, period,
-                    q_off, rot, False, scratch)
+                _update(sr, si, width, amp, K, levels, j, thr_abs[it], q_hi, n_fft, L, period,
+                        q_off, rot, symmetric, scratch, runs, True)
+            _update(sr, si, width, amp, K_af, levels, m, thr_abs[it], q_off + 1, n_fft, L,
+                    period, q_off, rot, False, scratch, runs, True)
