@@ -103,14 +103,26 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
         for qi in range(q_hi):
             if qi == q_off or blo[qi] >= bhi[qi]:
                 continue
-            if nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
+            if nkf == _NK_FAST and blo[qi] == 1 and bhi[qi] == _NK_FAST - 1:
+                # the 9 non-zero taps (sqrt-Hann and lws's window at q = +-2), constant count
+                _conv_rows(sr, si, (m + qi) * width + 1, br, bi, qi * nkf + 1, _NK_FAST - 2,
+                           cr, ci, qi * nfreq, zr, zi, n0, n1)
+            elif nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
                 _conv_rows(sr, si, (m + qi) * width, br, bi, qi * nkf, _NK_FAST, cr, ci,
                            qi * nfreq, zr, zi, n0, n1)
             else:
                 _conv_rows(sr, si, (m + qi) * width + blo[qi], br, bi, qi * nkf + blo[qi],
                            bhi[qi] - blo[qi], cr, ci, qi * nfreq, zr, zi, n0, n1)
         if own and k1 > L + 1:
-            if nkf == _NK_FAST:
+            # the current frame's non-zero later taps: 2 for Hann, 1 for sqrt-Hann and lws's
+            # window (k = 1 .. k1 - L - 1), as constant counts
+            if nkf == _NK_FAST and k1 - L - 1 == 1:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, 1, zr, zi, n0,
+                          min(n1, n_old))
+            elif nkf == _NK_FAST and k1 - L - 1 == 2:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, 2, zr, zi, n0,
+                          min(n1, n_old))
+            elif nkf == _NK_FAST:
                 _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, _NK_FAST // 2, zr, zi, n0,
                           min(n1, n_old))
             else:
@@ -135,7 +147,7 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
         tr = zr[n]
         ti = zi[n]
         if nkf == _NK_FAST and L < n < n_hi:  # no mirror to refresh, taps unrolled
-            for ki in range(_NK_FAST // 2 - 1):  # bins n - L .. n - 2 (zero outside the span)
+            for ki in range(k0, L - 1):  # bins n - L + k0 .. n - 2 (the non-zero taps)
                 a_r = br[_U(wb0 + ki)]
                 a_i = bi[_U(wb0 + ki)]
                 s_r = sr[_U(row0 + n + ki)]
