@@ -344,7 +344,8 @@ def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
         s = np.empty((2, nfreq))
         B = k.ROW_BLOCK
         runs = np.empty(2 * (nfreq // B + 1), dtype=np.int64)
-        n_runs, covered, active = k._active_runs(amp, m, thr, runs)
+        bins_above = np.empty(nfreq, dtype=np.int64)
+        n_runs, covered, active = k._active_runs(amp, m, thr, runs, bins_above)
         # the blocks holding a bin above the threshold, found here independently
         above = np.flatnonzero(amp[m] > thr)
         mask = np.zeros(-(-nfreq // B), bool)
@@ -353,9 +354,11 @@ def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
         got = np.concatenate([np.arange(runs[2 * i], runs[2 * i + 1]) for i in range(n_runs)]
                              or [np.zeros(0, int)])
         assert active == above.size and covered == bins.size and np.array_equal(got, bins)
+        assert np.array_equal(bins_above[:active], above)
         assert np.all(runs[2:2 * n_runs:2] > runs[1:2 * n_runs - 1:2])  # runs not adjacent
         n = k._update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_all,
-                                 spec.n_fft, L, q_off, rot, s[0], s[1], runs, n_runs)
+                                 spec.n_fft, L, q_off, rot, s[0], s[1], runs, n_runs,
+                                 bins_above, active)
     assert n == int((amp[m] > thr).sum())
     return sr + 1j * si
 

@@ -47,6 +47,7 @@ from ..spec import FeatureSpec
 from ..validation import check_magnitude
 from ._local import consistent_sc_db
 from .helpers import init_phase, over_batch, phase_function
+from .lws_bins import unpack
 from .lws_kernels import batch_sweeps, fill_mirrors, frame_levels, nofuture_sweeps, online, pack
 from .lws_weights import (
     CAUSAL,
@@ -331,6 +332,9 @@ def _stages(magnitude, spec, phase, tables, look_ahead, counts, schedules, edges
     body = (slice(q_off, q_off + frames), slice(L, L + nfreq))
     if phase is None and bin_rot is None:
         sr[body] = amp
+    elif phase is None:  # zero phase, rotated: amp e^{2 pi i n delta / N} (real DC, Nyquist)
+        sr[body] = amp * bin_rot.real
+        si[body] = amp * bin_rot.imag
     else:
         x0 = amp * np.exp(1j * (0.0 if phase is None else np.asarray(phase, np.float64).T))
         # DC and Nyquist are real for a real signal
@@ -349,14 +353,14 @@ def _stages(magnitude, spec, phase, tables, look_ahead, counts, schedules, edges
     K, K_ai, K_af = tables.K, tables.K_ai, tables.K_af
     sizes = (n_fft, L, tables.period, q_off, rot)
 
+    un_r = np.ones(nfreq) if bin_rot is None else bin_rot.real
+    un_i = np.zeros(nfreq) if bin_rot is None else -bin_rot.imag
+
     def current() -> np.ndarray:
-        """The frames as ``(n_freq, frames)`` (a transposed view; callers copy it)."""
-        x = np.empty((frames, nfreq), dtype=np.complex128)
-        x.real = sr[body]
-        x.imag = si[body]
-        if bin_rot is not None:
-            x *= np.conj(bin_rot)
-        return x.T
+        """The frames as a C-ordered ``(n_freq, frames)`` array, the rotation undone."""
+        x = np.empty((nfreq, frames), dtype=np.complex128)
+        unpack(sr, si, q_off, L, un_r, un_i, x)
+        return x
 
     def record(stage: str, it: int) -> None:
         if trace is not None:

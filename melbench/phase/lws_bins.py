@@ -1,5 +1,7 @@
 """One bin of melbench's LWS (:mod:`melbench.phase.lws`): its update and its mirrors.
 
+Also :func:`unpack`, the padded spectrogram back to ``(n_freq, frames)``.
+
 Shared by the tap kernels (:mod:`melbench.phase.lws_kernels`) and the row kernels
 (:mod:`melbench.phase.lws_row_kernels`); the layout of the padded spectrogram is described
 in :mod:`melbench.phase.lws_kernels`.
@@ -39,6 +41,24 @@ def fill_mirrors(sr, si, n_fft, L, rot):
                 src = -src
             sr[row, L + b] = sigma * sr[row, L + src]
             si[row, L + b] = -sigma * si[row, L + src]
+
+
+@njit(cache=True)
+def unpack(sr, si, q_off, L, ur, ui, out):
+    """``out[n, m] = (sr + i si)[m + q_off, n + L] (ur[n] + i ui[n])``, in one pass.
+
+    ``sr, si`` are the padded ``(frames + 2 q_off, n_freq + 2L)`` arrays, ``ur + i ui`` the
+    undoing of the stored rotation (``conj`` of the per-bin rotation; ones without one),
+    ``out`` a C-ordered ``(n_freq, frames)`` complex array.
+    """
+    nfreq, frames = out.shape
+    for n in range(nfreq):
+        c_r = ur[n]
+        c_i = ui[n]
+        for m in range(frames):
+            a_r = sr[m + q_off, n + L]
+            a_i = si[m + q_off, n + L]
+            out[n, m] = complex(a_r * c_r - a_i * c_i, a_r * c_i + a_i * c_r)
 
 
 @njit(cache=True, inline="always")

@@ -276,7 +276,8 @@ def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off
     all, ``Q - 1`` = past only, ``Q`` = past and current), ``symmetric`` which tap kernel
     the weights allow with all offsets (0: the general one, 1: the paired one, 2: the
     four-tap one), ``scratch`` a (4, n_freq) float array and ``runs`` an int array of
-    ``2 (n_freq // ROW_BLOCK + 1)``. The row path is taken when the bins above ``thr`` are at
+    ``2 (n_freq // ROW_BLOCK + 1)`` (the batch stage: ``+ n_freq``, the list of the bins
+    above ``thr`` after the runs). The row path is taken when the bins above ``thr`` are at
     least :data:`ROWS_MIN_ACTIVE` of the bins of the blocks holding them.
 
     ``causal`` (the no-future and online stages): the path choice and row kernel of melbench
@@ -303,11 +304,12 @@ def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off
                                              thr, q_hi, n_fft, L, q_off, rot, scratch[0],
                                              scratch[1], scratch[2], scratch[3])
     else:
-        n_runs, covered, active = _active_runs(amp, m, thr, runs)
+        bins = runs[2 * (nfreq // ROW_BLOCK + 1) :]  # the bins above thr (batch_sweeps)
+        n_runs, covered, active = _active_runs(amp, m, thr, runs, bins)
         if active >= ROWS_MIN_ACTIVE * covered:  # dense blocks: the row path
             return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr,
                                       q_hi, n_fft, L, q_off, rot, scratch[0], scratch[1], runs,
-                                      n_runs)
+                                      n_runs, bins, active)
     if symmetric == 2 and q_hi == 2 * q_off + 1:
         return _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
                                   q_off, rot)
@@ -324,7 +326,8 @@ def batch_sweeps(sr, si, width, amp, levels, K, thr_abs, n_fft, L, period, q_off
     """Batch LWS: for each threshold, one in-place sweep over the frames (all offsets)."""
     frames, nfreq = amp.shape
     scratch = np.empty((4, nfreq))
-    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
+    # the runs of the row path, then the list of the bins above the threshold
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1) + nfreq, dtype=np.int64)
     q_all = 2 * q_off + 1
     total = 0
     for it in range(thr_abs.size):

@@ -10,6 +10,8 @@ earlier summation order); :func:`_active_runs` finds the blocks.
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
 from .lws_bins import _U, _set_bin
@@ -71,12 +73,14 @@ _NK_FAST = 11
 
 @njit(cache=True, fastmath=True)
 def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
-                       q_off, rot, zr, zi, runs, n_runs):
+                       q_off, rot, zr, zi, runs, n_runs, bins, n_active):
     """:func:`_update_frame` through row convolutions (module docstring), same result.
 
     Only the runs of bins ``runs[2 b] .. runs[2 b + 1] - 1``, ``b < n_runs`` (increasing;
     :func:`_active_runs`) are convolved: the blocks of :data:`ROW_BLOCK` bins holding a bin
-    above ``thr``, adjacent blocks merged. ``zr, zi`` are scratch arrays of ``n_freq``
+    above ``thr``, adjacent blocks merged. ``bins[:n_active]`` are the bins above ``thr``,
+    increasing (:func:`_active_runs`): the sequential pass walks that list, so it has no
+    data-dependent branch to mispredict. ``zr, zi`` are scratch arrays of ``n_freq``
     values. Returns the number of bins updated.
     """
     nfreq = amp.shape[1]
@@ -99,14 +103,26 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
         for qi in range(q_hi):
             if qi == q_off or blo[qi] >= bhi[qi]:
                 continue
-            if nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
+            if nkf == _NK_FAST and blo[qi] == 1 and bhi[qi] == _NK_FAST - 1:
+                # the 9 non-zero taps (sqrt-Hann and lws's window at q = +-2), constant count
+                _conv_rows(sr, si, (m + qi) * width + 1, br, bi, qi * nkf + 1, _NK_FAST - 2,
+                           cr, ci, qi * nfreq, zr, zi, n0, n1)
+            elif nkf == _NK_FAST:  # all taps (zero outside the span), a constant count
                 _conv_rows(sr, si, (m + qi) * width, br, bi, qi * nkf, _NK_FAST, cr, ci,
                            qi * nfreq, zr, zi, n0, n1)
             else:
                 _conv_rows(sr, si, (m + qi) * width + blo[qi], br, bi, qi * nkf + blo[qi],
                            bhi[qi] - blo[qi], cr, ci, qi * nfreq, zr, zi, n0, n1)
         if own and k1 > L + 1:
-            if nkf == _NK_FAST:
+            # the current frame's non-zero later taps: 2 for Hann, 1 for sqrt-Hann and lws's
+            # window (k = 1 .. k1 - L - 1), as constant counts
+            if nkf == _NK_FAST and k1 - L - 1 == 1:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, 1, zr, zi, n0,
+                          min(n1, n_old))
+            elif nkf == _NK_FAST and k1 - L - 1 == 2:
+                _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, 2, zr, zi, n0,
+                          min(n1, n_old))
+            elif nkf == _NK_FAST:
                 _conv_own(sr, si, row0 + L + 1, br, bi, wb0 + L + 1, _NK_FAST // 2, zr, zi, n0,
                           min(n1, n_old))
             else:
@@ -115,22 +131,57 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
     # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
     k_mid = min(k1, L)
     count = 0
-    for b in range(n_runs):
-        for n in range(runs[2 * b], runs[2 * b + 1]):
-            av = amp[m, n]
-            if av <= thr:
-                continue
-            tr = zr[n]
-            ti = zi[n]
-            hi_k = k_mid if n < n_old else k1
-            for ki in range(k0, hi_k):
-                a_r = br[wb0 + ki]
-                a_i = bi[wb0 + ki]
+    # the tap of the previous bin (k = -1) and what the previous bin's update left in
+    # registers: the chain from one bin to the next is then one multiply-add (below)
+    w_r = br[_U(wb0 + L - 1)]
+    w_i = bi[_U(wb0 + L - 1)]
+    last = -2
+    # bins n_lo < n < n_hi have no mirror column to refresh (:func:`_set_bin`)
+    n_hi = min(n_old, n_fft - nfreq + 1 - L)
+    p_s = 0.0
+    p_r = 0.0
+    p_i = 0.0
+    for j in range(n_active):
+        n = bins[j]
+        av = amp[m, n]
+        tr = zr[n]
+        ti = zi[n]
+        if nkf == _NK_FAST and L < n < n_hi:  # no mirror to refresh, taps unrolled
+            for ki in range(k0, L - 1):  # bins n - L + k0 .. n - 2 (the non-zero taps)
+                a_r = br[_U(wb0 + ki)]
+                a_i = bi[_U(wb0 + ki)]
                 s_r = sr[_U(row0 + n + ki)]
                 s_i = si[_U(row0 + n + ki)]
                 tr += a_r * s_r - a_i * s_i
                 ti += a_r * s_i + a_i * s_r
-            count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
+            if last == n - 1:  # w (scale t) as scale (w t), w t formed off the chain
+                tr += p_s * p_r
+                ti += p_s * p_i
+            else:
+                s_r = sr[_U(row0 + n + L - 1)]
+                s_i = si[_U(row0 + n + L - 1)]
+                tr += w_r * s_r - w_i * s_i
+                ti += w_r * s_i + w_i * s_r
+            mag2 = tr * tr + ti * ti
+            if mag2 == 0.0:
+                continue
+            p_s = av / math.sqrt(mag2)
+            sr[_U(row0 + n + L)] = tr * p_s
+            si[_U(row0 + n + L)] = ti * p_s
+            p_r = w_r * tr - w_i * ti
+            p_i = w_r * ti + w_i * tr
+            last = n
+            count += 1
+            continue
+        hi_k = k_mid if n < n_old else k1
+        for ki in range(k0, hi_k):
+            a_r = br[wb0 + ki]
+            a_i = bi[wb0 + ki]
+            s_r = sr[_U(row0 + n + ki)]
+            s_i = si[_U(row0 + n + ki)]
+            tr += a_r * s_r - a_i * s_i
+            ti += a_r * s_i + a_i * s_r
+        count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
     return count
 
 
@@ -215,12 +266,13 @@ def _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, t
 
 
 @njit(cache=True)
-def _active_runs(amp, m, thr, runs):
+def _active_runs(amp, m, thr, runs, bins):
     """The runs of bins of frame ``m`` that :func:`_update_frame_rows` must convolve.
 
     The frame is cut into blocks of :data:`ROW_BLOCK` bins; the blocks holding a bin above
     ``thr`` are kept, adjacent ones merged into runs ``[runs[2 b], runs[2 b + 1])``.
-    Returns (number of runs, bins in the runs, bins above ``thr``).
+    ``bins`` (n_freq integers) receives the bins above ``thr``, increasing, without a
+    branch per bin. Returns (number of runs, bins in the runs, bins above ``thr``).
     """
     nfreq = amp.shape[1]
     n_runs = 0
@@ -229,10 +281,12 @@ def _active_runs(amp, m, thr, runs):
     prev_end = -1
     for n0 in range(0, nfreq, ROW_BLOCK):
         n1 = min(n0 + ROW_BLOCK, nfreq)
-        c = 0
+        c = active
         for n in range(n0, n1):
+            bins[c] = n
             c += amp[m, n] > thr
-        if c:
+        if c > active:
+            c -= active
             active += c
             covered += n1 - n0
             if n0 == prev_end:
