@@ -69,6 +69,9 @@ def test_prior_iter_limits_the_prior_to_the_first_iterations():
     part = joint_tc_inverse(m, spec, n_iter=30, beta=0.3, prior_iter=10)[0]
     for other in (plain, always):
         assert np.linalg.norm(part - other) > 1e-4 * np.linalg.norm(other)
+    # prior_iter=29 leaves exactly the last of the 30 iterations free of the prior
+    last_free = joint_tc_inverse(m, spec, n_iter=30, beta=0.3, prior_iter=29)[0]
+    assert np.linalg.norm(last_free - always) > 0
     # the plugin's 0 means "in every iteration"
     inv = registry.create("inverter", "joint_tc", {"joint_iter": 30, "beta": 0.3, "prior_iter": 0})
     np.testing.assert_array_equal(inv(m, spec, context={}), always)

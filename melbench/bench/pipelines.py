@@ -51,6 +51,7 @@ import numpy as np
 
 from .. import registry
 from ..errors import MelbenchError, ParameterError
+from ..inverters.guarded import ITERATION_COUNTERS
 from ..spec import FeatureSpec, get_spec
 from .pipelines_page import (
     LIB,
@@ -93,9 +94,6 @@ TRACKS: dict[str, tuple[str, dict[str, Any]]] = {
     "quant6": ("quantize", {"bits": 6}),
 }
 SYNTHETIC = ("harmonic",)
-#: Iteration parameter of inverters whose is not ``n_iter`` (what a bare count sets).
-INVERTER_COUNTERS = {"nnls": "max_iter", "joint_fgla": "joint_iter", "guarded": "inner_iter",
-                     "joint_tc": "joint_iter"}
 
 
 def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
@@ -104,7 +102,8 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     Each side is a chain step (``NAME[:N][:KEY=VALUE]...``,
     :func:`melbench.phase.chain.parse_step`); a bare count sets the plugin's iteration
     parameter (``n_iter`` for the phase retrievers and ``nnls_consistent``, see
-    :data:`INVERTER_COUNTERS` for the others); ``chain=a>b`` is a chain of phase steps.
+    :data:`melbench.inverters.guarded.ITERATION_COUNTERS` for the others); ``chain=a>b``
+    is a chain of phase steps.
     """
     from ..phase.chain import parse_step
 
@@ -112,8 +111,8 @@ def parse_cell(text: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     if not sep or not left.strip() or not right.strip():
         raise ParameterError(f"cell {text!r}: expected INVERTER+PHASE, e.g. joint_fgla:300+fgla:100")
     inv, inv_params = parse_step(left.strip())
-    if "n_iter" in inv_params and inv in INVERTER_COUNTERS:
-        inv_params[INVERTER_COUNTERS[inv]] = inv_params.pop("n_iter")
+    if "n_iter" in inv_params and inv in ITERATION_COUNTERS:
+        inv_params[ITERATION_COUNTERS[inv]] = inv_params.pop("n_iter")
     right = right.strip()
     if right.startswith("chain="):
         return inv, inv_params, "chain", {"steps": right[len("chain="):]}

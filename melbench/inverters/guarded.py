@@ -103,8 +103,10 @@ CRITERIA = {
 }
 #: Context key of the guard's record: ``{"chosen", "inner", "fallback", "criterion"}``.
 GUARD_KEY = "guard"
-#: Iteration parameter of inner inverters whose counter is not ``n_iter``.
-_INNER_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "nnls": "max_iter"}
+#: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
+#: and the bare count of a ``melbench bench pipelines`` cell).
+ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "nnls": "max_iter",
+                      "guarded": "inner_iter"}
 
 
 def audio_mel(x: np.ndarray, spec: FeatureSpec, n_samples: int | None = None) -> np.ndarray:
@@ -454,7 +456,7 @@ class Guarded(Inverter):
         p = self.params
         params: dict[str, Any] = {}
         if int(p.inner_iter) > 0:
-            counter = _INNER_COUNTERS.get(p.inner, "n_iter")
+            counter = ITERATION_COUNTERS.get(p.inner, "n_iter")
             fields = getattr(registry.get("inverter", p.inner), "Params", None)
             if fields is None or counter not in getattr(fields, "__dataclass_fields__", {}):
                 raise ParameterError(f"inner={p.inner!r} has no iteration parameter {counter!r}; "

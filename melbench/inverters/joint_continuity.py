@@ -62,12 +62,10 @@ from typing import Any, ClassVar
 import numba
 import numpy as np
 
-from ..errors import InputError, ParameterError
+from ..errors import ParameterError
 from ..plugin import Inverter
 from ..spec import FeatureSpec
-from ..stft import Projector
-from .joint_fgla import PHASE_INIT_KEY, _joint_operators, _k_joint
-from .nnls import mel_nnls_inverse
+from .joint_fgla import PHASE_INIT_KEY, joint_fgla_inverse
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -191,72 +189,24 @@ def joint_tc_inverse(
        factorization with temporal continuity and sparseness criteria," IEEE TASLP
        15(3), 2007.
     """
-    mel = np.asarray(mel)
-    dtype = np.float64 if mel.dtype == np.float64 else np.float32
-    mel = mel.astype(dtype, copy=False)
-    n_iter, ratio_steps, final_steps = int(n_iter), int(ratio_steps), int(final_steps)
-    if n_iter < 0 or ratio_steps < 1 or final_steps < 0:
-        raise ParameterError(f"n_iter={n_iter}, ratio_steps={ratio_steps}, final_steps={final_steps}: "
-                             "need n_iter >= 0, ratio_steps >= 1, final_steps >= 0")
     if not 0 <= beta <= 1:
         raise ParameterError(f"beta={beta!r} outside [0, 1] (the weight of the continuity prior)")
-    if not 0 <= alpha <= 1:
-        raise ParameterError(f"alpha={alpha!r} outside [0, 1] (the momentum is unstable above 1)")
     if prior_iter is not None and int(prior_iter) < 0:
         raise ParameterError(f"prior_iter={prior_iter!r} must be >= 0 (or None for every iteration)")
     if max_hz is not None and not max_hz > 0:
         raise ParameterError(f"max_hz={max_hz!r} must be positive (or None for every bin)")
-    if mel.ndim < 2 or mel.shape[-2] != spec.n_mels:
-        raise InputError(f"mel has shape {mel.shape}; expected (..., {spec.n_mels}, frames)")
-    kw = dict(n_iter=n_iter, beta=beta, max_hz=max_hz, prior_iter=prior_iter, alpha=alpha,
-              ratio_steps=ratio_steps, final_steps=final_steps)
-    if mel.ndim > 2:  # one item at a time: a batch gives exactly the per-item results
-        flat = mel.reshape(-1, *mel.shape[-2:])
-        inits = None if init is None else np.asarray(init).reshape(-1, spec.n_freq, mel.shape[-1])
-        outs = [joint_tc_inverse(m, spec, init=None if inits is None else inits[i], **kw)
-                for i, m in enumerate(flat)]
-        shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
-        return (np.stack([o[0] for o in outs]).reshape(shape),
-                np.stack([o[1] for o in outs]).reshape(shape))
-    n_frames = mel.shape[-1]
-    proj = Projector.from_spec(spec, n_frames, dtype=dtype)
-    power = int(spec.power)
-    if init is None:
-        s0 = mel_nnls_inverse(mel, spec)
-        c = proj.to_internal(np.sqrt(s0) if power == 2 else s0, proj.cdtype)
-    else:
-        init = np.asarray(init)
-        if init.shape != (spec.n_freq, n_frames) or not np.iscomplexobj(init):
-            raise InputError(f"init must be a complex ({spec.n_freq}, {n_frames}) spectrogram; "
-                             f"got {init.dtype} {init.shape}")
-        c = proj.to_internal(init, proj.cdtype)
-    lo, offsets, mw, ww, keep = _joint_operators(spec, np.dtype(dtype).str, False)
+    if int(ratio_steps) < 1:
+        raise ParameterError(f"ratio_steps={ratio_steps}: need ratio_steps >= 1")
     n_bins = spec.n_freq if max_hz is None else int(np.floor(max_hz * spec.n_fft / spec.sample_rate)) + 1
-    mel_i = np.ascontiguousarray(mel)
-    s = np.empty(proj.shape[1:], dtype=dtype)
-    if n_iter == 0:
-        a = np.abs(c[0])
-        s[:] = a * a if power == 2 else a
-        return proj.from_internal(s[None]), proj.from_internal(c)
-    xprev = np.empty_like(c[0])
-    a_buf = np.empty(c.shape[1:], dtype=dtype)
-    g_buf = np.empty(c.shape[1:], dtype=dtype)
-    abs_buf = np.empty(c.shape[1:], dtype=dtype)
-    al, be = proj.dtype.type(alpha), proj.dtype.type(beta)
-    for it in range(n_iter):
-        t = proj.project(c, overwrite=True)
-        if beta > 0 and (prior_iter is None or it < prior_iter):
-            _k_continuity(t[0], abs_buf, be, n_bins)
-        dist = _k_joint(t[0], xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, ratio_steps,
-                        power, al, it == 0, s, False, trace is not None)
-        if trace is not None:
-            nx = float(np.linalg.norm(xprev))
-            trace.append({"iter": it + 1, "mel_gap": float(np.sqrt(dist)) / nx if nx > 0 else 0.0})
-        c = t
-    # more mel steps on |x| itself (no FFT, no momentum); with 0 steps ``s`` is |x| in spec.domain
-    _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, final_steps, power,
-             al, True, s, True, False)
-    return proj.from_internal(s[None]), proj.from_internal(xprev[None])
+    active = beta > 0 and (prior_iter is None or int(prior_iter) > 0)
+
+    def continuity(it: int, t: np.ndarray) -> None:
+        if prior_iter is None or it < prior_iter:
+            _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+
+    return joint_fgla_inverse(mel, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
+                              final_steps=final_steps, prior=continuity if active else None,
+                              init=init, trace=trace)
 
 
 class JointTC(Inverter):

@@ -76,7 +76,7 @@ References
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,6 +275,7 @@ def joint_fgla_inverse(
     restarts: int = 0,
     sharpen: float = 0.0,
     sharpen_iter: int = 0,
+    prior: Callable[[int, np.ndarray], None] | None = None,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -326,6 +327,11 @@ def joint_fgla_inverse(
     sharpen_iter : int
         With ``sharpen_iter > 0`` the prior decays linearly from ``sharpen`` at the first
         iteration to 0 at iteration ``sharpen_iter`` (and stays off after it); 0: constant.
+    prior : callable, optional
+        ``prior(it, t)`` is called in every iteration ``it`` (from 0) on the consistent
+        estimate ``t`` (complex, frame-major ``(frames, n_freq)``) before its mel steps and
+        may rescale it in place: a prior on the fine structure the mel steps then keep
+        (:mod:`melbench.inverters.joint_continuity` builds ``joint_tc`` on it).
     init : np.ndarray [shape=(..., n_freq, frames)], optional
         Complex start; default the ``nnls`` magnitude with
         zero phase.
@@ -372,7 +378,7 @@ def joint_fgla_inverse(
         outs = [joint_fgla_inverse(m, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
                                    final_steps=final_steps, dc=dc, early_iter=early_iter,
                                    early_steps=early_steps, restarts=restarts,
-                                   sharpen=sharpen, sharpen_iter=sharpen_iter,
+                                   sharpen=sharpen, sharpen_iter=sharpen_iter, prior=prior,
                                    init=None if inits is None else inits[i])
                 for i, m in enumerate(flat)]
         shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
@@ -409,6 +415,8 @@ def joint_fgla_inverse(
     restart_at = {round(k * n_iter / (restarts + 1)) for k in range(1, restarts + 1)} - {0, n_iter}
     for it in range(n_iter):
         t = proj.project(c, overwrite=True)
+        if prior is not None:
+            prior(it, t[0])
         last = it == n_iter - 1
         sh = sharpen * max(0.0, 1.0 - it / sharpen_iter) if sharpen_iter > 0 else sharpen
         dist = _k_joint(t[0], xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
