@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, ParameterError
-from .plugin import Inverter, PhaseRetriever, Plugin
+from .plugin import Inverter, PhaseRetriever, Plugin, phase_stage
 from .spec import FeatureSpec, get_spec
 from .validation import MelbenchWarning
 
@@ -328,7 +328,8 @@ def invert(
     inv_context: dict[str, Any] = {"reference_magnitude": None}  # non-empty: passed as is
     target = inv(mel, fs, context=inv_context)
     # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
-    x = ph(target, fs, init=inv_context.get("phase_init"), rng=seed)
+    # (or as the final estimate: guarded keeping its fallback)
+    x = phase_stage(ph, target, fs, inv_context, rng=seed)
     n = int(length) if length is not None else fs.n_samples(target.shape[-1])
     y = fs.istft(x, length=n)
     check_output_level(y, mel, fs)

@@ -27,7 +27,7 @@ from .datasets.base import Clip
 from .errors import MelbenchError, SkipCell
 from .metrics.base import Missing
 from .phase.helpers import Trace
-from .plugin import Inverter, Metric, PhaseRetriever
+from .plugin import Inverter, Metric, PhaseRetriever, phase_stage
 from .spec import FeatureSpec
 from .validation import check_audio, check_frames, check_mel, check_output_level
 
@@ -242,7 +242,8 @@ def run_clip(
         with costs.ledger() as led:
             t0 = time.perf_counter()
             # a joint inverter (joint_fgla) hands its phase estimate on as the warm start
-            x = phase(target, spec, init=inv_context.get("phase_init"), rng=seed, trace=trace)
+            # (or as the final estimate: guarded keeping its fallback)
+            x = phase_stage(phase, target, spec, inv_context, rng=seed, trace=trace)
             times["phase"] = time.perf_counter() - t0
         account("phase", phase, led, target)
         result.trace = list(trace) if trace else []  # the records, without the reference

@@ -219,6 +219,64 @@ class PhaseRetriever(Plugin):
         raise NotImplementedError
 
 
+#: Context key by which an inverter declares the complex estimate it put under
+#: ``"phase_init"`` final: :func:`phase_stage` returns it instead of running the phase stage.
+PHASE_FINAL_KEY = "phase_final"
+
+
+def phase_stage(
+    phase: PhaseRetriever,
+    magnitude: np.ndarray,
+    spec: FeatureSpec,
+    context: Mapping[str, Any],
+    *,
+    rng: np.random.Generator | int | None = None,
+    trace: list | None = None,
+) -> np.ndarray:
+    """The phase stage of a cell: ``phase`` warm-started from the inverter's estimate.
+
+    The inverter's complex estimate (``context["phase_init"]``, if any) is the warm start;
+    when the inverter also set ``context["phase_final"]`` (``guarded`` keeping its
+    fallback, whose phase is already the ``nnls`` + ``fgla`` result) that estimate is
+    returned as it is and ``phase`` is not run.
+
+    Parameters
+    ----------
+    phase : PhaseRetriever
+        The cell's phase retriever.
+    magnitude : np.ndarray [shape=(..., n_freq, frames)]
+        The inverter's output (linear magnitude).
+    spec : FeatureSpec
+        The STFT contract.
+    context : Mapping
+        The context the inverter was called with.
+    rng, trace
+        As for :meth:`PhaseRetriever.__call__`.
+
+    Returns
+    -------
+    np.ndarray [shape=(..., n_freq, frames)]
+        Complex STFT.
+
+    Raises
+    ------
+    InputError
+        A final estimate that is not a complex array of the magnitude's shape.
+    """
+    init = context.get("phase_init")
+    if not context.get(PHASE_FINAL_KEY):
+        return phase(magnitude, spec, init=init, rng=rng, trace=trace)
+    from .errors import InputError
+
+    x = None if init is None else np.asarray(init)
+    if x is None or not np.iscomplexobj(x) or x.shape != np.shape(magnitude):
+        got = "none" if x is None else f"{x.dtype} {x.shape}"
+        raise InputError(f"context['{PHASE_FINAL_KEY}'] is set but context['phase_init'] is "
+                         f"{got}, not a complex {np.shape(magnitude)} estimate: the inverter "
+                         "must hand on the final estimate it declares")
+    return x
+
+
 def initial_spectrogram(
     magnitude: np.ndarray,
     init: np.ndarray | None,

@@ -20,6 +20,7 @@ from melbench import quality, registry
 from melbench.bench.pipelines import TRACKS, _librosa_call, _measure, clips_for
 from melbench.errors import ParameterError
 from melbench.inverters.guarded import (
+    PROBE_BOUNDS,
     audio_mel,
     band_roughness_db,
     mel_criterion,
@@ -271,6 +272,123 @@ def test_fit_shortcut_skips_only_a_fallback_that_could_not_win():
     np.testing.assert_array_equal(out[-35.0][0], out[0.0][0])
 
 
+def _smoothed_speech(spec_name="speech16k", seconds=1.5):
+    """A bundled speech clip's mel blurred by the smooth1 track (rule a keeps the fallback)."""
+    spec = get_spec(spec_name)
+    (clip_id, kind, audio), = clips_for(spec, ["cmu_arctic_a0007"], False, seconds)
+    mel = registry.create("degrade", *TRACKS["smooth1"])(spec.mel(audio), spec,
+                                                          np.random.default_rng([0, 1]))
+    return spec, audio, mel
+
+
+@pytest.mark.parametrize("site", ["api", "bench", "pipeline"])
+def test_kept_fallback_is_exactly_the_nnls_fgla_cell(site):
+    """When the guard keeps its fallback, the cell's audio is ``nnls`` + ``fgla:100``'s, to
+    float rounding, whatever the phase stage after it (its phase is final: the ``fgla:32``
+    of the default cell is not run on it), in each of the three places a cell runs."""
+    from melbench.api import invert
+    from melbench.bench.pipelines import _cell_call
+    from melbench.datasets.base import Clip
+    from melbench.pipeline import run_clip
+
+    spec, audio, mel = _smoothed_speech()
+    n = audio.shape[-1]
+
+    def cell(inv, inv_p, ph, ph_p):
+        if site == "api":
+            return invert(mel, spec, inverter=inv, inverter_params=inv_p, phase=ph,
+                          phase_params=ph_p, seed=0, length=n)
+        if site == "bench":
+            label = f"{inv}:{':'.join(f'{k}={v}' for k, v in inv_p.items())}+{ph}:{ph_p['n_iter']}"
+            return _cell_call(label.replace(":+", "+"), spec, n, spec.magnitude(audio), 0)(mel)
+        clip = Clip(id="c", audio=audio, sample_rate=spec.sample_rate, mel=mel)
+        res = run_clip(clip, spec, registry.create("inverter", inv, inv_p),
+                       registry.create("phase", ph, ph_p), [], seed=0)
+        assert res.row["status"] == "ok", res.row
+        return res.audio
+
+    ref = cell("nnls", {}, "fgla", {"n_iter": 100})
+    for ph_p in ({"n_iter": 32}, {"n_iter": 5}):
+        got = cell("guarded", {"inner_iter": 20}, "fgla", ph_p)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-5 * float(np.abs(ref).max()))
+    # handed on as a warm start instead (fallback_final=false) the 32 iterations move it
+    moved = cell("guarded", {"inner_iter": 20, "fallback_final": False}, "fgla", {"n_iter": 32})
+    assert np.abs(moved - ref).max() > 1e-2 * float(np.abs(ref).max())
+
+
+def test_guard_declares_only_a_kept_fallback_final():
+    spec, audio, mel = _smoothed_speech()
+    ctx = {"clip": "c"}
+    registry.create("inverter", "guarded", {"inner_iter": 20})(mel, spec, context=ctx)
+    assert ctx["guard"]["chosen"] == "fallback" and ctx["phase_final"] is True
+    batch = {"clip": "b"}  # a batch of two fallbacks: final as a whole
+    registry.create("inverter", "guarded", {"inner_iter": 20})(np.stack([mel, mel]), spec, context=batch)
+    assert batch["phase_final"] is True and batch["phase_init"].shape == (2, spec.n_freq, mel.shape[-1])
+    clean = spec.mel(audio)
+    ctx = {"clip": "c"}
+    registry.create("inverter", "guarded", {"inner_iter": 20})(clean, spec, context=ctx)
+    assert ctx["guard"]["chosen"] == "inner" and "phase_final" not in ctx
+    mixed = {"clip": "m"}  # one item keeps the inner: the batch's phase stage runs
+    registry.create("inverter", "guarded", {"inner_iter": 20})(np.stack([mel, clean]), spec,
+                                                                context=mixed)
+    assert "phase_final" not in mixed
+
+
+def test_phase_stage_rejects_a_final_estimate_it_cannot_use():
+    from melbench.errors import InputError
+    from melbench.plugin import phase_stage
+
+    spec = get_spec("speech16k")
+    mag = np.ones((spec.n_freq, 5), np.float32)
+    ph = registry.create("phase", "fgla", {"n_iter": 2})
+    with pytest.raises(InputError, match=r"context\['phase_final'\] is set but .*none"):
+        phase_stage(ph, mag, spec, {"phase_final": True}, rng=0)
+    with pytest.raises(InputError, match=r"float32 \(513, 5\), not a complex"):
+        phase_stage(ph, mag, spec, {"phase_final": True, "phase_init": mag}, rng=0)
+    x = (mag * np.exp(0.5j)).astype(np.complex64)
+    assert phase_stage(ph, mag, spec, {"phase_final": True, "phase_init": x}, rng=0) is x
+
+
+def test_probe_keeps_the_choice_and_skips_the_rest_only_when_far_behind():
+    """CMU ARCTIC at speech16k, fit shortcut off: the inner fits the mel about 9 dB better
+    than the fallback's 100 iterations; the probe sees it after 20 (more than the bound
+    behind) and stops the fallback there, and the output is the same as with the probe off
+    (all 100 iterations run, the fallback's criterion recorded)."""
+    spec = get_spec("speech16k")
+    (clip_id, kind, audio), = clips_for(spec, ["cmu_arctic_a0007"], False, 2.5)
+    mel = spec.mel(audio)
+    out = {}
+    for probe in (True, False):
+        ctx = {"clip": clip_id}
+        mag = registry.create("inverter", "guarded", {"inner_iter": 100, "fit_db": 0.0,
+                                                      "probe": probe})(mel, spec, context=ctx)
+        out[probe] = (mag, ctx["guard"], ctx["phase_init"])
+    g, full = out[True][1], out[False][1]
+    assert g["probe_iter"] == 20 and np.isnan(g["fallback"])  # stopped after 20 iterations
+    assert g["probe"] - PROBE_BOUNDS[20] >= g["inner"]
+    assert np.isfinite(full["fallback"]) and np.isnan(full["probe"])
+    assert full["chosen"] == g["chosen"] == "inner"
+    np.testing.assert_array_equal(out[False][0], out[True][0])
+    np.testing.assert_array_equal(out[False][2], out[True][2])
+    assert g["probe"] > full["fallback"]  # the 20 iterations fit worse than the 100
+
+
+def test_probe_finishes_a_fallback_that_may_still_win():
+    """Where the fallback is kept after the comparison (the synthetic harmonic tone at
+    hifigan_v1), the probe looks at every checkpoint, stops nothing, and the fallback's
+    candidate is exactly the 100 iterations (the cell's audio equals nnls + fgla:100's)."""
+    spec = get_spec("hifigan_v1")
+    (clip_id, kind, audio), = [c for c in _material(spec) if c[0] == "synthetic_harmonic"]
+    mel = spec.mel(audio)
+    ctx = {"clip": clip_id}
+    mag = registry.create("inverter", "guarded", {"inner_iter": 200})(mel, spec, context=ctx)
+    g = ctx["guard"]
+    assert g["chosen"] == "fallback" and g["probe_iter"] == max(PROBE_BOUNDS)
+    assert g["fallback"] < g["inner"] and ctx["phase_final"]
+    ref = registry.create("phase", "fgla", {"n_iter": 100})(mag, spec, rng=0)
+    np.testing.assert_array_equal(ctx["phase_init"], ref)
+
+
 def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     """A consistent spectrogram (the clip's own STFT) turns into audio with the clip's mel."""
     spec = get_spec("hifigan_v1")
@@ -289,6 +407,8 @@ def test_audio_mel_of_a_true_stft_is_the_clips_mel():
     ({"smooth_db": float("nan")}, "smooth_db=nan must be a finite number >= 0"),
     ({"noise_flatness": -0.1}, "noise_flatness=-0.1 must be a finite number >= 0"),
     ({"fit_db": 3.0}, r"fit_db=3.0 must be a finite number <= 0 \(dB\)"),
+    ({"probe": 1}, "probe=1 must be true or false"),
+    ({"fallback_final": "yes"}, "fallback_final='yes' must be true or false"),
 ])
 def test_guarded_bad_params(params, match):
     with pytest.raises(ParameterError, match=match):

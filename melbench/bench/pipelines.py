@@ -52,6 +52,7 @@ import numpy as np
 from .. import registry
 from ..errors import MelbenchError, ParameterError
 from ..inverters.guarded import ITERATION_COUNTERS
+from ..plugin import phase_stage
 from ..spec import FeatureSpec, get_spec
 from .pipelines_page import (
     LIB,
@@ -176,7 +177,7 @@ def _cell_call(cell: str, spec: FeatureSpec, length: int, true_mag: np.ndarray,
         target = inv(mel, spec, context=ctx)
         if last is not None:
             last["ctx"] = ctx
-        x = ph(target, spec, init=ctx.get("phase_init"), rng=seed)
+        x = phase_stage(ph, target, spec, ctx, rng=seed)
         return spec.istft(x, length=length if n == true_mag.shape[-1] else None)
     return run
 

@@ -86,7 +86,7 @@ inner's ``mel_sc`` is above ``fit_db``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,6 +101,15 @@ CRITERIA = {
     "mel_sc": "mel spectral convergence of the candidate's audio against the given mel (dB)",
     "logmel": "mean absolute dB difference of the candidate's audio mel and the given mel",
 }
+#: The fallback's FGLA iterations the probe bounds were measured for.
+PROBE_ITER = 100
+#: Probe of the fallback (rule c): after ``k`` of its :data:`PROBE_ITER` FGLA iterations its
+#: ``mel_sc`` is ``c_k``; the remaining iterations improved it by at most ``PROBE_BOUNDS[k]``
+#: dB (``c_k - c_100``, the maximum over the even-index clips of the evaluation suite at
+#: eight presets and four tracks, rows rule c can reach: ``results/guard_probe.py``,
+#: ``results/guard_time.md``), so once ``c_k - PROBE_BOUNDS[k] >= c_1 - margin_db`` the
+#: fallback is stopped and the inner kept.
+PROBE_BOUNDS = {20: 7.7, 30: 4.5, 50: 2.3}
 #: Context key of the guard's record: ``{"chosen", "inner", "fallback", "criterion"}``.
 GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
@@ -413,6 +422,17 @@ class Guarded(Inverter):
             could then only win by fitting the mel better still, measured on 17 of 1,259
             rows and changing no final choice (module docstring); 0 always runs it. Only
             with the ``mel_sc`` criterion.
+        probe : bool
+            Look at the fallback's ``mel_sc`` after the iterations of
+            :data:`PROBE_BOUNDS` and stop it (keeping the inner) once the rest of its
+            iterations could not make it win by the measured bound (module docstring);
+            false always runs all of them. Only with the ``mel_sc`` criterion and
+            ``fallback_iter`` = 100, the count the bounds were measured for.
+        fallback_final : bool
+            When the fallback is kept its phase is final (``context["phase_final"]``): the
+            pipeline skips the phase stage, so the cell's audio is exactly ``nnls`` +
+            ``fgla:fallback_iter``'s (for a run seed equal to ``seed``). False hands it on
+            as a warm start, as the inner's phase always is.
         seed : int
             Seed of the fallback's random initial phase.
         """
@@ -425,6 +445,8 @@ class Guarded(Inverter):
         smooth_db: float = 3.0
         noise_flatness: float = 0.1
         fit_db: float = -35.0
+        probe: bool = True
+        fallback_final: bool = True
         seed: int = 0
 
     def validate(self) -> None:
@@ -443,6 +465,9 @@ class Guarded(Inverter):
         if p.inner not in registry.available("inverter"):
             raise ParameterError(f"inner={p.inner!r} is not an installed inverter; available: "
                                  f"{', '.join(sorted(registry.available('inverter')))}")
+        for f in ("probe", "fallback_final"):
+            if not isinstance(getattr(p, f), bool):
+                raise ParameterError(f"{f}={getattr(p, f)!r} must be true or false")
         for f in ("margin_db", "smooth_db", "noise_flatness"):
             v = getattr(p, f)
             if not np.isfinite(v) or v < 0:
@@ -471,22 +496,27 @@ class Guarded(Inverter):
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the chosen candidate's spectrogram (``spec.domain``); its phase to ``phase_init``."""
         from .. import registry
+        from ..phase.projections import fgla
+        from ..plugin import PHASE_FINAL_KEY
         from .joint_fgla import PHASE_INIT_KEY
         from .nnls import mel_nnls_inverse
 
         p = self.params
         if mel.ndim > 2:  # one item at a time, each with its own choice
             flat = mel.reshape(-1, *mel.shape[-2:])
-            outs, inits, records = [], [], []
+            outs, inits, records, final = [], [], [], []
             for m in flat:
                 ctx: dict[str, Any] = {}
                 outs.append(self.solve(m, spec, context=ctx))
                 inits.append(ctx[PHASE_INIT_KEY])
                 records.append(ctx[GUARD_KEY])
+                final.append(bool(ctx.get(PHASE_FINAL_KEY)))
             shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
             if isinstance(context, MutableMapping):
                 context[PHASE_INIT_KEY] = np.stack(inits).reshape(shape)
                 context[GUARD_KEY] = records
+                if all(final):  # one phase stage for the batch: skipped only if no item needs it
+                    context[PHASE_FINAL_KEY] = True
             return np.stack(outs).reshape(shape)
         rough = band_roughness_db(mel, spec)
         flat = spectral_flatness(mel, spec)
@@ -494,17 +524,21 @@ class Guarded(Inverter):
         noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
         record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
                                   "flatness": flat, "noisy": noisy, "inner": float("nan"),
-                                  "fallback": float("nan")}
+                                  "fallback": float("nan"), "probe": float("nan")}
 
-        def fallback_candidate() -> tuple[np.ndarray, np.ndarray]:
-            """``nnls`` + ``fgla`` (the previous default): its magnitude and complex estimate."""
+        def fallback_magnitude() -> np.ndarray:
+            """The ``nnls`` magnitude (the previous default's)."""
             s0 = mel_nnls_inverse(mel, spec)
-            m0 = (np.sqrt(np.maximum(s0, 0)) if spec.power == 2 else s0).astype(mel.dtype, copy=False)
-            return m0, registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
-                m0, spec, rng=int(p.seed))
+            return (np.sqrt(np.maximum(s0, 0)) if spec.power == 2 else s0).astype(mel.dtype, copy=False)
+
+        def fallback_phase(m0: np.ndarray, checkpoints: dict | None = None) -> np.ndarray:
+            """``fgla`` from the seeded random phase: the fallback's complex estimate."""
+            return fgla(m0, spec, n_iter=int(p.fallback_iter), rng=int(p.seed),
+                        checkpoints=checkpoints)
 
         if smooth or noisy:  # decided from the mel alone: the inner method is not run
-            (mag, x), fallback = fallback_candidate(), True
+            mag = fallback_magnitude()
+            x, fallback = fallback_phase(mag), True
         else:
             inner_ctx: dict[str, Any] = {}
             s1 = np.asarray(self._inner().solve(mel, spec, context=inner_ctx))
@@ -516,13 +550,31 @@ class Guarded(Inverter):
             c1 = record["inner"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
             fallback = False
             if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
-                mag0, x0 = fallback_candidate()
-                c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
-                fallback = c0 < c1 - float(p.margin_db)
+                mag0 = fallback_magnitude()
+                checkpoints = None
+                if p.probe and p.criterion == "mel_sc" and int(p.fallback_iter) == PROBE_ITER:
+
+                    def look(k: int) -> Callable[[np.ndarray], bool]:
+                        def stop(x_k: np.ndarray) -> bool:
+                            """True once even the measured gain to come leaves the fallback behind."""
+                            record["probe"] = mel_criterion(audio_mel(x_k, spec), mel, spec)
+                            record["probe_iter"] = k
+                            return record["probe"] - PROBE_BOUNDS[k] >= c1 - float(p.margin_db)
+                        return stop
+
+                    checkpoints = {k: look(k) for k in PROBE_BOUNDS}
+                x0 = fallback_phase(mag0, checkpoints)
+                stopped = checkpoints is not None and record["probe"] - PROBE_BOUNDS.get(
+                    record.get("probe_iter", 0), np.inf) >= c1 - float(p.margin_db)
+                if not stopped:  # all iterations ran: the previous default's own candidate
+                    c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
+                    fallback = c0 < c1 - float(p.margin_db)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
         record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
             context[GUARD_KEY] = record
+            if fallback and p.fallback_final:
+                context[PHASE_FINAL_KEY] = True
         mag = np.asarray(mag)
         return mag * mag if spec.power == 2 else mag

@@ -52,6 +52,7 @@ are in :mod:`melbench.phase.projection_kernels`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -104,6 +105,7 @@ def fgla(
     rng: np.random.Generator | int | None = None,
     trace: list | None = None,
     length: int | None = None,
+    checkpoints: Mapping[int, Callable[[np.ndarray], bool]] | None = None,
 ) -> np.ndarray:
     """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013); ``alpha=0`` is GLA.
 
@@ -136,6 +138,11 @@ def fgla(
         Signal length the consistency projection assumes; default the longest signal
         with this many frames (:class:`melbench.stft.Projector`). Give the clip's
         length to reproduce ``librosa.griffinlim(..., length=...)`` exactly.
+    checkpoints : mapping, optional
+        ``{k: f}``: after iteration ``k`` (``1 <= k < n_iter``), ``f(x_k)`` is called with
+        what ``n_iter=k`` would return; if it returns True the run stops there and
+        returns ``x_k``. Otherwise the run goes on unchanged (a look at the iterate,
+        e.g. :class:`melbench.inverters.guarded.Guarded` deciding whether to finish).
 
     Returns
     -------
@@ -177,6 +184,10 @@ def fgla(
         tprev = t
         tr.mark()
         tr.add_internal(it, num, _v(t))
+        if checkpoints and it + 1 in checkpoints and it + 1 < n_iter:
+            x_k = proj.from_internal(xin).copy()  # xin is the next iteration's scratch
+            if checkpoints[it + 1](x_k):
+                return x_k
     tr.final(int(n_iter), proj, xin, a)
     return proj.from_internal(xin)
 
