@@ -14,6 +14,10 @@ random phase, seed 0) and records its ``mel_sc`` criterion
 ``K`` iterations is exactly ``fgla(n_iter=K)``'s output: checked on the first clip of
 every spec). Rows go to ``results/guard_probe.csv`` (atomic write; a rerun resumes).
 
+``choices SPEC [TRACK ...]`` runs the default cell's guard (``guarded:200:inner=joint_tc``)
+with the probe on and off on every suite clip and records both choices, whether the
+outputs are identical, and both CPU times (``results/guard_probe_choices.csv``).
+
 ``report`` prints the tables of ``results/guard_time.md``: per ``K``, the distribution of
 ``c_K - c_100`` (how much the remaining iterations improve the fit), the bound chosen on
 the even-index clips (their maximum) and how many odd-index rows exceed it.
@@ -75,11 +79,7 @@ def _read() -> list[dict]:
 
 
 def _write(rows: list[dict]) -> None:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(CSV, buf.getvalue().encode())
+    _write_to(rows, CSV)
 
 
 def collect(spec_names: list[str]) -> None:
@@ -125,6 +125,64 @@ def collect(spec_names: list[str]) -> None:
             _write(rows)
 
 
+def choices(spec_name: str, tracks: list[str]) -> None:
+    """The default cell's guard with the probe on and off on the suite: same choice? (resumes)."""
+    import time
+
+    from melbench.bench.pipelines import TRACKS
+    from melbench.datasets.eval_suite import EvalSuite
+
+    path = HERE / "guard_probe_choices.csv"
+    rows = []
+    if path.exists():
+        with path.open() as f:
+            rows = list(csv.DictReader(f))
+    done = {(r["spec"], r["track"], r["id"]) for r in rows}
+    spec = get_spec(spec_name)
+    clips = [c for c in EvalSuite().clips(spec) if not c.error]
+    guards = {on: registry.create("inverter", "guarded", {"inner": "joint_tc", "inner_iter": 200,
+                                                          "probe": on}) for on in (True, False)}
+    with threadpool_limits(1):
+        for track in tracks:
+            dname, dparams = TRACKS[track]
+            degradation = registry.create("degrade", dname, dparams)
+            for i, c in enumerate(clips):
+                if (spec_name, track, c.id) in done:
+                    continue
+                y = np.asarray(c.audio, np.float32)
+                mel_c = degradation(spec.mel_from_magnitude(spec.magnitude(y)), spec,
+                                    np.random.default_rng([0, 1]))
+                row = {"spec": spec_name, "track": track, "id": c.id, "kind": c.meta.get("kind", ""),
+                       "index": i}
+                out = {}
+                for on, g in guards.items():
+                    ctx: dict = {"clip": c.id}
+                    t0 = time.process_time()
+                    mag = g(mel_c, spec, context=ctx)
+                    row[f"t_{on}"] = time.process_time() - t0
+                    rec = ctx["guard"]
+                    row[f"chosen_{on}"] = rec["chosen"]
+                    row[f"inner_{on}"], row[f"fallback_{on}"] = rec["inner"], rec["fallback"]
+                    row[f"probe_iter_{on}"] = rec.get("probe_iter", "")
+                    out[on] = (mag, ctx["phase_init"])
+                row["same_output"] = bool(np.array_equal(out[True][0], out[False][0])
+                                          and np.array_equal(out[True][1], out[False][1]))
+                rows.append(row)
+                if len(rows) % 20 == 0:
+                    _write_to(rows, path)
+                    print(f"{spec_name} {track} {i} {c.id[:40]} {row['chosen_True']} "
+                          f"{row['same_output']}", flush=True)
+    _write_to(rows, path)
+
+
+def _write_to(rows: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
 def report() -> None:
     """Print the tables of ``results/guard_time.md``."""
     g = Guarded.Params()
@@ -152,6 +210,8 @@ def report() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "collect":
         collect(sys.argv[2:] or ["speech16k"])
+    elif len(sys.argv) > 2 and sys.argv[1] == "choices":
+        choices(sys.argv[2], sys.argv[3:] or ["clean"])
     elif len(sys.argv) > 1 and sys.argv[1] == "report":
         report()
     else:

@@ -334,7 +334,10 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
                             f"{g.get('roughness', math.nan):.2f} dB"
                             + (", smooth mel" if g.get("smooth") else "")
                             + (f", noise-like mel (flatness {g['flatness']:.2f})" if g.get("noisy")
-                               else "") + ")")
+                               else "")
+                            + (f", fallback stopped after {g['probe_iter']} iterations (mel_sc "
+                               f"{g['probe']:.2f})" if math.isnan(g["fallback"])
+                               and math.isfinite(g.get("probe", math.nan)) else "") + ")")
         if kind == "speech":
             row["pesq_wb"] = _pesq(spec, audio, y)
         if visqol:

@@ -23,7 +23,11 @@ b. **noise-like mel** (:func:`spectral_flatness` at least ``noise_flatness``): t
    fallback, and the inner method is not run;
 c. otherwise the inner method runs and its criterion ``c_1`` is computed; if it is below
    ``fit_db`` (``mel_sc`` only) the inner is kept without running the fallback, else the
-   fallback runs too and is kept when its criterion ``c_0 < c_1 - margin_db``.
+   fallback runs too and is kept when its criterion ``c_0 < c_1 - margin_db``. While its
+   FGLA iterations run, the fallback is *probed* (``probe``): after ``k`` = 20, 30 and 50
+   of its 100 iterations its criterion ``c_k`` is computed, and once
+   ``c_k - PROBE_BOUNDS[k] >= c_1 - margin_db`` (the bound is the most the remaining
+   iterations were measured to improve it) it is stopped there and the inner kept.
 
 The criterion is computed on the audio a candidate turns into, that is on the
 consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
@@ -68,20 +72,41 @@ there (saving its ``fallback_iter`` FGLA iterations and one FFT pair) changed ru
 choice on one row, a noise-like sound (flatness 0.30) that rule b sends to the fallback
 before rule c is reached, so on no row the final choice (tested on a bundled clip too).
 
+Why the probe: where rule c must run the fallback (the inner's ``mel_sc`` above
+``fit_db``), the fallback usually loses by several dB (the bundled CMU ARCTIC clip at
+hifigan_v1: -30.4 against -20.9 dB), and its 100 FGLA iterations were a quarter of the
+guard's time on the clips where the guard was slower than librosa ``mel_to_audio``
+(``results/guard_time.md``). How much the iterations after ``k`` improve the fallback's
+``mel_sc`` was measured on the evaluation suite (eight presets, four tracks, the rows rule c
+can reach: ``results/guard_probe.py``); :data:`PROBE_BOUNDS` is the maximum of
+``c_k - c_100`` over the even-index clips, and no odd-index row exceeds it (one at
+``k`` = 50 by 0.6 dB). The probe is a look at FGLA's iterate (one FFT pair each, the
+``checkpoints`` of :func:`melbench.phase.projections.fgla`): a fallback that is not
+stopped is exactly the 100 iterations it was before.
+
 The chosen magnitude is returned and the chosen complex estimate goes to the phase
-stage as its warm start (``context["phase_init"]``), so a cell ``guarded`` + ``fgla:32``
-refines the chosen phase as ``joint_fgla`` + ``fgla:32`` does. What was chosen, why, and
-the criteria computed (NaN for a candidate not run) are put into ``context["guard"]``
-(recorded by ``melbench bench pipelines``).
+stage (``context["phase_init"]``). The inner's is its warm start, so a cell ``guarded`` +
+``fgla:32`` refines the inner's phase as ``joint_fgla`` + ``fgla:32`` does. A kept
+fallback's phase is *final* (``fallback_final``; ``context["phase_final"]``):
+:func:`melbench.plugin.phase_stage` returns it without running the phase stage, so the
+cell's audio is then exactly ``nnls`` + ``fgla:100``'s (issue 16's reference cell, with the
+run's seed equal to ``seed``), not that followed by 32 more FGLA iterations restarted
+without momentum, which moved PESQ-wb by 0.06 below the reference on two smoothed mels of
+``results/bench_pipelines.md`` (PESQ 1.3-1.6) and by 0.16 on one suite clip
+(``results/guard_analysis.md``). What was chosen, why, and the criteria computed (NaN for
+a candidate not run; ``probe`` / ``probe_iter``: the fallback's criterion at the last
+checkpoint looked at) are put into ``context["guard"]`` (recorded by
+``melbench bench pipelines``).
 
 Which criterion predicts the true-magnitude SC ordering of the two candidates,
 and how often, is measured by ``melbench bench pipelines`` (section "Guard" of
 ``results/bench_pipelines.md``); the criteria need no reference audio.
 
 Cost: rules a and b are free (no FFT); a mel they send to the fallback costs only the
-fallback (one ``nnls`` solve and ``fallback_iter`` FGLA iterations); otherwise the
-inner method and one FFT pair, plus the fallback and a second FFT pair when the
-inner's ``mel_sc`` is above ``fit_db``.
+fallback (one ``nnls`` solve and ``fallback_iter`` FGLA iterations, and no phase stage);
+otherwise the inner method and one FFT pair, plus, when the inner's ``mel_sc`` is above
+``fit_db``, the fallback up to where the probe stops it (20, 30, 50 or all 100
+iterations) and one FFT pair per checkpoint looked at and for the end.
 """
 
 from __future__ import annotations
