@@ -63,7 +63,7 @@ def main() -> None:
                         best[n] = min(best[n], time.process_time() - t0)
                 g = last["ctx"].get("guard", {})
                 note = g.get("chosen", "")
-                if np.isnan(g.get("fallback", np.nan)) and np.isfinite(g.get("probe", np.nan)):
+                if g.get("stopped"):
                     note += f", fallback stopped after {g['probe_iter']}"
                 elif np.isfinite(g.get("fallback", np.nan)):
                     note += ", fallback ran in full"

@@ -364,9 +364,9 @@ def test_probe_keeps_the_choice_and_skips_the_rest_only_when_far_behind():
                                                       "probe": probe})(mel, spec, context=ctx)
         out[probe] = (mag, ctx["guard"], ctx["phase_init"])
     g, full = out[True][1], out[False][1]
-    assert g["probe_iter"] in PROBE_BOUNDS and np.isnan(g["fallback"])  # stopped there
+    assert g["stopped"] and g["probe_iter"] in PROBE_BOUNDS and np.isnan(g["fallback"])
     assert g["probe"] - PROBE_BOUNDS[g["probe_iter"]] >= g["inner"]
-    assert np.isfinite(full["fallback"]) and np.isnan(full["probe"])
+    assert np.isfinite(full["fallback"]) and np.isnan(full["probe"]) and not full["stopped"]
     assert full["chosen"] == g["chosen"] == "inner"
     np.testing.assert_array_equal(out[False][0], out[True][0])
     np.testing.assert_array_equal(out[False][2], out[True][2])
@@ -383,7 +383,7 @@ def test_probe_finishes_a_fallback_that_may_still_win():
     ctx = {"clip": clip_id}
     mag = registry.create("inverter", "guarded", {"inner_iter": 200})(mel, spec, context=ctx)
     g = ctx["guard"]
-    assert g["chosen"] == "fallback" and g["probe_iter"] == max(PROBE_BOUNDS)
+    assert g["chosen"] == "fallback" and g["probe_iter"] == max(PROBE_BOUNDS) and not g["stopped"]
     assert g["fallback"] < g["inner"] and ctx["phase_final"]
     ref = registry.create("phase", "fgla", {"n_iter": 100})(mag, spec, rng=0)
     np.testing.assert_array_equal(ctx["phase_init"], ref)

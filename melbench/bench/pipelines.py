@@ -336,8 +336,7 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
                             + (f", noise-like mel (flatness {g['flatness']:.2f})" if g.get("noisy")
                                else "")
                             + (f", fallback stopped after {g['probe_iter']} iterations (mel_sc "
-                               f"{g['probe']:.2f})" if math.isnan(g["fallback"])
-                               and math.isfinite(g.get("probe", math.nan)) else "") + ")")
+                               f"{g['probe']:.2f})" if g.get("stopped") else "") + ")")
         if kind == "speech":
             row["pesq_wb"] = _pesq(spec, audio, y)
         if visqol:

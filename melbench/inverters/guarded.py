@@ -97,7 +97,8 @@ without momentum, which moved PESQ-wb by 0.06 below the reference on two smoothe
 ``results/bench_pipelines.md`` (PESQ 1.3-1.6) and by 0.16 on one suite clip
 (``results/guard_analysis.md``). What was chosen, why, and the criteria computed (NaN for
 a candidate not run; ``probe`` / ``probe_iter``: the fallback's criterion at the last
-checkpoint looked at) are put into ``context["guard"]`` (recorded by
+checkpoint looked at, ``stopped``: whether the probe stopped it there) are put into
+``context["guard"]`` (recorded by
 ``melbench bench pipelines``).
 
 Which criterion predicts the true-magnitude SC ordering of the two candidates,
@@ -552,7 +553,7 @@ class Guarded(Inverter):
         noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
         record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
                                   "flatness": flat, "noisy": noisy, "inner": float("nan"),
-                                  "fallback": float("nan"), "probe": float("nan")}
+                                  "fallback": float("nan"), "probe": float("nan"), "stopped": False}
 
         def fallback_magnitude() -> np.ndarray:
             """The ``nnls`` magnitude (the previous default's)."""
@@ -587,14 +588,13 @@ class Guarded(Inverter):
                             """True once even the measured gain to come leaves the fallback behind."""
                             record["probe"] = mel_criterion(audio_mel(x_k, spec), mel, spec)
                             record["probe_iter"] = k
-                            return record["probe"] - PROBE_BOUNDS[k] >= c1 - float(p.margin_db)
+                            record["stopped"] = record["probe"] - PROBE_BOUNDS[k] >= c1 - float(p.margin_db)
+                            return record["stopped"]
                         return stop
 
                     checkpoints = {k: look(k) for k in PROBE_BOUNDS}
                 x0 = fallback_phase(mag0, checkpoints)
-                stopped = checkpoints is not None and record["probe"] - PROBE_BOUNDS.get(
-                    record.get("probe_iter", 0), np.inf) >= c1 - float(p.margin_db)
-                if not stopped:  # all iterations ran: the previous default's own candidate
+                if not record["stopped"]:  # all iterations ran: the previous default's own candidate
                     c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
                     fallback = c0 < c1 - float(p.margin_db)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
