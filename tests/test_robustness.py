@@ -373,6 +373,26 @@ def test_probe_keeps_the_choice_and_skips_the_rest_only_when_far_behind():
     assert g["probe"] > full["fallback"]  # the first iterations fit worse than the 100
 
 
+def test_fgla_checkpoints_see_what_fewer_iterations_return():
+    """The probe's look at FGLA: checkpoint k gets exactly ``fgla(n_iter=k)``'s output, a
+    checkpoint returning False leaves the run's result unchanged, True stops it there."""
+    from melbench.phase.projections import fgla
+
+    spec = get_spec("speech16k")
+    mag = spec.magnitude(clips_for(spec, ["cmu_arctic_a0007"], False, 1.0)[0][2])
+    seen = {}
+
+    def keep(k):
+        return lambda x: seen.__setitem__(k, x) or False
+
+    full = fgla(mag, spec, n_iter=40, rng=3, checkpoints={10: keep(10), 25: keep(25)})
+    np.testing.assert_array_equal(full, fgla(mag, spec, n_iter=40, rng=3))
+    for k in (10, 25):
+        np.testing.assert_array_equal(seen[k], fgla(mag, spec, n_iter=k, rng=3))
+    stopped = fgla(mag, spec, n_iter=40, rng=3, checkpoints={25: lambda x: True})
+    np.testing.assert_array_equal(stopped, seen[25])
+
+
 def test_probe_finishes_a_fallback_that_may_still_win():
     """Where the fallback is kept after the comparison (the synthetic harmonic tone at
     hifigan_v1), the probe looks at every checkpoint, stops nothing, and the fallback's
