@@ -15,7 +15,7 @@ Run from the repository root (needs ``make eval-data``)::
   (what the default outputs when it keeps the fallback),
 
 their true-magnitude SC (:func:`melbench.measures.spectral_convergence_db`), PESQ-wb for
-speech, and the reference-free features of :func:`melbench.inverters.guarded.guard_features`
+speech, and the reference-free features of :func:`melbench.inverters.guard_features.guard_features`
 (from the given mel and the two candidates before the phase stage). Rows go to
 ``results/guard_analysis_<spec>.csv`` (atomic write; a rerun resumes from it).
 
@@ -38,7 +38,8 @@ from threadpoolctl import threadpool_limits
 
 from melbench import registry
 from melbench.bench.pipelines import _pesq
-from melbench.inverters.guarded import Guarded, guard_features
+from melbench.inverters.guard_features import guard_features
+from melbench.inverters.guarded import Guarded
 from melbench.inverters.joint_fgla import PHASE_INIT_KEY
 from melbench.measures import spectral_convergence_db
 from melbench.results import atomic_write_bytes

@@ -104,7 +104,8 @@ def test_guard_keeps_the_inner_method_on_speech_and_returns_its_output():
     spec = get_spec("speech16k")
     (clip_id, kind, audio), = [c for c in _short(spec) if c[0] == "cmu_arctic_a0007"]
     mel = spec.mel(audio)
-    inv_g = registry.create("inverter", "guarded", {"inner_iter": 60})
+    # probe off: the fallback's 100 iterations run, so its criterion is recorded
+    inv_g = registry.create("inverter", "guarded", {"inner_iter": 60, "probe": False})
     inv_j = registry.create("inverter", "joint_fgla", {"joint_iter": 60})
     # (non-empty: Inverter.__call__ replaces an empty context by a new dict)
     ctx_g, ctx_j = {"clip": clip_id}, {"clip": clip_id}
@@ -255,15 +256,16 @@ def test_guard_keeps_the_inner_on_a_harmonic_tone(spec_name):
 
 def test_fit_shortcut_skips_only_a_fallback_that_could_not_win():
     """On clean speech (a bundled Allison prompt) the inner's mel_sc is below fit_db = -35
-    dB: the fallback is not run; run anyway (fit_db = 0) it fits the mel worse by more than
-    5 dB, so the choice and the output are the same."""
+    dB: the fallback is not run; run anyway (fit_db = 0, probe off so all its iterations
+    run) it fits the mel worse by more than 5 dB, so the choice and the output are the same."""
     spec = get_spec("speech16k")
     (clip_id, kind, audio), = clips_for(spec, ["allison_vm-review"], False, 2.5)
     mel = spec.mel(audio)
     out = {}
     for fit in (-35.0, 0.0):
         ctx = {"clip": clip_id}
-        mag = registry.create("inverter", "guarded", {"inner_iter": 200, "fit_db": fit})(
+        mag = registry.create("inverter", "guarded", {"inner_iter": 200, "fit_db": fit,
+                                                      "probe": False})(
             mel, spec, context=ctx)
         out[fit] = (mag, ctx["guard"])
     assert out[-35.0][1]["inner"] < -35.0 and np.isnan(out[-35.0][1]["fallback"])
