@@ -305,6 +305,10 @@ def run_variant(v, y, s, x, X, mag, spec, n, bins, nlow):
         z = x
     elif name == "pull":
         s, z = pull_run(spec.mel_from_magnitude(mag), spec, o)
+    elif name == "jointlow":  # joint phase in the voiced low band (as "frame" defines it), truth elsewhere
+        f0, sc = f0_track(s, spec)
+        voiced = sc > float(o.get("vth", 1.0))
+        z = s * np.where((bins < int(o.get("nlow", nlow))) & voiced[None, :], unit(x), unit(X))
     elif name == "truelow":
         z = s * np.where(bins < nlow, unit(X), unit(x))
     elif name == "model":
@@ -363,6 +367,8 @@ def run_variant(v, y, s, x, X, mag, spec, n, bins, nlow):
         Zf = np.zeros(s.shape, complex)
         Zf[:nl] = Z
         hi = unit(X) if o.get("high") == "true" else unit(x)
+        if o.get("high") == "mixed":  # true phase in the low band outside the mask, joint above
+            hi = np.where(bins < nl, unit(X), unit(x))
         lam = float(o.get("blend", 0))
         lowph = unit(hi + lam * unit(Zf)) if lam > 0 else unit(Zf)
         z = s * np.where(low, lowph, hi)
