@@ -11,7 +11,9 @@ Run from the repository root::
 time after a warm-up, PESQ via ``melbench.bench.pipelines``, SC via
 ``melbench.measures.spectral_convergence_db`` against the true magnitude). Prints one
 line per clip and cell (``bundled``) and the means per clip kind. The numbers quoted in
-``results/joint_fgla_quality.md`` were made with it.
+``results/joint_fgla_quality.md`` were made with it. With ``librosa`` among the cells, each
+mean line also gives the mean and maximum over clips of the cell's time over librosa's on
+the same clip.
 """
 
 from __future__ import annotations
@@ -66,8 +68,12 @@ def main(argv: list[str]) -> int:
         for kind, v in res[cell].items():
             a = np.array(v)
             pesq = np.nanmean(a[:, 0]) if kind == "speech" else float("nan")
+            ratio = ""
+            if "librosa" in res and cell != "librosa":  # per clip, against librosa on the same clip
+                r = a[:, 2] / np.array(res["librosa"][kind])[:, 2]
+                ratio = f" x librosa mean {r.mean():.2f} max {r.max():.2f}"
             print(f"MEAN {kind:7s} {cell:50s} n={len(a):3d} PESQ {pesq:5.3f} SC {a[:, 1].mean():7.2f} "
-                  f"s {a[:, 2].mean():6.3f}")
+                  f"s {a[:, 2].mean():6.3f}{ratio}")
     return 0
 
 

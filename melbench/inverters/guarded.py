@@ -143,8 +143,8 @@ PROBE_BOUNDS = {20: 15.5, 30: 9.9, 50: 4.3}
 GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
 #: and the bare count of a ``melbench bench pipelines`` cell).
-ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "nnls": "max_iter",
-                      "guarded": "inner_iter"}
+ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joint_tcr": "joint_iter",
+                      "nnls": "max_iter", "guarded": "inner_iter"}
 
 
 def audio_mel(x: np.ndarray, spec: FeatureSpec, n_samples: int | None = None) -> np.ndarray:
