@@ -105,8 +105,8 @@ CRITERIA = {
 GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
 #: and the bare count of a ``melbench bench pipelines`` cell).
-ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "nnls": "max_iter",
-                      "guarded": "inner_iter"}
+ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joint_lr": "joint_iter",
+                      "nnls": "max_iter", "guarded": "inner_iter"}
 
 
 def audio_mel(x: np.ndarray, spec: FeatureSpec, n_samples: int | None = None) -> np.ndarray:
