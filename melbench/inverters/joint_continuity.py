@@ -39,6 +39,12 @@ The -17 dB target is not reached. Every variant tried (phase locking, coarse-to-
 sparse main lobes, sharpening, annealing, averaging, alternation, adaptive weights) is in
 that file.
 
+Two more options, off by default (``results/music_phase.md``, "Round 5"; ``joint_lr`` in
+:mod:`melbench.inverters.joint_lowrank` turns them on): ``lowrank`` pulls the magnitude of
+the bins below ``lowrank_hz`` towards its sliding-window low-rank approximation
+(:func:`lowrank_magnitude`; a sustained bass note is close to rank one there), and
+``average_iter`` returns the mean consistent magnitude of the last iterations.
+
 Cost: ``joint_fgla``'s iteration plus one compiled pass (a magnitude, two square roots
 and a division per bin and frame below ``max_hz``).
 
