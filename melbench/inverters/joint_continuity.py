@@ -39,6 +39,12 @@ The -17 dB target is not reached. Every variant tried (phase locking, coarse-to-
 sparse main lobes, sharpening, annealing, averaging, alternation, adaptive weights) is in
 that file.
 
+Two more options, off by default (``results/music_phase.md``, "Round 5"; ``joint_lr`` in
+:mod:`melbench.inverters.joint_lowrank` turns them on): ``lowrank`` pulls the magnitude of
+the bins below ``lowrank_hz`` towards its sliding-window low-rank approximation
+(:func:`lowrank_magnitude`; a sustained bass note is close to rank one there), and
+``average_iter`` returns the mean consistent magnitude of the last iterations.
+
 Cost: ``joint_fgla``'s iteration plus one compiled pass (a magnitude, two square roots
 and a division per bin and frame below ``max_hz``).
 
@@ -127,6 +133,74 @@ def continuity_magnitude(magnitude: np.ndarray, beta: float) -> np.ndarray:
     return np.where(a > 1e-30, out, a).astype(a.dtype, copy=False)
 
 
+def lowrank_magnitude(magnitude: np.ndarray, rank: int, frames: int) -> np.ndarray:
+    """Sliding-window rank-``rank`` approximation of a magnitude along frames.
+
+    The frames are cut into windows of ``frames`` frames with half overlap (the last
+    window ends on the last frame); each window (``frames`` x bins) is replaced by its
+    best rank-``rank`` approximation in the least-squares sense (truncated SVD,
+    Eckart-Young: the projection onto its top ``rank`` right singular vectors), and the
+    overlapping windows are blended with Hann weights. Negative values of the
+    approximation are set to 0.
+
+    Parameters
+    ----------
+    magnitude : np.ndarray [shape=(frames_total, n_bins)]
+        Non-negative magnitude, frames first (the joint iteration's internal layout).
+    rank : int
+        Rank kept per window (>= 1).
+    frames : int
+        Window length in frames (>= 2); a signal no longer than it is one window.
+
+    Returns
+    -------
+    np.ndarray [shape=(frames_total, n_bins)]
+        The blended low-rank magnitude (same dtype). A window of rank <= ``rank`` (and a
+        signal of one window) comes back unchanged up to rounding.
+
+    References
+    ----------
+    .. [1] C. Eckart and G. Young, "The approximation of one matrix by another of lower
+       rank," Psychometrika 1(3), 1936.
+    .. [2] P. Smaragdis and J. C. Brown, "Non-negative matrix factorization for
+       polyphonic music transcription," IEEE WASPAA 2003 (sustained notes as
+       low-rank magnitude spectrograms).
+    """
+    a = np.asarray(magnitude)
+    n, nb = a.shape
+    r = min(int(rank), nb)
+    if n <= frames:
+        starts = np.array([0])
+        frames = n
+    else:
+        hop = max(1, frames // 2)
+        starts = np.arange(0, n - frames + 1, hop)
+        if starts[-1] + frames < n:
+            starts = np.append(starts, n - frames)
+    seg = a[starts[:, None] + np.arange(frames)[None, :]]  # (n_win, frames, nb)
+    # rank-r projection onto the top right singular vectors (= the truncated SVD); the
+    # nb x nb Gram's eigenvectors are 3x cheaper than a batched SVD at these sizes
+    gram = np.swapaxes(seg, 1, 2) @ seg
+    v = np.linalg.eigh(gram.astype(np.float64))[1][..., nb - r:].astype(a.dtype)
+    approx = (seg @ v) @ np.swapaxes(v, 1, 2)
+    if len(starts) == 1:
+        return np.maximum(approx[0], 0)
+    w = np.hanning(frames + 2)[1:-1].astype(a.dtype)
+    out = np.zeros_like(a)
+    wsum = np.zeros(n, a.dtype)
+    for i, s0 in enumerate(starts):
+        out[s0:s0 + frames] += w[:, None] * approx[i]
+        wsum[s0:s0 + frames] += w
+    return np.maximum(out / wsum[:, None], 0)
+
+
+def _pull_lowrank(t: np.ndarray, weight: float, rank: int, frames: int, n_bins: int) -> None:
+    """Scale ``t`` (frames, F) in place so that ``|t[:, :n_bins]|`` moves towards its low-rank form."""
+    a = np.abs(t[:, :n_bins])
+    target = (1.0 - weight) * a + weight * lowrank_magnitude(a, rank, frames)
+    t[:, :n_bins] *= np.where(a > 1e-30, target / np.maximum(a, 1e-30), 1.0).astype(a.dtype)
+
+
 def joint_tc_inverse(
     mel: np.ndarray,
     spec: FeatureSpec,
@@ -138,6 +212,12 @@ def joint_tc_inverse(
     alpha: float = 0.99,
     ratio_steps: int = 3,
     final_steps: int = 100,
+    lowrank: float = 0.0,
+    lowrank_rank: int = 2,
+    lowrank_frames: int = 32,
+    lowrank_hz: float = 250.0,
+    lowrank_every: int = 4,
+    average_iter: int = 0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -168,6 +248,21 @@ def joint_tc_inverse(
         Multiplicative mel steps per iteration (at least 1).
     final_steps : int
         Further mel steps on the last magnitude (no FFT).
+    lowrank : float
+        Weight in [0, 1] of a low-rank prior on the lowest bins (0: off, the default):
+        every ``lowrank_every``-th of the first ``prior_iter`` iterations, after the
+        continuity pass, the magnitude of the bins up to ``lowrank_hz`` is pulled towards
+        its sliding-window rank-``lowrank_rank`` approximation over ``lowrank_frames``
+        frames (:func:`lowrank_magnitude`): ``a' = (1 - lowrank) a + lowrank L(a)``, the
+        phase kept (sustained bass notes are close to rank one).
+    lowrank_rank, lowrank_frames, lowrank_hz, lowrank_every : int, int, float, int
+        Rank, window length in frames, highest frequency and period (in iterations) of
+        that prior.
+    average_iter : int
+        Average the consistent magnitude ``|t|`` over the last ``average_iter`` iterations
+        (0: off, the default) and return that mean, with the last iterate's phase, after
+        one more joint iteration and ``final_steps`` mel steps (iterate averaging: the
+        momentum makes the last iterates wander around the point they approach).
     init : np.ndarray [shape=(..., n_freq, frames)], optional
         Complex start; default the ``nnls`` magnitude with zero phase.
     trace : list, optional
@@ -197,16 +292,63 @@ def joint_tc_inverse(
         raise ParameterError(f"max_hz={max_hz!r} must be positive (or None for every bin)")
     if int(ratio_steps) < 1:
         raise ParameterError(f"ratio_steps={ratio_steps}: need ratio_steps >= 1")
+    if not 0 <= lowrank <= 1:
+        raise ParameterError(f"lowrank={lowrank!r} outside [0, 1] (the weight of the low-rank prior)")
+    if lowrank > 0:
+        for name, v, least in (("lowrank_rank", lowrank_rank, 1), ("lowrank_frames", lowrank_frames, 2),
+                               ("lowrank_every", lowrank_every, 1)):
+            if int(v) != v or v < least:
+                raise ParameterError(f"{name}={v!r} must be an integer >= {least}")
+        if not lowrank_hz > 0:
+            raise ParameterError(f"lowrank_hz={lowrank_hz!r} must be positive")
     n_bins = spec.n_freq if max_hz is None else int(np.floor(max_hz * spec.n_fft / spec.sample_rate)) + 1
-    active = beta > 0 and (prior_iter is None or int(prior_iter) > 0)
+    lr_bins = min(spec.n_freq, int(np.floor(lowrank_hz * spec.n_fft / spec.sample_rate)) + 1)
+    active = (beta > 0 or lowrank > 0) and (prior_iter is None or int(prior_iter) > 0)
 
     def continuity(it: int, t: np.ndarray) -> None:
         if prior_iter is None or it < prior_iter:
-            _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+            if beta > 0:
+                _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+            if lowrank > 0 and it % int(lowrank_every) == 0:
+                _pull_lowrank(t, lowrank, int(lowrank_rank), int(lowrank_frames), lr_bins)
 
-    return joint_fgla_inverse(mel, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
-                              final_steps=final_steps, prior=continuity if active else None,
-                              init=init, trace=trace)
+    n_avg = min(int(average_iter), int(n_iter))
+    if n_avg < 0:
+        raise ParameterError(f"average_iter={average_iter!r} must be >= 0")
+    if n_avg == 0 or mel.ndim > 2:
+        if n_avg and mel.ndim > 2:  # one item at a time, as joint_fgla_inverse does
+            flat = mel.reshape(-1, *mel.shape[-2:])
+            inits = None if init is None else np.asarray(init).reshape(-1, spec.n_freq, mel.shape[-1])
+            outs = [joint_tc_inverse(m, spec, n_iter=n_iter, beta=beta, max_hz=max_hz, prior_iter=prior_iter,
+                                     alpha=alpha, ratio_steps=ratio_steps, final_steps=final_steps,
+                                     lowrank=lowrank, lowrank_rank=lowrank_rank,
+                                     lowrank_frames=lowrank_frames, lowrank_hz=lowrank_hz,
+                                     lowrank_every=lowrank_every, average_iter=n_avg,
+                                     init=None if inits is None else inits[i]) for i, m in enumerate(flat)]
+            shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
+            return (np.stack([o[0] for o in outs]).reshape(shape),
+                    np.stack([o[1] for o in outs]).reshape(shape))
+        return joint_fgla_inverse(mel, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
+                                  final_steps=final_steps, prior=continuity if active else None,
+                                  init=init, trace=trace)
+    acc: list[np.ndarray] = []
+
+    def prior_and_average(it: int, t: np.ndarray) -> None:
+        if active:
+            continuity(it, t)
+        if it >= n_iter - n_avg:
+            a = np.abs(t)
+            if acc:
+                acc[0] += a
+            else:
+                acc.append(a)
+
+    _, x = joint_fgla_inverse(mel, spec, n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
+                              final_steps=0, prior=prior_and_average, init=init, trace=trace)
+    mean = np.ascontiguousarray(acc[0].T) / np.float32(n_avg)
+    start = (mean * np.exp(1j * np.angle(x))).astype(x.dtype)
+    return joint_fgla_inverse(mel, spec, n_iter=1, alpha=alpha, ratio_steps=ratio_steps,
+                              final_steps=final_steps, init=start)
 
 
 class JointTC(Inverter):
@@ -247,6 +389,13 @@ class JointTC(Inverter):
             Multiplicative mel steps per iteration (at least 1).
         final_steps : int
             Mel steps on the last magnitude (no FFT).
+        lowrank : float
+            Weight of the low-rank prior on the lowest bins in [0, 1] (0: off).
+        lowrank_rank, lowrank_frames, lowrank_hz, lowrank_every : int, int, float, int
+            Its rank, window (frames), highest frequency (Hz) and period (iterations);
+            see :func:`joint_tc_inverse`.
+        average_iter : int
+            Return the mean magnitude of the last ``average_iter`` iterations (0: off).
         """
 
         joint_iter: int = 200
@@ -256,11 +405,19 @@ class JointTC(Inverter):
         alpha: float = 0.99
         ratio_steps: int = 3
         final_steps: int = 100
+        lowrank: float = 0.0
+        lowrank_rank: int = 2
+        lowrank_frames: int = 32
+        lowrank_hz: float = 250.0
+        lowrank_every: int = 4
+        average_iter: int = 0
 
     def validate(self) -> None:
         """Check every parameter's range."""
         p = self.params
-        for f, least in (("joint_iter", 0), ("ratio_steps", 1), ("final_steps", 0), ("prior_iter", 0)):
+        for f, least in (("joint_iter", 0), ("ratio_steps", 1), ("final_steps", 0), ("prior_iter", 0),
+                         ("lowrank_rank", 1), ("lowrank_frames", 2), ("lowrank_every", 1),
+                         ("average_iter", 0)):
             v = getattr(p, f)
             if isinstance(v, bool) or int(v) != v or v < least:
                 raise ParameterError(f"{f}={v!r} must be an integer >= {least}")
@@ -270,6 +427,10 @@ class JointTC(Inverter):
             raise ParameterError(f"alpha={p.alpha!r} outside [0, 1] (unstable above 1)")
         if p.max_hz < 0:
             raise ParameterError(f"max_hz={p.max_hz!r} must be >= 0 (0: every bin)")
+        if not 0 <= p.lowrank <= 1:
+            raise ParameterError(f"lowrank={p.lowrank!r} outside [0, 1] (the weight of the low-rank prior)")
+        if not p.lowrank_hz > 0:
+            raise ParameterError(f"lowrank_hz={p.lowrank_hz!r} must be positive")
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
@@ -277,7 +438,10 @@ class JointTC(Inverter):
         s, x = joint_tc_inverse(mel, spec, n_iter=int(p.joint_iter), beta=float(p.beta),
                                 max_hz=float(p.max_hz) or None, prior_iter=int(p.prior_iter) or None,
                                 alpha=float(p.alpha),
-                                ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps))
+                                ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
+                                lowrank=float(p.lowrank), lowrank_rank=int(p.lowrank_rank),
+                                lowrank_frames=int(p.lowrank_frames), lowrank_hz=float(p.lowrank_hz),
+                                lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter))
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
         return s
