@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .lws_bins import _U, _set_bin, fill_mirrors
+from .lws_bins import _U, FASTMATH, _set_bin, fill_mirrors
 from .lws_row_kernels import (
     ROW_BLOCK,
     ROWS_MIN_ACTIVE,
@@ -121,7 +121,7 @@ def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float
             flat(usign).ravel())
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, n_fft, L, period, q_off,
                   rot):
     """Replace the phase of every bin of frame ``m`` with ``amp > thr`` by its neighbours' sum.
@@ -159,7 +159,7 @@ def _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, n_fft, L, pe
     return count
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, period, q_off,
                       rot):
     """:func:`_update_frame` over all frame offsets for symmetric windows.
@@ -207,7 +207,7 @@ def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, peri
     return count
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period, q_off, rot):
     """:func:`_update_frame_sym` with four taps per weight (the reference's LWSQ4 trick).
 

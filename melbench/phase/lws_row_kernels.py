@@ -14,7 +14,7 @@ import math
 
 from numba import njit
 
-from .lws_bins import _U, _set_bin
+from .lws_bins import _U, FASTMATH, _set_bin
 
 #: The row path is used for a frame when the bins above the threshold are at least this
 #: fraction of the bins of the :data:`ROW_BLOCK`-bin blocks holding them (below it the tap
@@ -23,7 +23,7 @@ from .lws_bins import _U, _set_bin
 ROWS_MIN_ACTIVE = 0.05
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
     """``z[n] += c[cb + n] sum_{j < nk} b[wb + j] X[rb + n + j]`` for ``n0 <= n < n1``.
 
@@ -48,7 +48,7 @@ def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
         zi[_U(n)] += c_r * ti + c_i * tr
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
     """:func:`_conv_rows` without the phase factor (the current frame's own taps)."""
     for n in range(n0, n1):
@@ -71,7 +71,7 @@ def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
 _NK_FAST = 11
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
                        q_off, rot, zr, zi, runs, n_runs, bins, n_active):
     """:func:`_update_frame` through row convolutions (module docstring), same result.
@@ -190,7 +190,7 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
 ROW_BLOCK = 32
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
                               n_fft, L, q_off, rot, zr, zi, acc_r, acc_i):
     """:func:`_update_frame_rows` over the whole frame, in its earlier summation order.
