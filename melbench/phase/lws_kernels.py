@@ -44,6 +44,7 @@ from .lws_row_kernels import (
 __all__ = ["ROWS_MIN_ACTIVE", "ROW_BLOCK", "batch_sweeps", "fill_mirrors", "frame_levels",
            "nofuture_sweeps", "online", "pack"]
 
+
 def frame_levels(amp: np.ndarray) -> np.ndarray:
     """Per frame, the largest magnitude: a threshold at or above it updates nothing.
 
