@@ -83,6 +83,12 @@ docs: $(DOCS_STAMP)
 test-slow: $(TEST_STAMP)
 	$(PY) -m pytest -q -m slow tests plugins
 
+# issue 15: melbench's lws gives the same bits with fresh and with cached numba kernels
+# (two subprocesses, about 45 s; also part of test-slow)
+.PHONY: test-lws-repro
+test-lws-repro: $(TEST_STAMP)
+	$(PY) -m pytest -q -m slow tests/test_lws_reproducible.py
+
 # issue 18: sweeps on a real single-node SLURM cluster and a real local Ray cluster, started on
 # 127.0.0.1 by the tests (as root; they apt-get install slurm-wlm munge if missing).
 .PHONY: test-cluster

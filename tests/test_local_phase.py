@@ -299,11 +299,12 @@ def test_lws_general_and_symmetric_kernels_agree():
         assert sc(mag, LWS()(mag, spec, rng=0), spec) < -20.0
 
 
-def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
+def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None, q_hi=None):
     """Run one frame update of the tap kernel ``kernel`` on a random padded spectrogram.
 
     The general tap kernel is the reference (it is the one the stage-by-stage agreement
-    with lws_ref checks); the others must give the same frame to rounding.
+    with lws_ref checks); the others must give the same frame to rounding. ``q_hi``: the
+    frame offsets summed (rows ``m .. m + q_hi - 1``; None = all, as in the batch stage).
     """
     import melbench.phase.lws as lws_mod  # noqa: PLC0415
     from melbench.phase import lws_kernels as k  # noqa: PLC0415
@@ -329,8 +330,10 @@ def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
     sr, si = sr.ravel(), si.ravel()
     thr = float(np.quantile(amp[m], thr_quantile))
     wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
+    q_hi = q_all if q_hi is None else q_hi
+    assert kernel in ("general", "rows") or q_hi == q_all
     if kernel == "general":
-        n = k._update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_all, spec.n_fft, L,
+        n = k._update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, spec.n_fft, L,
                             period, q_off, rot)
     elif kernel == "paired":
         assert symmetric
@@ -356,7 +359,7 @@ def _one_frame_update(kernel, spec, thr_quantile=0.5, m=4, window=None):
         assert active == above.size and covered == bins.size and np.array_equal(got, bins)
         assert np.array_equal(bins_above[:active], above)
         assert np.all(runs[2:2 * n_runs:2] > runs[1:2 * n_runs - 1:2])  # runs not adjacent
-        n = k._update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_all,
+        n = k._update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
                                  spec.n_fft, L, q_off, rot, s[0], s[1], runs, n_runs,
                                  bins_above, active)
     assert n == int((amp[m] > thr).sum())
@@ -390,6 +393,31 @@ def test_lws_update_paths_agree_with_the_general_kernel(case, quantile):
     for kernel in kernels:
         out = _one_frame_update(kernel, spec, quantile)
         assert np.abs(out - ref).max() < 1e-9 * np.abs(ref).max(), kernel
+
+
+@pytest.mark.parametrize("case", ["hann-4", "own-4", "hann-odd"])
+@pytest.mark.parametrize("quantile", [0.0, 0.6, 0.97])
+@pytest.mark.parametrize("offsets", ["past", "past+current", "one later"])
+def test_lws_row_path_with_partial_offsets_agrees_with_the_general_kernel(case, quantile,
+                                                                          offsets):
+    """The no-future and online stages' frame updates by the row path = the general kernel.
+
+    Past frames only (``q_hi = Q - 1``: the current frame's taps, here non-zero, must not
+    enter), past and current frame (``Q``), and one later frame (``Q + 1``, the online
+    stage's refinement of an earlier frame); every bin active, 40% or 3% of them.
+    """
+    window, kind = case.split("-")
+    hop = {"4": 128, "odd": 100}[kind]
+    if window == "own":
+        base = small_spec("hann", hop=hop)
+        spec = _LwsOwnWindowSpec(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+    else:
+        spec = small_spec(window, hop=hop)
+    q_off = -(-spec.n_fft // hop) - 1
+    q_hi = q_off + {"past": 0, "past+current": 1, "one later": 2}[offsets]
+    ref = _one_frame_update("general", spec, quantile, q_hi=q_hi)
+    out = _one_frame_update("rows", spec, quantile, q_hi=q_hi)
+    assert np.abs(out - ref).max() < 1e-9 * np.abs(ref).max()
 
 
 def test_lws_function_contract():
@@ -731,6 +759,7 @@ def test_bench_lws_speed_table_reports_median_within_repetition_ratios():
 
     times = {"lws (speech)": [1.0, 3.0, 2.0], "lws_ref (speech)": [2.0, 2.0, 2.0],
              "lws (music)": [4.0, 1.0, 9.0], "lws_ref (music)": [2.0, 2.0, 3.0]}
-    # speech ratios 0.5, 1.5, 1.0 -> 1.00; music 2.0, 0.5, 3.0 -> 2.00 (not min/min = 0.5)
+    # speech ratios 0.5, 1.5, 1.0 -> 1.00; music 2.0, 0.5, 3.0 -> 2.00 (not min/min = 0.5);
+    # in brackets min/min: speech 1/2, music 1/2
     lines = lws_speed_table([("speech", "clip", "speech16k", 10, {}, times, {})])
-    assert lines[-1] == "| speech, speech16k | x1.00 | x2.00 |"
+    assert lines[-1] == "| speech, speech16k | x1.00 (x0.50) | x2.00 (x0.50) |"

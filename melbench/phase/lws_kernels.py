@@ -18,10 +18,10 @@ layouts, one per update path:
   ``alpha_0(q, .)``, followed by a per-bin phase factor. Its loops run over the bins of a
   row, contiguous, so they vectorise (SIMD); only the current frame's own taps (``q = 0``,
   which see the bins already updated in this sweep) stay sequential. It costs the same for
-  every window. In the batch stage it convolves only the :data:`ROW_BLOCK`-bin blocks
-  holding a bin above the threshold (:func:`_active_runs`) and is taken unless those
-  blocks are nearly empty; the no-future and online stages keep the earlier whole-frame
-  kernel and choice (:func:`_update` says why).
+  every window. It convolves only the :data:`ROW_BLOCK`-bin blocks holding a bin above
+  the threshold (:func:`_active_runs`) and is taken unless those blocks are nearly empty,
+  in every stage (the no-future and online stages sum only their past, or past and
+  current, frame offsets).
 
 Both paths compute the same Gauss-Seidel update (each bin sees the bins and frames
 updated before it); they differ only by floating-point rounding. Indices are cast to
@@ -33,23 +33,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .lws_bins import _U, _set_bin, fill_mirrors
+from .lws_bins import _U, FASTMATH, _set_bin, fill_mirrors
 from .lws_row_kernels import (
     ROW_BLOCK,
     ROWS_MIN_ACTIVE,
     _active_runs,
     _update_frame_rows,
-    _update_frame_rows_causal,
 )
 
 __all__ = ["ROWS_MIN_ACTIVE", "ROW_BLOCK", "batch_sweeps", "fill_mirrors", "frame_levels",
            "nofuture_sweeps", "online", "pack"]
-
-#: The no-future and online stages keep the path choice of melbench before the block path
-#: (:func:`_update`): the whole-frame row kernel when at least this fraction of every
-#: ``CAUSAL_STRIDE``-th bin of the frame is above the threshold, else the tap kernels.
-CAUSAL_ROWS_MIN_ACTIVE = 0.6
-CAUSAL_STRIDE = 8
 
 
 def frame_levels(amp: np.ndarray) -> np.ndarray:
@@ -121,7 +114,7 @@ def pack(W: np.ndarray, hop_length: int, n_fft: int, n_freq: int, rel_tol: float
             flat(usign).ravel())
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, n_fft, L, period, q_off,
                   rot):
     """Replace the phase of every bin of frame ``m`` with ``amp > thr`` by its neighbours' sum.
@@ -159,7 +152,7 @@ def _update_frame(sr, si, width, amp, wr, wi, lo, hi, m, thr, q_hi, n_fft, L, pe
     return count
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, period, q_off,
                       rot):
     """:func:`_update_frame` over all frame offsets for symmetric windows.
@@ -207,7 +200,7 @@ def _update_frame_sym(sr, si, width, amp, wr, wi, lo, hi, m, thr, n_fft, L, peri
     return count
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period, q_off, rot):
     """:func:`_update_frame_sym` with four taps per weight (the reference's LWSQ4 trick).
 
@@ -268,48 +261,30 @@ def _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
 
 @njit(cache=True)
 def _update(sr, si, width, amp, K, levels, m, thr, q_hi, n_fft, L, period, q_off, rot,
-            symmetric, scratch, runs, causal):
+            symmetric, scratch, runs):
     """Update frame ``m`` by the cheaper path: rows if its blocks are dense enough, else taps.
 
     ``K`` is a :func:`pack` tuple, ``levels`` the :func:`frame_levels` of the magnitude,
     ``q_hi`` the number of frame offsets used (rows ``m .. m + q_hi - 1``: ``2Q - 1`` =
     all, ``Q - 1`` = past only, ``Q`` = past and current), ``symmetric`` which tap kernel
     the weights allow with all offsets (0: the general one, 1: the paired one, 2: the
-    four-tap one), ``scratch`` a (4, n_freq) float array and ``runs`` an int array of
-    ``2 (n_freq // ROW_BLOCK + 1)`` (the batch stage: ``+ n_freq``, the list of the bins
-    above ``thr`` after the runs). The row path is taken when the bins above ``thr`` are at
-    least :data:`ROWS_MIN_ACTIVE` of the bins of the blocks holding them.
-
-    ``causal`` (the no-future and online stages): the path choice and row kernel of melbench
-    before the block path (:func:`_update_frame_rows_causal`, chosen when at least
-    :data:`CAUSAL_ROWS_MIN_ACTIVE` of every :data:`CAUSAL_STRIDE`-th bin is above ``thr``).
-    Those stages run a causal recursion over the frames that amplifies rounding (at hop
-    n_fft/4 a difference of 1e-16 grows to the whole spectrogram within a few hundred
-    frames, and the final SC moves by up to 1 dB either way), so they keep their
-    summation order and their results. Returns the number of bins updated.
+    four-tap one), ``scratch`` a (2, n_freq) float array and ``runs`` an int array of
+    ``2 (n_freq // ROW_BLOCK + 1) + n_freq`` (the runs of :func:`_active_runs`, then the
+    list of the bins above ``thr``). The row path is taken when the bins above ``thr`` are
+    at least :data:`ROWS_MIN_ACTIVE` of the bins of the blocks holding them, in every stage
+    (the no-future and online stages with their partial offsets too). Returns the number
+    of bins updated.
     """
     nfreq = amp.shape[1]
     if levels[m] <= thr:  # no bin of the frame above the threshold
         return 0
     wr, wi, lo, hi, br, bi, blo, bhi, cr, ci, us = K
-    if causal:
-        seen = 0
-        above = 0
-        for n in range(0, nfreq, CAUSAL_STRIDE):
-            seen += 1
-            if amp[m, n] > thr:
-                above += 1
-        if above >= CAUSAL_ROWS_MIN_ACTIVE * seen:
-            return _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m,
-                                             thr, q_hi, n_fft, L, q_off, rot, scratch[0],
-                                             scratch[1], scratch[2], scratch[3])
-    else:
-        bins = runs[2 * (nfreq // ROW_BLOCK + 1) :]  # the bins above thr (batch_sweeps)
-        n_runs, covered, active = _active_runs(amp, m, thr, runs, bins)
-        if active >= ROWS_MIN_ACTIVE * covered:  # dense blocks: the row path
-            return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr,
-                                      q_hi, n_fft, L, q_off, rot, scratch[0], scratch[1], runs,
-                                      n_runs, bins, active)
+    bins = runs[2 * (nfreq // ROW_BLOCK + 1) :]  # the bins above thr
+    n_runs, covered, active = _active_runs(amp, m, thr, runs, bins)
+    if active >= ROWS_MIN_ACTIVE * covered:  # dense blocks: the row path
+        return _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
+                                  n_fft, L, q_off, rot, scratch[0], scratch[1], runs, n_runs,
+                                  bins, active)
     if symmetric == 2 and q_hi == 2 * q_off + 1:
         return _update_frame_quad(sr, si, width, amp, wr, wi, us, m, thr, n_fft, L, period,
                                   q_off, rot)
@@ -325,7 +300,7 @@ def batch_sweeps(sr, si, width, amp, levels, K, thr_abs, n_fft, L, period, q_off
                  symmetric):
     """Batch LWS: for each threshold, one in-place sweep over the frames (all offsets)."""
     frames, nfreq = amp.shape
-    scratch = np.empty((4, nfreq))
+    scratch = np.empty((2, nfreq))
     # the runs of the row path, then the list of the bins above the threshold
     runs = np.empty(2 * (nfreq // ROW_BLOCK + 1) + nfreq, dtype=np.int64)
     q_all = 2 * q_off + 1
@@ -333,7 +308,7 @@ def batch_sweeps(sr, si, width, amp, levels, K, thr_abs, n_fft, L, period, q_off
     for it in range(thr_abs.size):
         for m in range(frames):
             total += _update(sr, si, width, amp, K, levels, m, thr_abs[it], q_all, n_fft, L,
-                             period, q_off, rot, symmetric, scratch, runs, False)
+                             period, q_off, rot, symmetric, scratch, runs)
     return total
 
 
@@ -342,12 +317,12 @@ def nofuture_sweeps(sr, si, width, amp, levels, K_ai, thr_abs, n_fft, L, period,
                     rot):
     """"No future" LWS: each frame re-estimated from past frames only (``q < 0``)."""
     frames, nfreq = amp.shape
-    scratch = np.empty((4, nfreq))
-    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
+    scratch = np.empty((2, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1) + nfreq, dtype=np.int64)
     for it in range(thr_abs.size):
         for m in range(frames):
             _update(sr, si, width, amp, K_ai, levels, m, thr_abs[it], q_off, n_fft, L, period,
-                    q_off, rot, False, scratch, runs, True)
+                    q_off, rot, 0, scratch, runs)
 
 
 @njit(cache=True)
@@ -363,8 +338,8 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
     the paired tap kernel.
     """
     frames, nfreq = amp.shape
-    scratch = np.empty((4, nfreq))
-    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1), dtype=np.int64)
+    scratch = np.empty((2, nfreq))
+    runs = np.empty(2 * (nfreq // ROW_BLOCK + 1) + nfreq, dtype=np.int64)
     q_all = 2 * q_off + 1
     for m in range(frames):
         base = (m + q_off) * width
@@ -372,7 +347,7 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
             sr[base + c] = init_r[base + c]
             si[base + c] = init_i[base + c]
         _update(sr, si, width, amp, K_ai, levels, m, -1.0, q_off, n_fft, L, period, q_off, rot,
-                False, scratch, runs, True)
+                0, scratch, runs)
         for it in range(thr_abs.size):
             j0 = m - look_ahead
             if j0 < 0:
@@ -383,6 +358,6 @@ def online(sr, si, init_r, init_i, width, amp, levels, K, K_ai, K_af, thr_abs, n
                 if q_hi > q_all:
                     q_hi = q_all
                 _update(sr, si, width, amp, K, levels, j, thr_abs[it], q_hi, n_fft, L, period,
-                        q_off, rot, symmetric, scratch, runs, True)
+                        q_off, rot, symmetric, scratch, runs)
             _update(sr, si, width, amp, K_af, levels, m, thr_abs[it], q_off + 1, n_fft, L,
-                    period, q_off, rot, False, scratch, runs, True)
+                    period, q_off, rot, 0, scratch, runs)

@@ -3,9 +3,8 @@
 ``alpha_n(q, k) = e^{-2 pi i n q a / N} alpha_0(q, k)``: per frame offset ``q`` the other
 frames' share is a convolution of the row with the ``n``-independent taps, then a per-bin
 phase factor; loops over contiguous bins that numba vectorises. :func:`_update_frame_rows`
-(the batch stage: only the blocks holding a bin above the threshold) and
-:func:`_update_frame_rows_causal` (the no-future and online stages: the whole frame, in the
-earlier summation order); :func:`_active_runs` finds the blocks.
+convolves only the blocks holding a bin above the threshold, which :func:`_active_runs`
+finds (every stage: with all frame offsets, the past ones, or the past and current).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import math
 
 from numba import njit
 
-from .lws_bins import _U, _set_bin
+from .lws_bins import _U, FASTMATH, _set_bin
 
 #: The row path is used for a frame when the bins above the threshold are at least this
 #: fraction of the bins of the :data:`ROW_BLOCK`-bin blocks holding them (below it the tap
@@ -23,7 +22,7 @@ from .lws_bins import _U, _set_bin
 ROWS_MIN_ACTIVE = 0.05
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
     """``z[n] += c[cb + n] sum_{j < nk} b[wb + j] X[rb + n + j]`` for ``n0 <= n < n1``.
 
@@ -48,7 +47,7 @@ def _conv_rows(sr, si, rb, br, bi, wb, nk, cr, ci, cb, zr, zi, n0, n1):
         zi[_U(n)] += c_r * ti + c_i * tr
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
     """:func:`_conv_rows` without the phase factor (the current frame's own taps)."""
     for n in range(n0, n1):
@@ -71,7 +70,7 @@ def _conv_own(sr, si, rb, br, bi, wb, nk, zr, zi, n0, n1):
 _NK_FAST = 11
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi, n_fft, L,
                        q_off, rot, zr, zi, runs, n_runs, bins, n_active):
     """:func:`_update_frame` through row convolutions (module docstring), same result.
@@ -132,9 +131,10 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
     k_mid = min(k1, L)
     count = 0
     # the tap of the previous bin (k = -1) and what the previous bin's update left in
-    # registers: the chain from one bin to the next is then one multiply-add (below)
-    w_r = br[_U(wb0 + L - 1)]
-    w_i = bi[_U(wb0 + L - 1)]
+    # registers: the chain from one bin to the next is then one multiply-add (below;
+    # without the current frame's taps, as in the no-future stage, it is zero)
+    w_r = br[_U(wb0 + L - 1)] if own else 0.0
+    w_i = bi[_U(wb0 + L - 1)] if own else 0.0
     last = -2
     # bins n_lo < n < n_hi have no mirror column to refresh (:func:`_set_bin`)
     n_hi = min(n_old, n_fft - nfreq + 1 - L)
@@ -188,81 +188,6 @@ def _update_frame_rows(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_h
 #: Bins per block of the row path, which convolves only the blocks holding a bin above
 #: the threshold.
 ROW_BLOCK = 32
-
-
-@njit(cache=True, fastmath=True)
-def _update_frame_rows_causal(sr, si, width, amp, br, bi, blo, bhi, cr, ci, m, thr, q_hi,
-                              n_fft, L, q_off, rot, zr, zi, acc_r, acc_i):
-    """:func:`_update_frame_rows` over the whole frame, in its earlier summation order.
-
-    Kept for the no-future and online stages (see :func:`_update`).
-
-    ``zr, zi, acc_r, acc_i`` are scratch arrays of ``n_freq`` values. Returns the number of
-    bins updated.
-    """
-    nfreq = amp.shape[1]
-    nkf = 2 * L + 1
-    for n in range(nfreq):
-        zr[n] = 0.0
-        zi[n] = 0.0
-    for qi in range(q_hi):
-        if qi == q_off or blo[qi] >= bhi[qi]:
-            continue
-        for n in range(nfreq):
-            acc_r[n] = 0.0
-            acc_i[n] = 0.0
-        rb = (m + qi) * width
-        for ki in range(blo[qi], bhi[qi]):
-            a_r = br[qi * nkf + ki]
-            a_i = bi[qi * nkf + ki]
-            b = rb + ki
-            for n in range(nfreq):
-                s_r = sr[_U(b + n)]
-                s_i = si[_U(b + n)]
-                acc_r[n] += a_r * s_r - a_i * s_i
-                acc_i[n] += a_r * s_i + a_i * s_r
-        cb = qi * nfreq
-        for n in range(nfreq):
-            c_r = cr[_U(cb + n)]
-            c_i = ci[_U(cb + n)]
-            zr[n] += c_r * acc_r[n] - c_i * acc_i[n]
-            zi[n] += c_r * acc_i[n] + c_i * acc_r[n]
-    row0 = (m + q_off) * width
-    own = q_hi > q_off  # the current frame's own taps (q = 0)
-    k0 = blo[q_off] if own else L
-    k1 = bhi[q_off] if own else L
-    wb = q_off * nkf
-    # its later bins (k > 0) still hold their values from before this sweep, except in the
-    # top L bins, whose later neighbours are mirrors of bins updated earlier: vectorised
-    n_old = nfreq - L if nfreq > L else 0
-    for ki in range(max(k0, L + 1), k1):
-        a_r = br[wb + ki]
-        a_i = bi[wb + ki]
-        b = row0 + ki
-        for n in range(n_old):
-            s_r = sr[_U(b + n)]
-            s_i = si[_U(b + n)]
-            zr[n] += a_r * s_r - a_i * s_i
-            zi[n] += a_r * s_i + a_i * s_r
-    # the earlier bins (k < 0), updated in this sweep, sequentially (Gauss-Seidel)
-    k_mid = min(k1, L)
-    count = 0
-    for n in range(nfreq):
-        av = amp[m, n]
-        if av <= thr:
-            continue
-        tr = zr[n]
-        ti = zi[n]
-        hi_k = k_mid if n < n_old else k1
-        for ki in range(k0, hi_k):
-            a_r = br[wb + ki]
-            a_i = bi[wb + ki]
-            s_r = sr[_U(row0 + n + ki)]
-            s_i = si[_U(row0 + n + ki)]
-            tr += a_r * s_r - a_i * s_i
-            ti += a_r * s_i + a_i * s_r
-        count += _set_bin(sr, si, row0, n, av, tr, ti, n_fft, L, nfreq, rot)
-    return count
 
 
 @njit(cache=True)
