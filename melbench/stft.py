@@ -34,6 +34,7 @@ from .framing import (  # noqa: F401 - re-exported: stft.get_window, stft.n_fram
     n_frames,
     resolve_framing,
 )
+from .kernel_flags import FASTMATH
 
 #: Default number of FFT worker threads (scipy.fft ``workers``); 1 keeps timings honest.
 FFT_WORKERS = 1
@@ -101,7 +102,7 @@ def stft(
 # with ``o[s + j]`` numba's negative-index handling blocks SIMD (about 6x slower).
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _ola_kernel(frames, window, hop, out):  # pragma: no cover - compiled
     """``out[b, i*hop + j] = sum_i window[j] * frames[b, i, j]`` (out is overwritten)."""
     nb, nt, nf = frames.shape
@@ -114,7 +115,7 @@ def _ola_kernel(frames, window, hop, out):  # pragma: no cover - compiled
                 o[j] += f[j] * window[j]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _ola_scale_kernel(frames, window, hop, scale, out):  # pragma: no cover - compiled
     """:func:`_ola_kernel` then ``out *= scale``.
 
@@ -139,7 +140,7 @@ def _ola_scale_kernel(frames, window, hop, scale, out):  # pragma: no cover - co
             tail[j] *= sc[j]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _frame_kernel(y, scale, window, hop, frames):  # pragma: no cover - compiled
     """``y *= scale`` then ``frames[b, i, j] = window[j] * y[b, i*hop + j]``."""
     nb, nt, nf = frames.shape
@@ -155,7 +156,7 @@ def _frame_kernel(y, scale, window, hop, frames):  # pragma: no cover - compiled
                 f[j] = window[j] * src[j]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _frame_only_kernel(y, window, hop, frames):  # pragma: no cover - compiled
     """``frames[b, i, j] = window[j] * y[b, i*hop + j]``."""
     nb, nt, nf = frames.shape

@@ -69,12 +69,13 @@ import numba
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from .joint_fgla import PHASE_INIT_KEY, joint_fgla_inverse
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_continuity(t, a, beta, n_bins):  # pragma: no cover - compiled
     """Scale ``t`` (T, F) complex in place so that ``|t|`` becomes the continuity-pulled ``a'``.
 

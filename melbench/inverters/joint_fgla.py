@@ -84,6 +84,7 @@ import numba
 import numpy as np
 
 from ..errors import InputError, ParameterError
+from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from ..stft import Projector
@@ -141,7 +142,7 @@ def _joint_operators(spec: FeatureSpec, dtype_str: str, low: bool = True):
 _BLOCK = 32
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alpha, first,
              s_out, want_s, want_dist, sharp=0.0):  # pragma: no cover - compiled
     """One ``P_mel`` + momentum pass over all frames; ``t`` becomes the next iterate ``c``.

@@ -49,6 +49,7 @@ import scipy.sparse as sp
 
 from .. import costs
 from ..errors import ParameterError
+from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from .pinv import mel_pinv_inverse
@@ -148,7 +149,7 @@ def _thomas_factors(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return sub, cp, piv
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _pinv_start_kernel(lo, offsets, weights, sub, cp, piv, mel, x):  # pragma: no cover
     """``x = max(M^T (M M^T)^{-1} m, 0)`` for all columns, Thomas algorithm over frames."""
     n_rows, n_frames = mel.shape
@@ -207,7 +208,7 @@ def _row_ranges(dense: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.ndarray, 
     return lo, offsets, weights
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _load_lane(lo, offsets, weights, mel, x, k, f, bb, y, xb, tol):  # pragma: no cover
     """Put frame ``k`` into SIMD lane ``f``; return its stopping threshold (0: nothing to do)."""
     n, n_rows = bb.shape[0], mel.shape[0]
@@ -229,7 +230,7 @@ def _load_lane(lo, offsets, weights, mel, x, k, f, bb, y, xb, tol):  # pragma: n
     return tol * np.sqrt(bn)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _fista_frames(
     lo, offsets, weights, lip, mel, x, max_iter, tol, abs_floor, restart, block
 ):  # pragma: no cover - compiled

@@ -50,6 +50,7 @@ import numba
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from ..stft import Projector
@@ -74,7 +75,7 @@ def _ratio_operators(
     return lo, offsets, mw, ww
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _ratio_kernel(lo, offsets, mw, ww, s, mel, n_steps):  # pragma: no cover - compiled
     """``s <- s * W^T (m / M s)``, ``n_steps`` times, per frame; ``s`` (K, n) in place."""
     n_frames, n = s.shape

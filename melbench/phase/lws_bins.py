@@ -14,15 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-#: numba fast-math flags of every LWS kernel: ``fastmath=True`` without ``reassoc`` (and
-#: without ``arcp``/``afn``, which changed nothing here). With ``reassoc`` LLVM may
-#: re-associate the sums, and it did so differently in the copy of a kernel compiled with
-#: its caller and in the one numba loads from its on-disk cache: the music preset's result
-#: then depended on the compilation state (up to 1.46 dB, docs/local_phase.md;
-#: ``tests/test_lws_reproducible.py``). ``contract`` (fused multiply-add) rounds each
-#: product-sum once, the same in every copy. numba does not see a change of this constant
-#: in the files that import it: clear the cache (``__pycache__``) after editing it.
-FASTMATH = {"nnan", "ninf", "nsz", "contract"}
+from ..kernel_flags import FASTMATH  # noqa: F401 - re-exported for the lws kernels
 
 #: Unsigned index cast: numba then skips negative-index wraparound, so loops vectorise.
 _U = np.uint64

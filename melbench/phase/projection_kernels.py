@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from .. import costs
+from ..kernel_flags import FASTMATH
 from ..plugin import initial_spectrogram
 from ..spec import FeatureSpec
 from ..stft import Projector
@@ -38,7 +39,7 @@ _BIAS = np.float32(1e-18)  # tiny real offset: modulus 0 -> phase 0 without a br
 _TINY = np.float32(1e-37)  # keeps the square root away from 0 (normal in float32)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy", inline="always")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def _p2(re, im, a):  # pragma: no cover - compiled
     """``P2`` of one value: ``a (re, im) / |(re, im)|``; modulus 0 -> ``(a, 0)``.
 
@@ -50,14 +51,14 @@ def _p2(re, im, a):  # pragma: no cover - compiled
     return re * s, im * s
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_p2(x, a, out):  # pragma: no cover - compiled
     """``out = P2(x)``."""
     for k in range(a.shape[0]):
         out[2 * k], out[2 * k + 1] = _p2(x[2 * k], x[2 * k + 1], a[k])
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_sc(e, a):  # pragma: no cover - compiled
     """``sum((|e| - a)^2)`` in float64."""
     acc = 0.0
@@ -67,7 +68,7 @@ def _k_sc(e, a):  # pragma: no cover - compiled
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_fgla(t, tprev, a, alpha, xin, want):  # pragma: no cover - compiled
     """``c = t + alpha (t - tprev)``; ``xin = P2(c)`` (``xin`` may be ``tprev``)."""
     acc = 0.0
@@ -81,7 +82,7 @@ def _k_fgla(t, tprev, a, alpha, xin, want):  # pragma: no cover - compiled
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_fgla_inplace(t, tpx, a, alpha, want):  # pragma: no cover - compiled
     """:func:`_k_fgla` writing ``xin`` over ``tprev``.
 
@@ -99,7 +100,7 @@ def _k_fgla_inplace(t, tpx, a, alpha, want):  # pragma: no cover - compiled
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_agla(u, tprev, d, a, alpha, beta, gamma, xin, want):  # pragma: no cover - compiled
     """AGLA step from ``u = P1(P2(c))``; updates ``tprev`` and ``d`` in place."""
     acc = 0.0
@@ -118,7 +119,7 @@ def _k_agla(u, tprev, d, a, alpha, beta, gamma, xin, want):  # pragma: no cover 
     return acc
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_raar_start(x, a, p2, xin):  # pragma: no cover - compiled
     """``p2 = P2(x)``; ``xin = R2(x) = 2 p2 - x``."""
     for k in range(a.shape[0]):
@@ -128,7 +129,7 @@ def _k_raar_start(x, a, p2, xin):  # pragma: no cover - compiled
         xin[2 * k + 1] = _TWO * i - x[2 * k + 1]
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_raar_q(p1, q, a):  # pragma: no cover - compiled
     """``q <- (p1 + q) / 2 = P1(P2(x))``; returns its SC numerator (see :func:`_k_raar`)."""
     for j in range(q.shape[0]):
@@ -136,7 +137,7 @@ def _k_raar_q(p1, q, a):  # pragma: no cover - compiled
     return _k_sc(q, a)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_raar(p1, x, p2, a, beta, xin):  # pragma: no cover - compiled
     """RAAR update from ``p1 = P1(R2(x))``, then the next ``p2``/``xin``.
 
@@ -154,7 +155,7 @@ def _k_raar(p1, x, p2, a, beta, xin):  # pragma: no cover - compiled
         xin[2 * k + 1] = _TWO * i - ni
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_dm_pre(x, a, inv, xin):  # pragma: no cover - compiled
     """``xin = f2(x) = P2(x) + (P2(x) - x) / beta`` (``inv = 1 / beta``)."""
     for k in range(a.shape[0]):
@@ -164,7 +165,7 @@ def _k_dm_pre(x, a, inv, xin):  # pragma: no cover - compiled
         xin[2 * k + 1] = i + (i - xi) * inv
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _k_dm_post(x, p1x, p1f2, a, beta, inv, w, want):  # pragma: no cover - compiled
     """``x <- x + beta (P1(f2(x)) - P2(f1(x)))``, ``f1 = P1 x - (P1 x - x) / beta``.
 

@@ -42,6 +42,7 @@ from numba import njit
 
 from .. import costs
 from ..errors import InputError, ParameterError
+from ..kernel_flags import FASTMATH
 from ..plugin import PhaseRetriever
 from ..spec import FeatureSpec
 from ..validation import check_magnitude
@@ -73,7 +74,7 @@ def asymmetric_windows(gd: np.ndarray, hop_length: int) -> tuple[np.ndarray, np.
     return specg1, specg1 + gd
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _update(ola, start, win, gd, mag_j, slot, unit, y):
     """One RTISI-LA update of the frame starting at ``start``; returns its new spectrum.
 
