@@ -433,16 +433,20 @@ class JointTC(Inverter):
         if not p.lowrank_hz > 0:
             raise ParameterError(f"lowrank_hz={p.lowrank_hz!r} must be positive")
 
-    def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
-        """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
+    def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+        """Magnitude (``spec.domain``) and complex estimate, :func:`joint_tc_inverse` at these parameters."""
         p = self.params
-        s, x = joint_tc_inverse(mel, spec, n_iter=int(p.joint_iter), beta=float(p.beta),
+        return joint_tc_inverse(mel, spec, n_iter=int(p.joint_iter), beta=float(p.beta),
                                 max_hz=float(p.max_hz) or None, prior_iter=int(p.prior_iter) or None,
                                 alpha=float(p.alpha),
                                 ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
                                 lowrank=float(p.lowrank), lowrank_rank=int(p.lowrank_rank),
                                 lowrank_frames=int(p.lowrank_frames), lowrank_hz=float(p.lowrank_hz),
                                 lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter))
+
+    def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
+        """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
+        s, x = self.estimate(mel, spec)
         if isinstance(context, MutableMapping):
             context[PHASE_INIT_KEY] = x
         return s

@@ -37,17 +37,15 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import ParameterError
-from ..plugin import Inverter
 from ..spec import FeatureSpec
-from .joint_continuity import joint_tc_inverse
-from .joint_fgla import PHASE_INIT_KEY, joint_fgla_inverse
+from .joint_continuity import JointTC, joint_tc_inverse
+from .joint_fgla import joint_fgla_inverse
 
 
 def joint_tcr_inverse(
@@ -111,12 +109,13 @@ def joint_tcr_inverse(
                               final_steps=final_steps, init=x)
 
 
-class JointTCR(Inverter):
+class JointTCR(JointTC):
     """``joint_tc`` followed by a restarted run of plain joint iterations from its estimate.
 
     Returns the magnitude and hands its phase to the phase stage as a warm start
     (see :mod:`melbench.inverters.joint_restart`): pair it with ``fgla:0`` (the restart
-    replaces the phase-only tail).
+    replaces the phase-only tail). Every parameter of ``joint_tc`` is available and acts
+    on the first run; ``alpha``, ``ratio_steps`` and ``final_steps`` on both.
 
     References
     ----------
@@ -128,63 +127,31 @@ class JointTCR(Inverter):
     """
 
     name: ClassVar[str] = "joint_tcr"
-    counts_ffts: ClassVar[bool] = True  # every FFT runs in the spec's Projector
 
     @dataclass
-    class Params:
-        """Parameters of ``joint_tcr``.
+    class Params(JointTC.Params):
+        """Parameters of ``joint_tcr``: those of ``joint_tc`` (see there) and one more.
 
         Attributes
         ----------
-        joint_iter : int
-            Iterations of the first (``joint_tc``) run.
         restart_iter : int
             Iterations of the restarted plain joint run (0: ``joint_tc`` exactly).
-        beta : float
-            Weight of ``joint_tc``'s continuity prior in [0, 1].
-        max_hz : float
-            The prior acts on bins up to this frequency (0: every bin).
-        prior_iter : int
-            The prior acts in the first ``prior_iter`` iterations (0: in all).
-        alpha : float
-            FGLA momentum in [0, 1].
-        ratio_steps : int
-            Multiplicative mel steps per iteration (at least 1).
-        final_steps : int
-            Mel steps on the magnitude at the end of each run (no FFT).
         """
 
-        joint_iter: int = 200
         restart_iter: int = 30
-        beta: float = 0.25
-        max_hz: float = 1000.0
-        prior_iter: int = 150
-        alpha: float = 0.99
-        ratio_steps: int = 3
-        final_steps: int = 100
 
     def validate(self) -> None:
         """Check every parameter's range."""
-        p = self.params
-        for f, least in (("joint_iter", 0), ("restart_iter", 0), ("ratio_steps", 1), ("final_steps", 0),
-                         ("prior_iter", 0)):
-            v = getattr(p, f)
-            if isinstance(v, bool) or int(v) != v or v < least:
-                raise ParameterError(f"{f}={v!r} must be an integer >= {least}")
-        if not 0 <= p.beta <= 1:
-            raise ParameterError(f"beta={p.beta!r} outside [0, 1] (the weight of the continuity prior)")
-        if not 0 <= p.alpha <= 1:
-            raise ParameterError(f"alpha={p.alpha!r} outside [0, 1] (unstable above 1)")
-        if p.max_hz < 0:
-            raise ParameterError(f"max_hz={p.max_hz!r} must be >= 0 (0: every bin)")
+        super().validate()
+        v = self.params.restart_iter
+        if isinstance(v, bool) or int(v) != v or v < 0:
+            raise ParameterError(f"restart_iter={v!r} must be an integer >= 0")
 
-    def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
-        """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
+    def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+        """``joint_tc``'s estimate, then ``restart_iter`` restarted joint iterations."""
         p = self.params
-        s, x = joint_tcr_inverse(mel, spec, n_iter=int(p.joint_iter), restart_iter=int(p.restart_iter),
-                                 beta=float(p.beta), max_hz=float(p.max_hz) or None,
-                                 prior_iter=int(p.prior_iter) or None, alpha=float(p.alpha),
-                                 ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps))
-        if isinstance(context, MutableMapping):
-            context[PHASE_INIT_KEY] = x
-        return s
+        s, x = super().estimate(mel, spec)
+        if int(p.restart_iter) == 0:
+            return s, x
+        return joint_fgla_inverse(mel, spec, n_iter=int(p.restart_iter), alpha=float(p.alpha),
+                                  ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps), init=x)
