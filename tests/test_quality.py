@@ -219,3 +219,22 @@ def test_committed_default_meets_the_bound_or_says_it_does_not():
         assert s["worst_sc"] <= quality.ISSUE_SC_DB and s["worst_pesq"] <= quality.ISSUE_PESQ
     else:
         assert "NO cell no slower than librosa meets the robustness bounds" in best.reason
+
+
+def test_targets_name_the_oracle_beside_the_default():
+    """The target lines give the oracle's mean beside the default's (computed here by hand)."""
+    from melbench.bench.pipelines_page import to_markdown
+
+    rows = _table()
+    for clip, p in (("a", 3.70), ("b", 3.60)):
+        rows.append(_row("oracle+fgla:100", "clean", clip, p, 0.2, -20.0))
+    rows.append(_row("oracle+fgla:100", "clean", "m", math.nan, 0.2, -18.5, kind="music"))
+    rows.append(_row("joint_fgla:200+fgla:50", "clean", "m", math.nan, 0.9, -14.0, kind="music"))
+    text = to_markdown(rows, [], default="joint_fgla:200+fgla:50")
+    line = next(x for x in text.splitlines() if x.startswith("- speech16k: default"))
+    assert "mean PESQ-wb on speech 3.90 (target >= 3.8: met)" in line
+    assert "oracle `oracle+fgla:100` (the true magnitude) 3.65" in line
+    music = next(x for x in text.splitlines() if x.startswith("- speech16k: music SC"))
+    assert music.endswith("NOT met); oracle -18.50 dB")
+    no_oracle = to_markdown(_table(), [], default="joint_fgla:200+fgla:50")
+    assert "oracle" not in next(x for x in no_oracle.splitlines() if x.startswith("- speech16k: default"))

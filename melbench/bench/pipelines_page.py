@@ -178,8 +178,11 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str], default: str | None
         d = _means(rows, s, "clean", "speech", default, "pesq_wb")
         lib = _means(rows, s, "clean", "speech", LIB, "pesq_wb")
         rs = [r["x_librosa"] for r in sp if r["spec"] == s and r["cell"] == default]
+        orc = next((c for c in cells if c.startswith("oracle")), None)
+        o = _means(rows, s, "clean", "speech", orc, "pesq_wb") if orc else math.nan
+        o_txt = "" if math.isnan(o) else f"; oracle `{orc}` (the true magnitude) {_f(o)}"
         L.append(f"- {s}: default `{default}` mean PESQ-wb on speech {_f(d)} (target >= 3.8: "
-                 f"{'met' if d >= 3.8 else 'NOT met'}); librosa {_f(lib)}; time x librosa per clip "
+                 f"{'met' if d >= 3.8 else 'NOT met'}){o_txt}; librosa {_f(lib)}; time x librosa per clip "
                  f"max {_f(max(rs) if rs else math.nan)} (target <= 1: "
                  f"{'met' if rs and max(rs) <= 1 else 'NOT met'})")
         mus = [r for r in rows if r["spec"] == s and r["track"] == "clean" and r["kind"] == "music"
@@ -187,9 +190,11 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str], default: str | None
         if mus:
             best_m = min(mus, key=lambda r: r["sc_db"] if not r["cell"].startswith("oracle") else 1e9)
             dm = next((r["sc_db"] for r in mus if r["cell"] == default), math.nan)
+            om = next((r["sc_db"] for r in mus if orc and r["cell"] == orc), math.nan)
             L.append(f"- {s}: music SC, default {_f(dm)} dB, best non-oracle `{best_m['cell']}` "
                      f"{_f(best_m['sc_db'])} dB (target <= -17 with the default: "
-                     f"{'met' if dm <= -17 else 'NOT met'})")
+                     f"{'met' if dm <= -17 else 'NOT met'})"
+                     + ("" if math.isnan(om) else f"; oracle {_f(om)} dB"))
     ok = {(r["spec"], r["track"], r["clip"], r["cell"]): r for r in rows if r["status"] == "ok"}
     bad = []
     n_cmp = 0
