@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .joint_continuity import JointTC
+from .joint_restart import JointTCR
 
 
 class JointLR(JointTC):
@@ -69,3 +70,53 @@ class JointLR(JointTC):
         beta: float = 0.0
         lowrank: float = 0.25
         average_iter: int = 100
+
+
+class JointLRR(JointTCR):
+    """The low-rank prior in every joint iteration, then ``joint_tcr``'s restart, averaged.
+
+    ``joint_tcr`` with other defaults (``results/music_phase.md``, "Round 7"): no
+    continuity pass (``beta`` 0); the low-rank prior of ``joint_lr`` (rank 2, 32 frames,
+    below 250 Hz, weight 0.25, every 4th iteration) in all 200 iterations
+    (``prior_iter`` 0), by the compiled warm-started solver (``lowrank_solver="power"``);
+    no averaging of the first run (``average_iter`` 0); then the restart (30 plain joint
+    iterations, momentum dropped) whose last 30 consistent magnitudes are averaged
+    (``restart_average`` 30). The restart frees the estimate from the prior, which is why
+    the prior can act in every iteration here without the speech loss it had in
+    ``joint_lr``. Pair it with ``fgla:0``. Every parameter of ``joint_tcr`` is available.
+
+    References
+    ----------
+    .. [1] N. Perraudin, P. Balazs and P. L. Sondergaard, "A fast Griffin-Lim
+       algorithm," Proc. IEEE WASPAA, 2013.
+    .. [2] P. Smaragdis and J. C. Brown, "Non-negative matrix factorization for
+       polyphonic music transcription," IEEE WASPAA 2003.
+    .. [3] B. T. Polyak and A. B. Juditsky, "Acceleration of stochastic approximation by
+       averaging," SIAM J. Control Optim. 30(4), 1992.
+    """
+
+    name: ClassVar[str] = "joint_lrr"
+
+    @dataclass
+    class Params(JointTCR.Params):
+        """Parameters of ``joint_lrr``: those of ``joint_tcr`` (see there), other defaults.
+
+        Attributes
+        ----------
+        beta : float
+            Continuity prior weight (0: off).
+        prior_iter : int
+            The priors act in the first ``prior_iter`` iterations (0: in all).
+        lowrank : float
+            Weight of the low-rank prior on the bins up to ``lowrank_hz``.
+        lowrank_solver : str
+            ``"power"``: the compiled warm-started solver (``"eigh"``: numpy's).
+        restart_average : int
+            Iterations of the restart whose consistent magnitudes are averaged.
+        """
+
+        beta: float = 0.0
+        prior_iter: int = 0
+        lowrank: float = 0.25
+        lowrank_solver: str = "power"
+        restart_average: int = 30

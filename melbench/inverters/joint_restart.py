@@ -136,9 +136,14 @@ class JointTCR(JointTC):
         ----------
         restart_iter : int
             Iterations of the restarted plain joint run (0: ``joint_tc`` exactly).
+        restart_average : int
+            Average the consistent magnitude over the last ``restart_average`` iterations
+            of the restarted run (0: off, the default), as ``average_iter`` does for the
+            first run (:func:`restart`; ``results/music_phase.md``, "Round 7").
         """
 
         restart_iter: int = 30
+        restart_average: int = 0
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -146,6 +151,9 @@ class JointTCR(JointTC):
         v = self.params.restart_iter
         if isinstance(v, bool) or int(v) != v or v < 0:
             raise ParameterError(f"restart_iter={v!r} must be an integer >= 0")
+        v = self.params.restart_average
+        if isinstance(v, bool) or int(v) != v or v < 0:
+            raise ParameterError(f"restart_average={v!r} must be an integer >= 0 (0: off)")
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         """``joint_tc``'s estimate, then ``restart_iter`` restarted joint iterations."""
@@ -153,5 +161,54 @@ class JointTCR(JointTC):
         s, x = super().estimate(mel, spec)
         if int(p.restart_iter) == 0:
             return s, x
-        return joint_fgla_inverse(mel, spec, n_iter=int(p.restart_iter), alpha=float(p.alpha),
-                                  ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps), init=x)
+        return restart(mel, spec, x, n_iter=int(p.restart_iter), alpha=float(p.alpha),
+                       ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
+                       average_iter=int(p.restart_average))
+
+
+def restart(
+    mel: np.ndarray,
+    spec: FeatureSpec,
+    init: np.ndarray,
+    *,
+    n_iter: int,
+    alpha: float = 0.99,
+    ratio_steps: int = 3,
+    final_steps: int = 100,
+    average_iter: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The restarted run of ``joint_tcr``: plain joint iterations from ``init``, momentum dropped.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(..., n_mels, frames)]
+        Linear mel in ``spec.domain``, non-negative.
+    spec : FeatureSpec
+        The contract the mel was made with.
+    init : np.ndarray [shape=(..., n_freq, frames)]
+        Complex start (the first run's estimate).
+    n_iter : int
+        Iterations of the restarted run (>= 1).
+    alpha, ratio_steps, final_steps : float, int, int
+        As :func:`melbench.inverters.joint_fgla.joint_fgla_inverse`.
+    average_iter : int
+        0 (the default): :func:`melbench.inverters.joint_fgla.joint_fgla_inverse` from
+        ``init`` exactly. Otherwise the mean consistent magnitude of the last
+        ``min(average_iter, n_iter)`` iterations is returned, after one more joint iteration
+        and ``final_steps`` mel steps (``joint_tc``'s ``average_iter``, continuity off) [1]_.
+
+    Returns
+    -------
+    spectrogram, stft : np.ndarray [shape=(..., n_freq, frames)]
+        As :func:`joint_tcr_inverse`.
+
+    References
+    ----------
+    .. [1] B. T. Polyak and A. B. Juditsky, "Acceleration of stochastic approximation by
+       averaging," SIAM J. Control Optim. 30(4), 1992.
+    """
+    if int(average_iter) == 0:
+        return joint_fgla_inverse(mel, spec, n_iter=int(n_iter), alpha=alpha, ratio_steps=ratio_steps,
+                                  final_steps=final_steps, init=init)
+    return joint_tc_inverse(mel, spec, n_iter=int(n_iter), beta=0.0, alpha=alpha, ratio_steps=ratio_steps,
+                            final_steps=final_steps, average_iter=int(average_iter), init=init)
