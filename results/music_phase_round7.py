@@ -37,6 +37,14 @@ VARIANTS: dict[str, dict] = {
     "lrr_p0_ra30": {"prior_iter": 0, "restart_average": 30},
     "lrr_p180": {"prior_iter": 180},
     "lrr_p0_b": {"prior_iter": 0, "restart_average": 30, "average_iter": 0, "lowrank_solver": "power"},
+    "lrr_g06": {"prior_iter": 0, "restart_average": 30, "average_iter": 0, "lowrank_solver": "power",
+                "lowrank_gate": 0.06},
+    "lrr_g08": {"prior_iter": 0, "restart_average": 30, "average_iter": 0, "lowrank_solver": "power",
+                "lowrank_gate": 0.08},
+    "lrr_g05": {"prior_iter": 0, "restart_average": 30, "average_iter": 0, "lowrank_solver": "power",
+                "lowrank_gate": 0.05},
+    "tcr_lr": {"beta": 0.25, "prior_iter": 150, "average_iter": 0, "restart_average": 30,
+               "lowrank_solver": "power"},
     "lrr_p0_ra30_pw": {"prior_iter": 0, "restart_average": 30, "lowrank_solver": "power"},
 }
 

@@ -48,12 +48,12 @@ def _svd_blend(a, r, frames):
     return np.maximum(num / den[:, None], 0)
 
 
-def _pull_power(t, weight, rank, frames, n_bins, state=None):
+def _pull_power(t, weight, rank, frames, n_bins, state=None, gate=0.0):
     starts, length = _window_starts(t.shape[0], frames)
     nb = min(t.shape[1], n_bins)
     if state is None:
         state = [np.zeros((len(starts), nb, min(rank, nb))), np.zeros(len(starts), np.bool_)]
-    its = _k_lowrank_pull(t, weight, n_bins, starts, length, *state, 1e-14, 500)
+    its = _k_lowrank_pull(t, weight, n_bins, starts, length, *state, 1e-14, 500, gate)
     return its, state
 
 
@@ -96,6 +96,32 @@ def test_power_solver_keeps_a_low_rank_magnitude_and_zero_bins():
     _pull_power(got, 1.0, 2, 32, 12)
     np.testing.assert_allclose(np.abs(got), a, rtol=1e-4, atol=1e-5)
     assert np.all(got[:, 5] == 0)
+
+
+def test_the_gate_spares_windows_far_from_low_rank():
+    """res = the energy share the rank-r form leaves out (from numpy's singular values);
+    weight x clip(2 - 2 res / gate, 0, 1) per window: 0 far from low rank, full weight on it."""
+    rng = np.random.default_rng(5)
+    low = (rng.uniform(0, 1, (40, 2)) @ rng.uniform(0, 1, (2, 10))).astype(np.float32)
+    noisy = rng.uniform(0.1, 1.0, (40, 10)).astype(np.float32)
+    mixed = low + 0.05 * noisy
+
+    def residual(a):
+        sv = np.linalg.svd(a.astype(np.float64), compute_uv=False) ** 2  # one window (40 <= 64 frames)
+        return 1 - sv[:2].sum() / sv.sum()
+
+    # off; on the ramp (om = 2 - 2 / 1.5 = 2/3); full weight
+    for a, gate in ((noisy, 0.05), (mixed, 1.5 * residual(mixed)), (low + 0.01 * noisy, 0.2)):
+        res = residual(a)
+        om = float(np.clip(2 - 2 * res / gate, 0, 1))
+        t = (a * np.exp(1j * rng.uniform(-np.pi, np.pi, a.shape))).astype(np.complex64)
+        got, plain = t.copy(), t.copy()
+        _pull_power(got, 0.5 * om, 2, 64, 10)  # the gate's weight, applied by hand
+        _pull_power(plain, 0.5, 2, 64, 10, gate=gate)
+        np.testing.assert_allclose(plain, got, rtol=1e-5, atol=1e-6)
+        if om == 0:
+            np.testing.assert_array_equal(plain, t)
+    assert om > 0.5  # the near-low-rank window was pulled, the noisy one (om 0) left alone
 
 
 def test_power_solver_in_the_iteration_matches_eigh():
@@ -189,5 +215,9 @@ def test_bad_round7_parameters():
         joint_tc_inverse(m, spec, lowrank=0.2, lowrank_solver="svd")
     with pytest.raises(ParameterError, match="lowrank_solver='svd': use one of eigh, power"):
         registry.create("inverter", "joint_lrr", {"lowrank_solver": "svd"}).validate()
+    with pytest.raises(ParameterError, match="lowrank_gate=0.1: must be in .0, 1., and > 0 only with"):
+        joint_tc_inverse(m, spec, lowrank=0.2, lowrank_gate=0.1)  # the eigh solver has no gate
+    with pytest.raises(ParameterError, match="lowrank_gate=2.0: must be in"):
+        registry.create("inverter", "joint_lrr", {"lowrank_gate": 2.0}).validate()
     with pytest.raises(ParameterError, match="restart_average=-1 must be an integer >= 0"):
         registry.create("inverter", "joint_tcr", {"restart_average": -1}).validate()

@@ -214,8 +214,8 @@ def _window_starts(n: int, frames: int) -> tuple[np.ndarray, int]:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol,
-                    max_iter):  # pragma: no cover - compiled
+def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol, max_iter,
+                    gate=0.0):  # pragma: no cover - compiled
     """:func:`_pull_lowrank` by a warm-started subspace iteration instead of ``eigh`` (in place).
 
     ``t`` (T, F) complex; ``starts`` (W,) window starts, ``frames`` their length;
@@ -225,7 +225,10 @@ def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol,
     from the last basis suffice). Per window: ``Q <- orth(G Q)`` (modified Gram-Schmidt)
     until the subspace moves by less than ``tol`` (``||Q_new - Q Q^T Q_new||_F^2``) or
     ``max_iter`` iterations; the window becomes ``A_w Q Q^T`` (the rank-``r`` truncated
-    SVD when converged, Eckart-Young). Returns the total number of iterations.
+    SVD when converged, Eckart-Young). With ``gate > 0`` each window's weight is scaled by
+    ``clip(2 - 2 res / gate, 0, 1)``, ``res`` the share of the window's energy the rank-``r``
+    form leaves out (full weight up to ``gate / 2``, none from ``gate`` on). Returns the
+    total number of iterations.
     """
     n, nf = t.shape
     nb = min(nf, n_bins)
@@ -238,6 +241,7 @@ def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol,
             a[k, j] = np.sqrt(np.float64(v.real) * v.real + np.float64(v.imag) * v.imag)
     out = np.zeros((n, nb), np.float64)
     wsum = np.zeros(n, np.float64)
+    wom = np.zeros(n, np.float64)
     g = np.empty((nb, nb), np.float64)
     z = np.empty((nb, r), np.float64)
     m = np.empty((r, r), np.float64)
@@ -304,11 +308,26 @@ def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol,
                     q[i, c] = z[i, c]
             if moved < tol:
                 break
+        om = 1.0
+        if gate > 0:
+            tr = 0.0
+            for i in range(nb):
+                tr += g[i, i]
+            kept = 0.0
+            for c in range(r):
+                for i in range(nb):
+                    acc = 0.0
+                    for j in range(nb):
+                        acc += g[i, j] * q[j, c]
+                    kept += q[i, c] * acc
+            res = 1.0 - kept / tr if tr > 0 else 1.0
+            om = min(max(2.0 - 2.0 * res / gate, 0.0), 1.0)
         wk = 1.0
         for k in range(frames):  # the window's row times Q Q^T, as (row Q) Q^T
             if n_win > 1:
                 wk = 0.5 - 0.5 * np.cos(2.0 * np.pi * (k + 1) / (frames + 1))
             wsum[s0 + k] += wk
+            wom[s0 + k] += wk * om
             for c in range(r):
                 acc = 0.0
                 for i in range(nb):
@@ -318,13 +337,16 @@ def _k_lowrank_pull(t, weight, n_bins, starts, frames, basis, warm, tol,
                 acc = 0.0
                 for c in range(r):
                     acc += y[c] * q[j, c]
-                out[s0 + k, j] += wk * acc
+                out[s0 + k, j] += (wk * om) * acc
     for k in range(n):
+        if not wom[k] > 0:
+            continue
+        wt = weight * (wom[k] / wsum[k])  # = weight without a gate
         for j in range(nb):
             ak = a[k, j]
             if ak > 1e-30:
-                low = max(out[k, j] / wsum[k], 0.0)
-                t[k, j] = t[k, j] * t.real.dtype.type(((1.0 - weight) * ak + weight * low) / ak)
+                low = max(out[k, j] / wom[k], 0.0)
+                t[k, j] = t[k, j] * t.real.dtype.type(((1.0 - wt) * ak + wt * low) / ak)
     return total
 
 
@@ -353,6 +375,7 @@ def joint_tc_inverse(
     lowrank_every: int = 4,
     average_iter: int = 0,
     lowrank_solver: str = "eigh",
+    lowrank_gate: float = 0.0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +423,11 @@ def joint_tc_inverse(
         basis, iterated to convergence, :func:`_k_lowrank_pull`: the same approximation to
         float32 rounding, measured 3-4x cheaper per pass; ``results/music_phase.md``,
         "Round 7").
+    lowrank_gate : float
+        0 (the default): off. Otherwise (``"power"`` solver only) each window's weight is
+        scaled by ``clip(2 - 2 res / lowrank_gate, 0, 1)``, ``res`` the share of its energy
+        the low-rank form leaves out: the prior acts where the bins are close to low rank
+        (stationary bass notes) and not where they are not (gliding speech harmonics).
     average_iter : int
         Average the consistent magnitude ``|t|`` over the last ``average_iter`` iterations
         (0: off, the default) and return that mean, with the last iterate's phase, after
@@ -445,6 +473,9 @@ def joint_tc_inverse(
             raise ParameterError(f"lowrank_hz={lowrank_hz!r} must be positive")
     if lowrank_solver not in LOWRANK_SOLVERS:
         raise ParameterError(f"lowrank_solver={lowrank_solver!r}: use one of {', '.join(LOWRANK_SOLVERS)}")
+    if not 0 <= lowrank_gate <= 1 or (lowrank_gate > 0 and lowrank_solver != "power"):
+        raise ParameterError(f"lowrank_gate={lowrank_gate!r}: must be in [0, 1], and > 0 only with "
+                             "lowrank_solver='power'")
     n_bins = spec.n_freq if max_hz is None else int(np.floor(max_hz * spec.n_fft / spec.sample_rate)) + 1
     lr_bins = min(spec.n_freq, int(np.floor(lowrank_hz * spec.n_fft / spec.sample_rate)) + 1)
     active = (beta > 0 or lowrank > 0) and (prior_iter is None or int(prior_iter) > 0)
@@ -459,7 +490,7 @@ def joint_tc_inverse(
             nb = min(t.shape[1], lr_bins)
             power.extend([starts, length, np.zeros((len(starts), nb, min(int(lowrank_rank), nb))),
                           np.zeros(len(starts), np.bool_)])
-        _k_lowrank_pull(t, float(lowrank), lr_bins, *power, POWER_TOL, POWER_MAX_ITER)
+        _k_lowrank_pull(t, float(lowrank), lr_bins, *power, POWER_TOL, POWER_MAX_ITER, float(lowrank_gate))
 
     def continuity(it: int, t: np.ndarray) -> None:
         if prior_iter is None or it < prior_iter:
@@ -480,7 +511,7 @@ def joint_tc_inverse(
                                      lowrank=lowrank, lowrank_rank=lowrank_rank,
                                      lowrank_frames=lowrank_frames, lowrank_hz=lowrank_hz,
                                      lowrank_every=lowrank_every, average_iter=n_avg,
-                                     lowrank_solver=lowrank_solver,
+                                     lowrank_solver=lowrank_solver, lowrank_gate=lowrank_gate,
                                      init=None if inits is None else inits[i]) for i, m in enumerate(flat)]
             shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
             return (np.stack([o[0] for o in outs]).reshape(shape),
@@ -556,6 +587,9 @@ class JointTC(Inverter):
         lowrank_solver : str
             ``"eigh"`` (numpy, every pass) or ``"power"`` (compiled, warm-started; the
             same to float32 rounding, cheaper): see :func:`joint_tc_inverse`.
+        lowrank_gate : float
+            0: off; else the residual share above which a window gets no low-rank pull
+            (``"power"`` only; see :func:`joint_tc_inverse`).
         """
 
         joint_iter: int = 200
@@ -572,6 +606,7 @@ class JointTC(Inverter):
         lowrank_every: int = 4
         average_iter: int = 0
         lowrank_solver: str = "eigh"
+        lowrank_gate: float = 0.0
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -592,6 +627,9 @@ class JointTC(Inverter):
             raise ParameterError(f"lowrank={p.lowrank!r} outside [0, 1] (the weight of the low-rank prior)")
         if not p.lowrank_hz > 0:
             raise ParameterError(f"lowrank_hz={p.lowrank_hz!r} must be positive")
+        if not 0 <= p.lowrank_gate <= 1 or (p.lowrank_gate > 0 and p.lowrank_solver != "power"):
+            raise ParameterError(f"lowrank_gate={p.lowrank_gate!r}: must be in [0, 1], and > 0 only with "
+                                 "lowrank_solver='power'")
         if p.lowrank_solver not in LOWRANK_SOLVERS:
             raise ParameterError(f"lowrank_solver={p.lowrank_solver!r}: use one of "
                                  f"{', '.join(LOWRANK_SOLVERS)}")
@@ -606,7 +644,7 @@ class JointTC(Inverter):
                                 lowrank=float(p.lowrank), lowrank_rank=int(p.lowrank_rank),
                                 lowrank_frames=int(p.lowrank_frames), lowrank_hz=float(p.lowrank_hz),
                                 lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter),
-                                lowrank_solver=str(p.lowrank_solver))
+                                lowrank_solver=str(p.lowrank_solver), lowrank_gate=float(p.lowrank_gate))
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
