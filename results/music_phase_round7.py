@@ -45,6 +45,8 @@ VARIANTS: dict[str, dict] = {
                 "lowrank_gate": 0.05},
     "tcr_lr": {"beta": 0.25, "prior_iter": 150, "average_iter": 0, "restart_average": 30,
                "lowrank_solver": "power"},
+    "lrr_c250": {"beta": 0.25, "min_hz": 250.0},
+    "lrr_c250_p150": {"beta": 0.25, "min_hz": 250.0, "prior_iter": 150},
     "lrr_p0_ra30_pw": {"prior_iter": 0, "restart_average": 30, "lowrank_solver": "power"},
 }
 

@@ -13,6 +13,7 @@ from melbench.inverters.guarded import ITERATION_COUNTERS
 from melbench.inverters.joint_continuity import (
     _k_lowrank_pull,
     _window_starts,
+    continuity_magnitude,
     joint_tc_inverse,
 )
 from melbench.inverters.joint_fgla import joint_fgla_inverse
@@ -136,6 +137,25 @@ def test_power_solver_in_the_iteration_matches_eigh():
     assert np.linalg.norm(s_e - s_off) > 1e-3 * np.linalg.norm(s_e)
 
 
+def test_min_hz_applies_the_continuity_prior_from_that_bin_only():
+    """Rebuilt with the numpy reference form of the prior on bins [ceil(min_hz n_fft / sr), max_hz]."""
+    spec = SMALL
+    m = _mel(spec)
+    lo = int(np.ceil(300.0 * spec.n_fft / spec.sample_rate))
+    hi = int(1000.0 * spec.n_fft / spec.sample_rate) + 1
+
+    def prior(it, t):
+        a = np.abs(t[:, lo:hi])
+        pulled = continuity_magnitude(a.T, 0.3).T
+        t[:, lo:hi] *= np.where(a > 1e-30, pulled / np.maximum(a, 1e-30), 1.0).astype(a.dtype)
+
+    want, _ = joint_fgla_inverse(m, spec, n_iter=6, prior=prior)
+    got, _ = joint_tc_inverse(m, spec, n_iter=6, beta=0.3, min_hz=300.0)
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-5 * want.max())
+    full, _ = joint_tc_inverse(m, spec, n_iter=6, beta=0.3)
+    assert np.linalg.norm(full - got) > 1e-3 * np.linalg.norm(got)
+
+
 def test_restart_average_zero_is_todays_joint_tcr():
     spec = SMALL
     m = _mel(spec)
@@ -219,5 +239,7 @@ def test_bad_round7_parameters():
         joint_tc_inverse(m, spec, lowrank=0.2, lowrank_gate=0.1)  # the eigh solver has no gate
     with pytest.raises(ParameterError, match="lowrank_gate=2.0: must be in"):
         registry.create("inverter", "joint_lrr", {"lowrank_gate": 2.0}).validate()
+    with pytest.raises(ParameterError, match="min_hz=-1.0 must be >= 0"):
+        registry.create("inverter", "joint_lrr", {"min_hz": -1.0}).validate()
     with pytest.raises(ParameterError, match="restart_average=-1 must be an integer >= 0"):
         registry.create("inverter", "joint_tcr", {"restart_average": -1}).validate()

@@ -43,7 +43,14 @@ Two more options, off by default (``results/music_phase.md``, "Round 5"; ``joint
 :mod:`melbench.inverters.joint_lowrank` turns them on): ``lowrank`` pulls the magnitude of
 the bins below ``lowrank_hz`` towards its sliding-window low-rank approximation
 (:func:`lowrank_magnitude`; a sustained bass note is close to rank one there), and
-``average_iter`` returns the mean consistent magnitude of the last iterations.
+``average_iter`` returns the mean consistent magnitude of the last iterations. Round 7
+(``results/music_phase.md``; ``joint_lrr`` in :mod:`melbench.inverters.joint_lowrank`)
+added three more, also off by default: ``lowrank_solver="power"`` finds each window's
+low-rank subspace by a compiled subspace iteration warm-started from the previous pass
+(:func:`_k_lowrank_pull`; the same approximation to float32 rounding, about 4x cheaper
+than numpy's ``eigh`` per pass), ``lowrank_gate`` scales each window's low-rank weight by
+how close it is to low rank, and ``min_hz`` starts the continuity pass above the lowest
+bins (so that it and the low-rank prior act on different bins).
 
 Cost: ``joint_fgla``'s iteration plus one compiled pass (a magnitude, two square roots
 and a division per bin and frame below ``max_hz``).
@@ -376,6 +383,7 @@ def joint_tc_inverse(
     average_iter: int = 0,
     lowrank_solver: str = "eigh",
     lowrank_gate: float = 0.0,
+    min_hz: float = 0.0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -423,6 +431,9 @@ def joint_tc_inverse(
         basis, iterated to convergence, :func:`_k_lowrank_pull`: the same approximation to
         float32 rounding, measured 3-4x cheaper per pass; ``results/music_phase.md``,
         "Round 7").
+    min_hz : float
+        The continuity prior acts on bins from this frequency up to ``max_hz`` (0, the
+        default: from the lowest bin).
     lowrank_gate : float
         0 (the default): off. Otherwise (``"power"`` solver only) each window's weight is
         scaled by ``clip(2 - 2 res / lowrank_gate, 0, 1)``, ``res`` the share of its energy
@@ -477,6 +488,9 @@ def joint_tc_inverse(
         raise ParameterError(f"lowrank_gate={lowrank_gate!r}: must be in [0, 1], and > 0 only with "
                              "lowrank_solver='power'")
     n_bins = spec.n_freq if max_hz is None else int(np.floor(max_hz * spec.n_fft / spec.sample_rate)) + 1
+    if not 0 <= min_hz:
+        raise ParameterError(f"min_hz={min_hz!r} must be >= 0 (0: from the lowest bin)")
+    lo_bin = min(spec.n_freq, int(np.ceil(min_hz * spec.n_fft / spec.sample_rate))) if min_hz > 0 else 0
     lr_bins = min(spec.n_freq, int(np.floor(lowrank_hz * spec.n_fft / spec.sample_rate)) + 1)
     active = (beta > 0 or lowrank > 0) and (prior_iter is None or int(prior_iter) > 0)
     power: list = []  # the "power" solver's state: window starts, length, bases, warm flags
@@ -495,7 +509,12 @@ def joint_tc_inverse(
     def continuity(it: int, t: np.ndarray) -> None:
         if prior_iter is None or it < prior_iter:
             if beta > 0:
-                _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+                if lo_bin == 0:
+                    _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+                elif n_bins > lo_bin:  # the bins from min_hz on: a view, the same kernel
+                    tv = t[:, lo_bin:]
+                    _k_continuity(tv, np.empty(tv.shape, t.real.dtype), t.real.dtype.type(beta),
+                                  n_bins - lo_bin)
             if lowrank > 0 and it % int(lowrank_every) == 0:
                 pull_lowrank(t)
 
@@ -511,7 +530,7 @@ def joint_tc_inverse(
                                      lowrank=lowrank, lowrank_rank=lowrank_rank,
                                      lowrank_frames=lowrank_frames, lowrank_hz=lowrank_hz,
                                      lowrank_every=lowrank_every, average_iter=n_avg,
-                                     lowrank_solver=lowrank_solver, lowrank_gate=lowrank_gate,
+                                     lowrank_solver=lowrank_solver, lowrank_gate=lowrank_gate, min_hz=min_hz,
                                      init=None if inits is None else inits[i]) for i, m in enumerate(flat)]
             shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
             return (np.stack([o[0] for o in outs]).reshape(shape),
@@ -590,6 +609,8 @@ class JointTC(Inverter):
         lowrank_gate : float
             0: off; else the residual share above which a window gets no low-rank pull
             (``"power"`` only; see :func:`joint_tc_inverse`).
+        min_hz : float
+            The continuity prior acts from this frequency on (0: from the lowest bin).
         """
 
         joint_iter: int = 200
@@ -607,6 +628,7 @@ class JointTC(Inverter):
         average_iter: int = 0
         lowrank_solver: str = "eigh"
         lowrank_gate: float = 0.0
+        min_hz: float = 0.0
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -630,6 +652,8 @@ class JointTC(Inverter):
         if not 0 <= p.lowrank_gate <= 1 or (p.lowrank_gate > 0 and p.lowrank_solver != "power"):
             raise ParameterError(f"lowrank_gate={p.lowrank_gate!r}: must be in [0, 1], and > 0 only with "
                                  "lowrank_solver='power'")
+        if p.min_hz < 0:
+            raise ParameterError(f"min_hz={p.min_hz!r} must be >= 0 (0: from the lowest bin)")
         if p.lowrank_solver not in LOWRANK_SOLVERS:
             raise ParameterError(f"lowrank_solver={p.lowrank_solver!r}: use one of "
                                  f"{', '.join(LOWRANK_SOLVERS)}")
@@ -644,7 +668,8 @@ class JointTC(Inverter):
                                 lowrank=float(p.lowrank), lowrank_rank=int(p.lowrank_rank),
                                 lowrank_frames=int(p.lowrank_frames), lowrank_hz=float(p.lowrank_hz),
                                 lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter),
-                                lowrank_solver=str(p.lowrank_solver), lowrank_gate=float(p.lowrank_gate))
+                                lowrank_solver=str(p.lowrank_solver), lowrank_gate=float(p.lowrank_gate),
+                                min_hz=float(p.min_hz))
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""
