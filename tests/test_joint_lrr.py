@@ -199,11 +199,12 @@ def test_joint_lrr_is_joint_lr_then_the_restart():
                                                     "restart_iter": 6, "restart_average": 0})
     p = lrr.params
     d = registry.create("inverter", "joint_lrr", {}).params
-    assert (d.beta, d.lowrank, d.prior_iter, d.average_iter, d.restart_iter, d.restart_average,
-            d.lowrank_solver) == (0.0, 0.25, 0, 0, 30, 30, "power")
+    assert (d.beta, d.min_hz, d.lowrank, d.prior_iter, d.average_iter, d.restart_iter, d.restart_average,
+            d.lowrank_solver) == (0.25, 100.0, 0.25, 0, 0, 30, 30, "power")
     lr = registry.create("inverter", "joint_lr", {"joint_iter": 24, "average_iter": 10, "lowrank_frames": 8,
                                                   "lowrank_solver": p.lowrank_solver,
-                                                  "prior_iter": p.prior_iter})
+                                                  "prior_iter": p.prior_iter, "beta": p.beta,
+                                                  "min_hz": p.min_hz})
     _, x_lr = lr.estimate(m, spec)
     want_s, want_x = joint_fgla_inverse(m, spec, n_iter=6, init=x_lr)
     s, x = lrr.estimate(m, spec)

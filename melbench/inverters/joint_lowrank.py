@@ -75,15 +75,16 @@ class JointLR(JointTC):
 class JointLRR(JointTCR):
     """The low-rank prior in every joint iteration, then ``joint_tcr``'s restart, averaged.
 
-    ``joint_tcr`` with other defaults (``results/music_phase.md``, "Round 7"): no
-    continuity pass (``beta`` 0); the low-rank prior of ``joint_lr`` (rank 2, 32 frames,
-    below 250 Hz, weight 0.25, every 4th iteration) in all 200 iterations
-    (``prior_iter`` 0), by the compiled warm-started solver (``lowrank_solver="power"``);
-    no averaging of the first run (``average_iter`` 0); then the restart (30 plain joint
-    iterations, momentum dropped) whose last 30 consistent magnitudes are averaged
-    (``restart_average`` 30). The restart frees the estimate from the prior, which is why
-    the prior can act in every iteration here without the speech loss it had in
-    ``joint_lr``. Pair it with ``fgla:0``. Every parameter of ``joint_tcr`` is available.
+    ``joint_tcr`` with other defaults (``results/music_phase.md``, "Round 7"): the
+    low-rank prior of ``joint_lr`` (rank 2, 32 frames, below 250 Hz, weight 0.25, every 4th
+    iteration) by the compiled warm-started solver (``lowrank_solver="power"``), and
+    ``joint_tc``'s continuity pass (``beta`` 0.25) on the bins from 100 Hz to 1 kHz only
+    (``min_hz``), both in all 200 iterations (``prior_iter`` 0); no averaging of the first
+    run (``average_iter`` 0); then the restart (30 plain joint iterations, momentum
+    dropped) whose last 30 consistent magnitudes are averaged (``restart_average`` 30).
+    The restart frees the estimate from the priors, which is why they can act in every
+    iteration here without the speech loss they had before the restart existed. Pair it
+    with ``fgla:0``. Every parameter of ``joint_tcr`` is available.
 
     References
     ----------
@@ -105,6 +106,8 @@ class JointLRR(JointTCR):
         ----------
         beta : float
             Continuity prior weight (0: off).
+        min_hz : float
+            The continuity prior acts from this frequency up to ``max_hz``.
         prior_iter : int
             The priors act in the first ``prior_iter`` iterations (0: in all).
         lowrank : float
@@ -115,7 +118,8 @@ class JointLRR(JointTCR):
             Iterations of the restart whose consistent magnitudes are averaged.
         """
 
-        beta: float = 0.0
+        beta: float = 0.25
+        min_hz: float = 100.0
         prior_iter: int = 0
         lowrank: float = 0.25
         lowrank_solver: str = "power"
