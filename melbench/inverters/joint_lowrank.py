@@ -7,7 +7,7 @@ instead
 - a **low-rank prior on the bins below 250 Hz**: every 4th of the first 150 of 200
   iterations, the consistent magnitude of those bins is pulled (weight 0.25) towards its
   rank-2 approximation over sliding windows of 32 frames
-  (:func:`melbench.inverters.joint_continuity.lowrank_magnitude`); a sustained bass note
+  (:func:`melbench.inverters.lowrank_prior.lowrank_magnitude`); a sustained bass note
   is close to rank one there (an amplitude envelope times a spectral shape) [1]_;
 - **iterate averaging**: the magnitude returned is the mean of the consistent magnitudes
   of the last 100 iterations, brought back onto the mel by one more joint iteration and
