@@ -20,6 +20,12 @@ over ten nearby mel contracts (fmax 7000-8000 Hz, both crops; the outcome of one
 is a lottery of +-1 dB) -16.46 against -15.29 dB; the evaluation suite's 51 music clips
 -12.53 against -12.30 dB; its 30 speech clips PESQ-wb 3.634 against 3.580.
 
+``joint_lrr`` (round 7, below) puts the same low-rank prior in front of ``joint_tcr``'s
+restart: the prior in all 200 iterations with the continuity pass from 100 Hz, then the
+restart with its own iterates averaged (``results/music_phase.md``, "Round 7": the excerpt
+-16.81 dB on the benchmark's crop, the suite's music -12.80 dB, speech as the default, 6.6-7.5 %
+slower than the default cell).
+
 References
 ----------
 .. [1] P. Smaragdis and J. C. Brown, "Non-negative matrix factorization for polyphonic
