@@ -23,7 +23,7 @@ is a lottery of +-1 dB) -16.46 against -15.29 dB; the evaluation suite's 51 musi
 ``joint_lrr`` (round 7, below) puts the same low-rank prior in front of ``joint_tcr``'s
 restart: the prior in all 200 iterations with the continuity pass from 100 Hz, then the
 restart with its own iterates averaged (``results/music_phase.md``, "Round 7": the excerpt
--16.81 dB on the benchmark's crop, the suite's music -12.80 dB, speech as the default, 6.6-7.5 %
+-16.81 dB on the benchmark's crop, the suite's music -12.80 dB, speech as the default, 4-8 %
 slower than the default cell).
 
 References
