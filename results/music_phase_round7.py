@@ -1,4 +1,4 @@
-"""Round 7 of the music-SC work (issue 16): pipeline cells on the contract family, prior costs.
+"""Round 7 of the music-SC work (issue 16): cells on the contract family, the suite, speech.
 
 Run from the repository root (one thread)::
 
@@ -7,8 +7,8 @@ Run from the repository root (one thread)::
     .venv/bin/python results/music_phase_round7.py speech SET SPEC CELL [CELL ...]
 
 ``guarded``'s ``inner`` takes a plugin name only, so the variants measured inside the guard
-are registered here under their own names (:data:`VARIANTS`: ``joint_lrr`` with other
-defaults) before any section runs; ``music`` and ``speech`` are then
+are registered here under their own names (:data:`VARIANTS`: ``joint_lrr`` subclasses whose
+defaults are :data:`BASE` with the listed changes) before any section runs; ``music`` and ``speech`` are then
 ``results/music_phase.py music|musicN`` and ``results/joint_fgla_quality.py`` with them.
 
 - ``family``: each ``melbench bench pipelines`` CELL (run as that benchmark runs it,

@@ -223,8 +223,9 @@ def joint_tc_inverse(
     lowrank_gate : float
         0 (the default): off. Otherwise (``"power"`` solver only) each window's weight is
         scaled by ``clip(2 - 2 res / lowrank_gate, 0, 1)``, ``res`` the share of its energy
-        the low-rank form leaves out: the prior acts where the bins are close to low rank
-        (stationary bass notes) and not where they are not (gliding speech harmonics).
+        the low-rank form leaves out: meant to keep the prior where the bins are close to
+        low rank (stationary bass notes) and off where they are not (gliding speech
+        harmonics); measured in round 7, it did not repair the speech clips it was meant for.
     average_iter : int
         Average the consistent magnitude ``|t|`` over the last ``average_iter`` iterations
         (0: off, the default) and return that mean, with the last iterate's phase, after
