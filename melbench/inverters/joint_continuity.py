@@ -42,8 +42,15 @@ that file.
 Two more options, off by default (``results/music_phase.md``, "Round 5"; ``joint_lr`` in
 :mod:`melbench.inverters.joint_lowrank` turns them on): ``lowrank`` pulls the magnitude of
 the bins below ``lowrank_hz`` towards its sliding-window low-rank approximation
-(:func:`lowrank_magnitude`; a sustained bass note is close to rank one there), and
-``average_iter`` returns the mean consistent magnitude of the last iterations.
+(:func:`.lowrank_magnitude`; a sustained bass note is close to rank one there), and
+``average_iter`` returns the mean consistent magnitude of the last iterations. Round 7
+(``results/music_phase.md``; ``joint_lrr`` in :mod:`melbench.inverters.joint_lowrank`)
+added three more, also off by default: ``lowrank_solver="power"`` finds each window's
+low-rank subspace by a compiled subspace iteration warm-started from the previous pass
+(:func:`.lowrank_prior._k_lowrank_pull`; the same approximation to float32 rounding, about 4x cheaper
+than numpy's ``eigh`` per pass), ``lowrank_gate`` scales each window's low-rank weight by
+how close it is to low rank, and ``min_hz`` starts the continuity pass above the lowest
+bins (so that it and the low-rank prior act on different bins).
 
 Cost: ``joint_fgla``'s iteration plus one compiled pass (a magnitude, two square roots
 and a division per bin and frame below ``max_hz``).
@@ -73,6 +80,15 @@ from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from .joint_fgla import PHASE_INIT_KEY, joint_fgla_inverse
+from .lowrank_prior import (  # noqa: F401  (lowrank_magnitude and the solver re-exported: imported from here)
+    LOWRANK_SOLVERS,
+    POWER_MAX_ITER,
+    POWER_TOL,
+    _k_lowrank_pull,
+    _pull_lowrank,
+    _window_starts,
+    lowrank_magnitude,
+)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -134,74 +150,6 @@ def continuity_magnitude(magnitude: np.ndarray, beta: float) -> np.ndarray:
     return np.where(a > 1e-30, out, a).astype(a.dtype, copy=False)
 
 
-def lowrank_magnitude(magnitude: np.ndarray, rank: int, frames: int) -> np.ndarray:
-    """Sliding-window rank-``rank`` approximation of a magnitude along frames.
-
-    The frames are cut into windows of ``frames`` frames with half overlap (the last
-    window ends on the last frame); each window (``frames`` x bins) is replaced by its
-    best rank-``rank`` approximation in the least-squares sense (truncated SVD,
-    Eckart-Young: the projection onto its top ``rank`` right singular vectors), and the
-    overlapping windows are blended with Hann weights. Negative values of the
-    approximation are set to 0.
-
-    Parameters
-    ----------
-    magnitude : np.ndarray [shape=(frames_total, n_bins)]
-        Non-negative magnitude, frames first (the joint iteration's internal layout).
-    rank : int
-        Rank kept per window (>= 1).
-    frames : int
-        Window length in frames (>= 2); a signal no longer than it is one window.
-
-    Returns
-    -------
-    np.ndarray [shape=(frames_total, n_bins)]
-        The blended low-rank magnitude (same dtype). A window of rank <= ``rank`` (and a
-        signal of one window) comes back unchanged up to rounding.
-
-    References
-    ----------
-    .. [1] C. Eckart and G. Young, "The approximation of one matrix by another of lower
-       rank," Psychometrika 1(3), 1936.
-    .. [2] P. Smaragdis and J. C. Brown, "Non-negative matrix factorization for
-       polyphonic music transcription," IEEE WASPAA 2003 (sustained notes as
-       low-rank magnitude spectrograms).
-    """
-    a = np.asarray(magnitude)
-    n, nb = a.shape
-    r = min(int(rank), nb)
-    if n <= frames:
-        starts = np.array([0])
-        frames = n
-    else:
-        hop = max(1, frames // 2)
-        starts = np.arange(0, n - frames + 1, hop)
-        if starts[-1] + frames < n:
-            starts = np.append(starts, n - frames)
-    seg = a[starts[:, None] + np.arange(frames)[None, :]]  # (n_win, frames, nb)
-    # rank-r projection onto the top right singular vectors (= the truncated SVD); the
-    # nb x nb Gram's eigenvectors are 3x cheaper than a batched SVD at these sizes
-    gram = np.swapaxes(seg, 1, 2) @ seg
-    v = np.linalg.eigh(gram.astype(np.float64))[1][..., nb - r:].astype(a.dtype)
-    approx = (seg @ v) @ np.swapaxes(v, 1, 2)
-    if len(starts) == 1:
-        return np.maximum(approx[0], 0)
-    w = np.hanning(frames + 2)[1:-1].astype(a.dtype)
-    out = np.zeros_like(a)
-    wsum = np.zeros(n, a.dtype)
-    for i, s0 in enumerate(starts):
-        out[s0:s0 + frames] += w[:, None] * approx[i]
-        wsum[s0:s0 + frames] += w
-    return np.maximum(out / wsum[:, None], 0)
-
-
-def _pull_lowrank(t: np.ndarray, weight: float, rank: int, frames: int, n_bins: int) -> None:
-    """Scale ``t`` (frames, F) in place so that ``|t[:, :n_bins]|`` moves towards its low-rank form."""
-    a = np.abs(t[:, :n_bins])
-    target = (1.0 - weight) * a + weight * lowrank_magnitude(a, rank, frames)
-    t[:, :n_bins] *= np.where(a > 1e-30, target / np.maximum(a, 1e-30), 1.0).astype(a.dtype)
-
-
 def joint_tc_inverse(
     mel: np.ndarray,
     spec: FeatureSpec,
@@ -219,6 +167,9 @@ def joint_tc_inverse(
     lowrank_hz: float = 250.0,
     lowrank_every: int = 4,
     average_iter: int = 0,
+    lowrank_solver: str = "eigh",
+    lowrank_gate: float = 0.0,
+    min_hz: float = 0.0,
     init: np.ndarray | None = None,
     trace: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -254,11 +205,27 @@ def joint_tc_inverse(
         every ``lowrank_every``-th of the first ``prior_iter`` iterations, after the
         continuity pass, the magnitude of the bins up to ``lowrank_hz`` is pulled towards
         its sliding-window rank-``lowrank_rank`` approximation over ``lowrank_frames``
-        frames (:func:`lowrank_magnitude`): ``a' = (1 - lowrank) a + lowrank L(a)``, the
+        frames (:func:`.lowrank_magnitude`): ``a' = (1 - lowrank) a + lowrank L(a)``, the
         phase kept (sustained bass notes are close to rank one).
     lowrank_rank, lowrank_frames, lowrank_hz, lowrank_every : int, int, float, int
         Rank, window length in frames, highest frequency and period (in iterations) of
         that prior.
+    lowrank_solver : str
+        How each window's top-``lowrank_rank`` subspace is found: ``"eigh"`` (the default,
+        numpy's ``eigh`` of the window's Gram in every pass, :func:`.lowrank_magnitude`) or
+        ``"power"`` (a compiled subspace iteration warm-started from the previous pass's
+        basis, iterated to convergence, :func:`.lowrank_prior._k_lowrank_pull`: the same approximation to
+        float32 rounding, measured 3-4x cheaper per pass; ``results/music_phase.md``,
+        "Round 7").
+    min_hz : float
+        The continuity prior acts on bins from this frequency up to ``max_hz`` (0, the
+        default: from the lowest bin).
+    lowrank_gate : float
+        0 (the default): off. Otherwise (``"power"`` solver only) each window's weight is
+        scaled by ``clip(2 - 2 res / lowrank_gate, 0, 1)``, ``res`` the share of its energy
+        the low-rank form leaves out: meant to keep the prior where the bins are close to
+        low rank (stationary bass notes) and off where they are not (gliding speech
+        harmonics); measured in round 7, it did not repair the speech clips it was meant for.
     average_iter : int
         Average the consistent magnitude ``|t|`` over the last ``average_iter`` iterations
         (0: off, the default) and return that mean, with the last iterate's phase, after
@@ -302,16 +269,43 @@ def joint_tc_inverse(
                 raise ParameterError(f"{name}={v!r} must be an integer >= {least}")
         if not lowrank_hz > 0:
             raise ParameterError(f"lowrank_hz={lowrank_hz!r} must be positive")
+    if lowrank_solver not in LOWRANK_SOLVERS:
+        raise ParameterError(f"lowrank_solver={lowrank_solver!r}: use one of {', '.join(LOWRANK_SOLVERS)}")
+    if not 0 <= lowrank_gate <= 1 or (lowrank_gate > 0 and lowrank_solver != "power"):
+        raise ParameterError(f"lowrank_gate={lowrank_gate!r}: must be in [0, 1], and > 0 only with "
+                             "lowrank_solver='power'")
     n_bins = spec.n_freq if max_hz is None else int(np.floor(max_hz * spec.n_fft / spec.sample_rate)) + 1
+    if not 0 <= min_hz:
+        raise ParameterError(f"min_hz={min_hz!r} must be >= 0 (0: from the lowest bin)")
+    lo_bin = min(spec.n_freq, int(np.ceil(min_hz * spec.n_fft / spec.sample_rate))) if min_hz > 0 else 0
     lr_bins = min(spec.n_freq, int(np.floor(lowrank_hz * spec.n_fft / spec.sample_rate)) + 1)
     active = (beta > 0 or lowrank > 0) and (prior_iter is None or int(prior_iter) > 0)
+    power: list = []  # the "power" solver's state: window starts, length, bases, warm flags
+
+    def pull_lowrank(it: int, t: np.ndarray) -> None:
+        if lowrank_solver == "eigh":
+            _pull_lowrank(t, lowrank, int(lowrank_rank), int(lowrank_frames), lr_bins)
+            return
+        if not power:
+            starts, length = _window_starts(t.shape[0], int(lowrank_frames))
+            nb = min(t.shape[1], lr_bins)
+            power.extend([starts, length, np.zeros((len(starts), nb, min(int(lowrank_rank), nb))),
+                          np.zeros(len(starts), np.bool_)])
+        if it == 0:  # a new item of a batch (joint_fgla_inverse runs them one by one): cold start
+            power[3][:] = False
+        _k_lowrank_pull(t, float(lowrank), lr_bins, *power, POWER_TOL, POWER_MAX_ITER, float(lowrank_gate))
 
     def continuity(it: int, t: np.ndarray) -> None:
         if prior_iter is None or it < prior_iter:
             if beta > 0:
-                _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+                if lo_bin == 0:
+                    _k_continuity(t, np.empty(t.shape, t.real.dtype), t.real.dtype.type(beta), n_bins)
+                elif n_bins > lo_bin:  # the bins from min_hz on: a view, the same kernel
+                    tv = t[:, lo_bin:]
+                    _k_continuity(tv, np.empty(tv.shape, t.real.dtype), t.real.dtype.type(beta),
+                                  n_bins - lo_bin)
             if lowrank > 0 and it % int(lowrank_every) == 0:
-                _pull_lowrank(t, lowrank, int(lowrank_rank), int(lowrank_frames), lr_bins)
+                pull_lowrank(it, t)
 
     n_avg = min(int(average_iter), int(n_iter))
     if n_avg < 0:
@@ -325,6 +319,7 @@ def joint_tc_inverse(
                                      lowrank=lowrank, lowrank_rank=lowrank_rank,
                                      lowrank_frames=lowrank_frames, lowrank_hz=lowrank_hz,
                                      lowrank_every=lowrank_every, average_iter=n_avg,
+                                     lowrank_solver=lowrank_solver, lowrank_gate=lowrank_gate, min_hz=min_hz,
                                      init=None if inits is None else inits[i]) for i, m in enumerate(flat)]
             shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
             return (np.stack([o[0] for o in outs]).reshape(shape),
@@ -397,6 +392,14 @@ class JointTC(Inverter):
             see :func:`joint_tc_inverse`.
         average_iter : int
             Return the mean magnitude of the last ``average_iter`` iterations (0: off).
+        lowrank_solver : str
+            ``"eigh"`` (numpy, every pass) or ``"power"`` (compiled, warm-started; the
+            same to float32 rounding, cheaper): see :func:`joint_tc_inverse`.
+        lowrank_gate : float
+            0: off; else the residual share above which a window gets no low-rank pull
+            (``"power"`` only; see :func:`joint_tc_inverse`).
+        min_hz : float
+            The continuity prior acts from this frequency on (0: from the lowest bin).
         """
 
         joint_iter: int = 200
@@ -412,6 +415,9 @@ class JointTC(Inverter):
         lowrank_hz: float = 250.0
         lowrank_every: int = 4
         average_iter: int = 0
+        lowrank_solver: str = "eigh"
+        lowrank_gate: float = 0.0
+        min_hz: float = 0.0
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -432,6 +438,14 @@ class JointTC(Inverter):
             raise ParameterError(f"lowrank={p.lowrank!r} outside [0, 1] (the weight of the low-rank prior)")
         if not p.lowrank_hz > 0:
             raise ParameterError(f"lowrank_hz={p.lowrank_hz!r} must be positive")
+        if not 0 <= p.lowrank_gate <= 1 or (p.lowrank_gate > 0 and p.lowrank_solver != "power"):
+            raise ParameterError(f"lowrank_gate={p.lowrank_gate!r}: must be in [0, 1], and > 0 only with "
+                                 "lowrank_solver='power'")
+        if p.min_hz < 0:
+            raise ParameterError(f"min_hz={p.min_hz!r} must be >= 0 (0: from the lowest bin)")
+        if p.lowrank_solver not in LOWRANK_SOLVERS:
+            raise ParameterError(f"lowrank_solver={p.lowrank_solver!r}: use one of "
+                                 f"{', '.join(LOWRANK_SOLVERS)}")
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         """Magnitude (``spec.domain``) and complex estimate, :func:`joint_tc_inverse` at these parameters."""
@@ -442,7 +456,9 @@ class JointTC(Inverter):
                                 ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
                                 lowrank=float(p.lowrank), lowrank_rank=int(p.lowrank_rank),
                                 lowrank_frames=int(p.lowrank_frames), lowrank_hz=float(p.lowrank_hz),
-                                lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter))
+                                lowrank_every=int(p.lowrank_every), average_iter=int(p.average_iter),
+                                lowrank_solver=str(p.lowrank_solver), lowrank_gate=float(p.lowrank_gate),
+                                min_hz=float(p.min_hz))
 
     def solve(self, mel: np.ndarray, spec: FeatureSpec, *, context: Mapping[str, Any]) -> np.ndarray:
         """Return the magnitude (``spec.domain``); its phase goes to ``context["phase_init"]``."""

@@ -40,9 +40,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernel_flags import FASTMATH
 from ..spec import FeatureSpec
 from .joint_continuity import JointTC, joint_tc_inverse
 from .joint_fgla import joint_fgla_inverse
@@ -136,9 +138,14 @@ class JointTCR(JointTC):
         ----------
         restart_iter : int
             Iterations of the restarted plain joint run (0: ``joint_tc`` exactly).
+        restart_average : int
+            Average the consistent magnitude over the last ``restart_average`` iterations
+            of the restarted run (0: off, the default), as ``average_iter`` does for the
+            first run (:func:`restart`; ``results/music_phase.md``, "Round 7").
         """
 
         restart_iter: int = 30
+        restart_average: int = 0
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -146,6 +153,9 @@ class JointTCR(JointTC):
         v = self.params.restart_iter
         if isinstance(v, bool) or int(v) != v or v < 0:
             raise ParameterError(f"restart_iter={v!r} must be an integer >= 0")
+        v = self.params.restart_average
+        if isinstance(v, bool) or int(v) != v or v < 0:
+            raise ParameterError(f"restart_average={v!r} must be an integer >= 0 (0: off)")
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         """``joint_tc``'s estimate, then ``restart_iter`` restarted joint iterations."""
@@ -153,5 +163,92 @@ class JointTCR(JointTC):
         s, x = super().estimate(mel, spec)
         if int(p.restart_iter) == 0:
             return s, x
-        return joint_fgla_inverse(mel, spec, n_iter=int(p.restart_iter), alpha=float(p.alpha),
-                                  ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps), init=x)
+        return restart(mel, spec, x, n_iter=int(p.restart_iter), alpha=float(p.alpha),
+                       ratio_steps=int(p.ratio_steps), final_steps=int(p.final_steps),
+                       average_iter=int(p.restart_average))
+
+
+def restart(
+    mel: np.ndarray,
+    spec: FeatureSpec,
+    init: np.ndarray,
+    *,
+    n_iter: int,
+    alpha: float = 0.99,
+    ratio_steps: int = 3,
+    final_steps: int = 100,
+    average_iter: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The restarted run of ``joint_tcr``: plain joint iterations from ``init``, momentum dropped.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(..., n_mels, frames)]
+        Linear mel in ``spec.domain``, non-negative.
+    spec : FeatureSpec
+        The contract the mel was made with.
+    init : np.ndarray [shape=(..., n_freq, frames)]
+        Complex start (the first run's estimate).
+    n_iter : int
+        Iterations of the restarted run (>= 1).
+    alpha, ratio_steps, final_steps : float, int, int
+        As :func:`melbench.inverters.joint_fgla.joint_fgla_inverse`.
+    average_iter : int
+        0 (the default): :func:`melbench.inverters.joint_fgla.joint_fgla_inverse` from
+        ``init`` exactly. Otherwise the mean consistent magnitude of the last
+        ``min(average_iter, n_iter)`` iterations is returned, after one more joint iteration
+        and ``final_steps`` mel steps, as ``joint_tc``'s ``average_iter`` does [1]_ (here
+        with a compiled running sum and the phase as ``x / |x|``: the same to float32
+        rounding, about 4 ms less per 2.5 s clip at speech16k).
+
+    Returns
+    -------
+    spectrogram, stft : np.ndarray [shape=(..., n_freq, frames)]
+        As :func:`joint_tcr_inverse`.
+
+    References
+    ----------
+    .. [1] B. T. Polyak and A. B. Juditsky, "Acceleration of stochastic approximation by
+       averaging," SIAM J. Control Optim. 30(4), 1992.
+    """
+    if int(average_iter) == 0:
+        return joint_fgla_inverse(mel, spec, n_iter=int(n_iter), alpha=alpha, ratio_steps=ratio_steps,
+                                  final_steps=final_steps, init=init)
+    if mel.ndim > 2:  # one item at a time (the running sum is per item)
+        flat = mel.reshape(-1, *mel.shape[-2:])
+        inits = np.asarray(init).reshape(-1, spec.n_freq, mel.shape[-1])
+        outs = [restart(m, spec, inits[i], n_iter=n_iter, alpha=alpha, ratio_steps=ratio_steps,
+                        final_steps=final_steps, average_iter=average_iter) for i, m in enumerate(flat)]
+        shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
+        return (np.stack([o[0] for o in outs]).reshape(shape), np.stack([o[1] for o in outs]).reshape(shape))
+    n_avg = min(int(average_iter), int(n_iter))
+    acc: list[np.ndarray] = []
+
+    def add(it: int, t: np.ndarray) -> None:
+        if it >= n_iter - n_avg:
+            if not acc:
+                acc.append(np.zeros(t.shape, t.real.dtype))
+            _k_add_magnitude(t, acc[0])
+
+    _, x = joint_fgla_inverse(mel, spec, n_iter=int(n_iter), alpha=alpha, ratio_steps=ratio_steps,
+                              final_steps=0, prior=add, init=init)
+    mean = acc[0].T / x.real.dtype.type(n_avg)
+    # the mean magnitude with the last iterate's phase: x / |x| (in float64: |x| may be
+    # subnormal), and exp(i angle(x)) where x is a signed zero (numpy's angle: 0 or +-pi)
+    mag = np.abs(x)
+    nz = mag > 0
+    start = np.empty_like(x)
+    start[nz] = x[nz] * (mean[nz].astype(np.float64) / mag[nz])
+    start[~nz] = mean[~nz] * np.exp(1j * np.angle(x[~nz]))
+    return joint_fgla_inverse(mel, spec, n_iter=1, alpha=alpha, ratio_steps=ratio_steps,
+                              final_steps=final_steps, init=start)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+def _k_add_magnitude(t, acc):  # pragma: no cover - compiled
+    """``acc += |t|`` in place (``t`` complex, ``acc`` real, same shape), one pass, no temporary."""
+    n, m = t.shape
+    for k in range(n):
+        for j in range(m):
+            v = t[k, j]
+            acc[k, j] += np.sqrt(v.real * v.real + v.imag * v.imag)
