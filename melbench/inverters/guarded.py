@@ -139,6 +139,10 @@ PROBE_ITER = 100
 #: ``results/guard_time.md``), so once ``c_k - PROBE_BOUNDS[k] >= c_1 - margin_db`` the
 #: fallback is stopped and the inner kept.
 PROBE_BOUNDS = {20: 15.5, 30: 9.9, 50: 4.3}
+#: Rule d's neighbourhood (half-widths in bands, frames) of the local flatness
+#: (:func:`melbench.inverters.guard_blend.local_flatness`; chosen on the even-index suite
+#: clips with ``blend_lo`` / ``blend_hi``: ``results/guard_local.md``).
+BLEND_NEIGHBOURHOOD = (2, 1)
 #: Context key of the guard's record: ``{"chosen", "inner", "fallback", "criterion"}``.
 GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
@@ -346,6 +350,15 @@ class Guarded(Inverter):
             pipeline skips the phase stage, so the cell's audio is exactly ``nnls`` +
             ``fgla:fallback_iter``'s (for a run seed equal to ``seed``). False hands it on
             as a warm start, as the inner's phase always is.
+        blend : bool
+            Rule d: where the inner is kept, blend its magnitude toward the ``nnls``
+            magnitude by the mel's local flatness
+            (:func:`melbench.inverters.guard_blend.blend_weights`, neighbourhood
+            :data:`BLEND_NEIGHBOURHOOD`); its phase stays the inner's. False keeps the
+            inner's magnitude as it is.
+        blend_lo, blend_hi : float
+            Local flatness at which the ``nnls`` magnitude's weight is 0 and 1
+            (``0 <= blend_lo < blend_hi <= 1``).
         seed : int
             Seed of the fallback's random initial phase.
         """
@@ -360,6 +373,9 @@ class Guarded(Inverter):
         fit_db: float = -35.0
         probe: bool = True
         fallback_final: bool = True
+        blend: bool = True
+        blend_lo: float = 0.4
+        blend_hi: float = 0.8
         seed: int = 0
 
     def validate(self) -> None:
@@ -378,7 +394,10 @@ class Guarded(Inverter):
         if p.inner not in registry.available("inverter"):
             raise ParameterError(f"inner={p.inner!r} is not an installed inverter; available: "
                                  f"{', '.join(sorted(registry.available('inverter')))}")
-        for f in ("probe", "fallback_final"):
+        if not (0 <= p.blend_lo < p.blend_hi <= 1):
+            raise ParameterError(f"blend_lo={p.blend_lo!r}, blend_hi={p.blend_hi!r}: need "
+                                 "0 <= blend_lo < blend_hi <= 1 (local flatness)")
+        for f in ("probe", "fallback_final", "blend"):
             if not isinstance(getattr(p, f), bool):
                 raise ParameterError(f"{f}={getattr(p, f)!r} must be true or false")
         for f in ("margin_db", "smooth_db", "noise_flatness"):
@@ -437,7 +456,8 @@ class Guarded(Inverter):
         noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
         record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
                                   "flatness": flat, "noisy": noisy, "inner": float("nan"),
-                                  "fallback": float("nan"), "probe": float("nan"), "stopped": False}
+                                  "fallback": float("nan"), "probe": float("nan"), "stopped": False,
+                                  "blend": float("nan")}
 
         def fallback_magnitude() -> np.ndarray:
             """The ``nnls`` magnitude (the previous default's)."""
@@ -461,7 +481,7 @@ class Guarded(Inverter):
                 x1 = registry.create("phase", "fgla", {"n_iter": int(p.fallback_iter)})(
                     mag1, spec, rng=int(p.seed))
             c1 = record["inner"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
-            fallback = False
+            fallback, mag0 = False, None
             if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
                 mag0 = fallback_magnitude()
                 checkpoints = None
@@ -481,6 +501,15 @@ class Guarded(Inverter):
                 if not record["stopped"]:  # all iterations ran: the previous default's own candidate
                     c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
                     fallback = c0 < c1 - float(p.margin_db)
+            if not fallback and p.blend:  # rule d: nnls's magnitude where the mel is locally flat
+                from .guard_blend import blend_magnitudes, blend_weights
+
+                if mag0 is None:
+                    mag0 = fallback_magnitude()
+                w = blend_weights(mel, spec, float(p.blend_lo), float(p.blend_hi),
+                                  BLEND_NEIGHBOURHOOD[0], BLEND_NEIGHBOURHOOD[1])
+                mag1 = blend_magnitudes(mag1, mag0, w)
+                record["blend"] = float(np.mean(w))
             mag, x = (mag0, x0) if fallback else (mag1, x1)
         record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):

@@ -1,0 +1,261 @@
+"""A local guard for ``guarded`` (issue 16): measurements on the evaluation suite.
+
+Run from the repository root (``make eval-data`` once)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py collect --track clean [--every N]
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py collect --track noise20 [--every N]
+    .venv/bin/python results/guard_local.py eval VARIANT [VARIANT ...]
+
+``collect`` runs the default cell's guard (``guarded:200:inner=joint_tcr``) on every clip of
+``EvalSuite().clips("speech16k")`` (degraded as ``melbench bench pipelines`` does, seed 0) and
+caches under ``$GUARD_LOCAL_CACHE`` (default ``/tmp/s7r/cache``) per clip: the given mel, the
+inner's complex estimate ``x1`` (clips where rule c kept the inner) and the fallback's
+``x0`` (``nnls`` + ``fgla:100``, seed 0). ``eval`` replays variants of the final step on the
+cached candidates and prints, per kind and track, counts over issue 16's bounds against
+``nnls`` + ``fgla:100`` (0.3 dB true-magnitude SC, 0.05 PESQ-wb for speech), mean PESQ /
+SC, separately for the even- and odd-index clips.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from melbench import registry
+from melbench.bench.pipelines import TRACKS, _pesq
+from melbench.inverters.joint_fgla import PHASE_INIT_KEY
+from melbench.measures import spectral_convergence_db
+from melbench.phase.projections import fgla
+from melbench.spec import get_spec
+
+CACHE = Path(os.environ.get("GUARD_LOCAL_CACHE", "/tmp/s7r/cache"))
+SPEC = "speech16k"
+SC_BOUND, PESQ_BOUND = 0.3, 0.05
+
+
+def _clips(spec):
+    from melbench.datasets.eval_suite import EvalSuite
+    return [c for c in EvalSuite().clips(spec) if not c.error]
+
+
+def collect(track: str, every: int, start: int = 0) -> None:
+    spec = get_spec(SPEC)
+    dname, dparams = TRACKS[track]
+    degradation = registry.create("degrade", dname, dparams)
+    guard = registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200})
+    nnls = registry.create("inverter", "nnls", {})
+    out = CACHE / track
+    out.mkdir(parents=True, exist_ok=True)
+    clips = _clips(spec)
+    with threadpool_limits(1):
+        for i in range(start, len(clips), every):
+            f = out / f"{i:03d}.npz"
+            if f.exists():
+                continue
+            c = clips[i]
+            y = np.asarray(c.audio, np.float32)
+            mag = spec.magnitude(y)
+            mel_c = degradation(spec.mel_from_magnitude(mag), spec, np.random.default_rng([0, 1]))
+            t0 = time.process_time()
+            ctx: dict = {}
+            guard(mel_c, spec, context=ctx)
+            t_g = time.process_time() - t0
+            rec = ctx["guard"]
+            t0 = time.process_time()
+            s0 = nnls(mel_c, spec, context={})
+            x0 = fgla(s0, spec, n_iter=100, rng=0)
+            t_f = time.process_time() - t0
+            arrs = {"mel_c": mel_c, "x0": x0.astype(np.complex64)}
+            if rec["chosen"] == "inner":
+                arrs["x1"] = ctx[PHASE_INIT_KEY].astype(np.complex64)
+            tmp = out / f".{i:03d}.tmp.npz"
+            np.savez(tmp, **arrs, t_guard=t_g, t_fallback=t_f, chosen=rec["chosen"],
+                     flatness=rec["flatness"], roughness=rec["roughness"], inner_c=rec["inner"])
+            tmp.rename(f)
+            print(f"{track} {i:3d} {c.meta.get('kind', ''):6s} {c.id[:40]:40s} {rec['chosen']:8s} "
+                  f"t {t_g:.2f} {t_f:.2f}", flush=True)
+
+
+
+
+# ---------------------------------------------------------------- replay of variants
+def _load(track: str):
+    """Cached rows of a track: (index, clip, npz) for the clips collected."""
+    spec = get_spec(SPEC)
+    clips = _clips(spec)
+    out = []
+    for f in sorted((CACHE / track).glob("[0-9]*.npz")):
+        i = int(f.stem)
+        out.append((i, clips[i], dict(np.load(f))))
+    return spec, out
+
+
+def _box(a: np.ndarray, nb: int, nt: int) -> np.ndarray:
+    from scipy.ndimage import uniform_filter
+    return uniform_filter(a, size=(2 * nb + 1, 2 * nt + 1), mode="nearest")
+
+
+def band_power(mel: np.ndarray, spec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin band powers (as :func:`spectral_flatness`) and the mask of bands with a bin."""
+    rows = spec.mel_basis(np.float64).sum(1)
+    bands = rows > 0
+    lin = np.asarray(mel, np.float64)
+    r = np.where(bands, rows, 1.0)[:, None]
+    pw = lin * lin / (r * r) if spec.power == 1 else lin / r
+    return np.maximum(pw, pw.max() * 1e-11), bands
+
+
+def w_local_flat(mel, spec, x1, x0, nb=3, nt=2, lo=0.1, hi=0.4, minbins=0, within=0, **_):
+    pw, bands = band_power(mel, spec)
+    lg = np.log(pw)
+    flat = np.exp(_box(lg, int(nb), int(nt))) / _box(pw, int(nb), int(nt))
+    w = np.clip((flat - lo) / max(hi - lo, 1e-9), 0, 1)
+    w[~bands] = 0
+    if minbins:
+        w[(spec.mel_basis(np.float64) > 0).sum(1) < minbins] = 0
+    if within:  # only cells within `within` dB of the mel's peak
+        db = 10 * np.log10(pw)
+        w[db < db[bands].max() - within] = 0
+    return w
+
+
+def w_coherence(mel, spec, x1, x0, lo=0.3, hi=0.7, nt=1, **_):
+    """Noise-likeness from the inner's fine structure: 1 - its frame-to-frame correlation inside bands."""
+    m = spec.mel_basis(np.float64)  # (n_mels, n_freq)
+    a = np.abs(x1).astype(np.float64)
+    env = np.abs(x0).astype(np.float64)  # smooth nnls magnitude as the envelope
+    fs = a / np.maximum(env, a.max() * 1e-6)
+    fs = fs - (m.T @ (m @ fs) / np.maximum(m.sum(0), 1e-12)[:, None]) * (m.sum(0) > 0)[:, None]
+    # band-wise correlation of fs[:, t] and fs[:, t+1], weighted by the filter
+    num = m @ (fs[:, 1:] * fs[:, :-1])
+    den = np.sqrt((m @ fs[:, 1:] ** 2) * (m @ fs[:, :-1] ** 2)) + 1e-12
+    r = num / den
+    r = np.concatenate([r, r[:, -1:]], 1)
+    r = _box(r, 0, nt)
+    w = np.clip((hi - r) / max(hi - lo, 1e-9), 0, 1)
+    w[(m > 0).sum(1) < 3] = 0  # a band of one or two bins has no fine structure to invent
+    return w
+
+
+def w_const(mel, spec, x1, x0, w=0.3, **_):
+    return np.full((spec.n_mels, mel.shape[-1]), float(w))
+
+
+WEIGHTS = {"flat": w_local_flat, "coh": w_coherence, "const": w_const}
+
+
+def bins_from_bands(wb: np.ndarray, spec) -> np.ndarray:
+    m = spec.mel_basis(np.float64)
+    s = m.sum(0)
+    return (m.T @ wb) / np.where(s > 0, s, 1)[:, None]
+
+
+def combine(mel, spec, x1, x0, kind="flat", k=0, mode="mag", alpha=0.99, **kw):
+    """The combined complex estimate: blended magnitude, inner's phase, then ``k`` FGLA iterations."""
+    wb = WEIGHTS[kind](mel, spec, x1, x0, **kw)
+    w = bins_from_bands(wb, spec).astype(np.float32)
+    a1, a0 = np.abs(x1), np.abs(x0)
+    if mode == "mag":
+        a = (1 - w) * a1 + w * a0
+    else:  # geometric
+        a = np.exp((1 - w) * np.log(np.maximum(a1, 1e-12)) + w * np.log(np.maximum(a0, 1e-12)))
+    x = a * np.exp(1j * np.angle(x1))
+    if k:
+        x = fgla(a.astype(np.float32), spec, n_iter=int(k), init=x.astype(np.complex64), alpha=float(alpha))
+    return x, float(np.mean(w))
+
+
+def _parse(v: str):
+    parts = v.split(":")
+    kw = {}
+    for p in parts[1:]:
+        key, val = p.split("=")
+        kw[key] = val if key in ("mode",) else float(val)
+    return parts[0], kw
+
+
+def evaluate(variants: list[str], tracks=("clean", "noise20"), half: str = "all",
+             kinds=("speech", "music", "other")) -> list[dict]:
+    rows = []
+    for track in tracks:
+        spec, data = _load(track)
+        with threadpool_limits(1):
+            for i, c, z in data:
+                kind = c.meta.get("kind", "")
+                if kind not in kinds or (half == "even" and i % 2) or (half == "odd" and i % 2 == 0):
+                    continue
+                y = np.asarray(c.audio, np.float32)
+                mag = spec.magnitude(y)
+                mel = spec.decompress(z["mel_c"])
+                x0 = z["x0"]
+                y0 = spec.istft(x0, length=len(y))
+                r = {"track": track, "i": i, "id": c.id, "kind": kind, "chosen": str(z["chosen"]),
+                     "sc_ref": spectral_convergence_db(mag, spec.magnitude(y0)),
+                     "pesq_ref": _pesq(spec, y, y0) if kind == "speech" else np.nan}
+                x1 = z.get("x1")
+                for v in ["default", *variants]:
+                    if x1 is None:  # fallback chosen by the guard: the reference itself
+                        r["sc_" + v], r["pesq_" + v], r["w_" + v], r["t_" + v] = (
+                            r["sc_ref"], r["pesq_ref"], np.nan, 0.0)
+                        continue
+                    t0 = time.process_time()
+                    if v == "default":
+                        x, wm = x1, 0.0
+                    else:
+                        name, kw = _parse(v)
+                        x, wm = combine(mel, spec, x1, x0, kind=name, **kw)
+                    yy = spec.istft(x, length=len(y))
+                    r["t_" + v] = time.process_time() - t0
+                    r["sc_" + v] = spectral_convergence_db(mag, spec.magnitude(yy))
+                    r["pesq_" + v] = _pesq(spec, y, yy) if kind == "speech" else np.nan
+                    r["w_" + v] = wm
+                rows.append(r)
+    return rows
+
+
+def summary(rows: list[dict], variants: list[str]) -> str:
+    import pandas as pd
+    d = pd.DataFrame(rows)
+    L = ["| variant | track | half | over: speech | music | other | mean PESQ speech | mean SC speech / music / other | mean w |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for v in ["default", *variants]:
+        for track in sorted(d.track.unique()):
+            for half in ("even", "odd"):
+                x = d[(d.track == track) & ((d.i % 2) == (half == "odd"))]
+                if x.empty:
+                    continue
+                over = (x["sc_" + v] - x.sc_ref > SC_BOUND) | (
+                    (x.kind == "speech") & (x.pesq_ref - x["pesq_" + v] > PESQ_BOUND))
+                cnt = " | ".join(f"{int(over[x.kind == k].sum())}/{int((x.kind == k).sum())}"
+                                 for k in ("speech", "music", "other"))
+                sc = " / ".join(f"{x[x.kind == k]['sc_' + v].mean():.2f}" for k in ("speech", "music", "other"))
+                L.append(f"| {v} | {track} | {half} | {cnt} | {x[x.kind == 'speech']['pesq_' + v].mean():.3f} "
+                         f"| {sc} | {x['w_' + v].mean():.3f} |")
+    return "\n".join(L)
+
+
+def main_eval(a: list[str]) -> None:
+    import pandas as pd
+    half = a[a.index("--half") + 1] if "--half" in a else "all"
+    tracks = a[a.index("--tracks") + 1].split(",") if "--tracks" in a else ("clean", "noise20")
+    kinds = a[a.index("--kinds") + 1].split(",") if "--kinds" in a else ("speech", "music", "other")
+    out = a[a.index("--out") + 1] if "--out" in a else None
+    skip = {"--half", "--tracks", "--kinds", "--out"}
+    variants = [v for j, v in enumerate(a) if v not in skip and (j == 0 or a[j - 1] not in skip)]
+    rows = evaluate(variants, tracks, half, kinds)
+    if out:
+        pd.DataFrame(rows).to_csv(out, index=False)
+    print(summary(rows, variants))
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    if a[0] == "collect":
+        collect(a[a.index("--track") + 1], int(a[a.index("--every") + 1]) if "--every" in a else 1,
+                int(a[a.index("--start") + 1]) if "--start" in a else 0)
+    elif a[0] == "eval":
+        main_eval(a[1:])
