@@ -252,6 +252,115 @@ def main_eval(a: list[str]) -> None:
     print(summary(rows, variants))
 
 
+def time_blend(every: int = 7, repeat: int = 3) -> None:
+    """CPU seconds of the default cell's guard with rule d on and off, interleaved per clip."""
+    from melbench.bench.pipelines import clips_for
+    cases = []
+    spec = get_spec(SPEC)
+    for c in _clips(spec)[::every]:
+        cases.append((SPEC, spec, c.id, np.asarray(c.audio, np.float32)))
+    for name in ("hifigan_v1", "bigvgan_44k_128"):
+        sp = get_spec(name)
+        for cid, _, y in clips_for(sp, None, False, 2.5):
+            cases.append((name, sp, cid, y))
+    on = registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200})
+    off = registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200, "blend": False})
+    ratios = {}
+    with threadpool_limits(1):
+        for name, sp, cid, y in cases:
+            mel = sp.mel(y)
+            on(mel[..., :16], sp, context={"w": 1})
+            off(mel[..., :16], sp, context={"w": 1})
+            t = {"on": [], "off": []}
+            for _ in range(repeat):
+                for k, inv in (("off", off), ("on", on)):
+                    t0 = time.process_time()
+                    ctx: dict = {"clip": cid}
+                    inv(mel, sp, context=ctx)
+                    t[k].append(time.process_time() - t0)
+            r = min(t["on"]) / min(t["off"])
+            ratios.setdefault(name, []).append(r)
+            print(f"{name:16s} {cid[:36]:36s} {ctx['guard']['chosen']:8s} off {min(t['off']):.3f} s "
+                  f"on {min(t['on']):.3f} s x{r:.3f}", flush=True)
+    for name, r in ratios.items():
+        print(f"MEAN {name:16s} n={len(r)} on/off mean x{np.mean(r):.3f} median x{np.median(r):.3f} "
+              f"max x{np.max(r):.3f}")
+
+
+FINAL_CELLS = {"new": "guarded:200:inner=joint_tcr+fgla:0",
+               "old": "guarded:200:inner=joint_tcr:blend=false:noise_share=0+fgla:0",
+               "ref": "nnls+fgla:100"}
+
+
+def final(out: str, every: int = 1) -> None:
+    """The cells themselves (``melbench bench pipelines``' call) on the suite, clean + noise20."""
+    import csv
+    import io
+
+    from melbench.bench.pipelines import _cell_call
+    from melbench.results import atomic_write_bytes
+    spec = get_spec(SPEC)
+    rows = []
+    with threadpool_limits(1):
+        for track in ("clean", "noise20"):
+            degradation = registry.create("degrade", *TRACKS[track])
+            for i, c in list(enumerate(_clips(spec)))[::every]:
+                y = np.asarray(c.audio, np.float32)
+                mag = spec.magnitude(y)
+                mel = degradation(spec.mel_from_magnitude(mag), spec, np.random.default_rng([0, 1]))
+                kind = c.meta.get("kind", "")
+                r = {"track": track, "i": i, "id": c.id, "kind": kind}
+                for key, cell in FINAL_CELLS.items():
+                    fn = _cell_call(cell, spec, len(y), mag, 0)
+                    t0 = time.process_time()
+                    yy = np.asarray(fn(mel), np.float32)[: len(y)]
+                    r["t_" + key] = time.process_time() - t0
+                    r["sc_" + key] = spectral_convergence_db(mag, spec.magnitude(yy))
+                    r["pesq_" + key] = _pesq(spec, y, yy) if kind == "speech" else np.nan
+                rows.append(r)
+                print(track, i, c.id[:36], {k: round(v, 2) for k, v in r.items() if k[:3] in ("sc_", "pes")},
+                      flush=True)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(Path(out), buf.getvalue().encode())
+
+
+def report_final(path: str) -> None:
+    """Counts over the bounds against ``nnls`` + ``fgla:100`` per kind, track and half."""
+    import pandas as pd
+    d = pd.read_csv(path)
+    print("| cell | track | half | over: speech | music | other | mean PESQ-wb speech "
+          "| mean SC speech / music / other (dB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for key in ("old", "new"):
+        for track in ("clean", "noise20"):
+            for half in ("even", "odd", "all"):
+                x = d[(d.track == track) & ((half == "all") | ((d.i % 2) == (half == "odd")))]
+                over = (x["sc_" + key] - x.sc_ref > SC_BOUND) | (
+                    (x.kind == "speech") & (x.pesq_ref - x["pesq_" + key] > PESQ_BOUND))
+                cnt = " | ".join(f"{int(over[x.kind == k].sum())}/{int((x.kind == k).sum())}"
+                                 for k in ("speech", "music", "other"))
+                sc = " / ".join(f"{x[x.kind == k]['sc_' + key].mean():.2f}" for k in ("speech", "music", "other"))
+                print(f"| {key} | {track} | {half} | {cnt} | {x[x.kind == 'speech']['pesq_' + key].mean():.3f} "
+                      f"| {sc} |")
+    for track in ("clean", "noise20"):
+        x = d[d.track == track]
+        r = x.t_new / x.t_old
+        print(f"time {track}: new/old per clip mean x{r.mean():.3f} median x{r.median():.3f}; "
+              f"mean clip {x.t_new.mean():.3f} s vs {x.t_old.mean():.3f} s")
+    sp = d[d.kind == "speech"]
+    dp = sp.pesq_new - sp.pesq_old
+    print(f"speech PESQ new - old: mean {dp.mean():+.4f}, min {dp.min():+.3f}, max {dp.max():+.3f}")
+    for key in ("old", "new"):
+        over = (d["sc_" + key] - d.sc_ref > SC_BOUND) | (
+            (d.kind == "speech") & (d.pesq_ref - d["pesq_" + key] > PESQ_BOUND))
+        d["over_" + key] = over
+    print("newly over:", d[d.over_new & ~d.over_old][["track", "id"]].values.tolist())
+    print("still over:", d[d.over_new & d.over_old][["track", "id"]].values.tolist())
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "collect":
@@ -259,3 +368,9 @@ if __name__ == "__main__":
                 int(a[a.index("--start") + 1]) if "--start" in a else 0)
     elif a[0] == "eval":
         main_eval(a[1:])
+    elif a[0] == "final":
+        final(a[1], int(a[a.index("--every") + 1]) if "--every" in a else 1)
+    elif a[0] == "report-final":
+        report_final(a[1])
+    elif a[0] == "time":
+        time_blend(int(a[a.index("--every") + 1]) if "--every" in a else 7)

@@ -11,7 +11,9 @@ band powers (:func:`local_flatness`, the flatness of
 :func:`~melbench.inverters.guarded.spectral_flatness` over a neighbourhood of
 ``2 n_bands + 1`` bands and ``2 n_frames + 1`` frames), mapped linearly from 0 at
 ``lo`` to 1 at ``hi`` (:func:`blend_weights`) and spread from bands to bins by the
-filterbank (each bin's weight is the filter-weighted mean of its bands'). The phase stays
+filterbank (:func:`blend_weights`: each bin's weight is the filter-weighted mean of its
+bands'). The share of the mel's energy so weighted (:func:`noise_energy_share`) is rule e
+of the guard: a mel with most of its energy in locally flat regions goes to the fallback. The phase stays
 the inner's (``context["phase_init"]``); no iteration follows (a few FGLA iterations from
 the blended estimate moved PESQ-wb by up to -0.66 on a suite clip: ``results/guard_local.md``).
 
@@ -43,7 +45,8 @@ def local_flatness(mel: np.ndarray, spec: FeatureSpec, n_bands: int = 2,
     Each band's power is divided by its filter's weight sum (squared for a magnitude mel),
     as in :func:`~melbench.inverters.guarded.spectral_flatness`; the flatness of a cell is
     the geometric over the arithmetic mean of those powers over the bands ``b - n_bands ..
-    b + n_bands`` and frames ``t - n_frames .. t + n_frames`` (edges repeated).
+    b + n_bands`` and frames ``t - n_frames .. t + n_frames`` (edges repeated; bands that
+    hold no FFT bin left out).
 
     Parameters
     ----------
@@ -66,15 +69,17 @@ def local_flatness(mel: np.ndarray, spec: FeatureSpec, n_bands: int = 2,
     pw = lin * lin / (r * r) if spec.power == 1 else lin / r
     pw = np.maximum(pw, max(float(pw.max()), 1e-300) * 1e-11)
     size = (2 * int(n_bands) + 1, 2 * int(n_frames) + 1)
-    geo = np.exp(uniform_filter(np.log(pw), size=size, mode="nearest"))
-    flat = geo / uniform_filter(pw, size=size, mode="nearest")
+    valid = np.broadcast_to(bands[:, None], pw.shape).astype(np.float64)
+    count = np.maximum(uniform_filter(valid, size=size, mode="nearest"), 1e-12)
+    geo = np.exp(uniform_filter(np.log(pw) * valid, size=size, mode="nearest") / count)
+    flat = geo / (uniform_filter(pw * valid, size=size, mode="nearest") / count)
     flat[~bands] = 0.0
     return np.minimum(flat, 1.0)
 
 
-def blend_weights(mel: np.ndarray, spec: FeatureSpec, lo: float, hi: float,
-                  n_bands: int = 2, n_frames: int = 1) -> np.ndarray:
-    """Per-bin weight of the ``nnls`` magnitude in the blend (0: the inner's, 1: ``nnls``'s).
+def band_weights(mel: np.ndarray, spec: FeatureSpec, lo: float, hi: float,
+                 n_bands: int = 2, n_frames: int = 1) -> np.ndarray:
+    """Per-band weight of the ``nnls`` magnitude (0: the inner's, 1: ``nnls``'s).
 
     Parameters
     ----------
@@ -90,13 +95,61 @@ def blend_weights(mel: np.ndarray, spec: FeatureSpec, lo: float, hi: float,
 
     Returns
     -------
+    np.ndarray [shape=(n_mels, frames)]
+        Weights in [0, 1] (0 on bands that hold no FFT bin).
+    """
+    return np.clip((local_flatness(mel, spec, n_bands, n_frames) - lo) / (hi - lo), 0.0, 1.0)
+
+
+def noise_energy_share(mel: np.ndarray, spec: FeatureSpec, weights: np.ndarray) -> float:
+    """Share of the mel's per-bin band power that the blend gives to ``nnls``.
+
+    ``sum(p * w) / sum(p)`` over all bands and frames, with ``p`` the per-bin band powers
+    of :func:`local_flatness` and ``w`` the band weights (:func:`band_weights`): 0 for a
+    mel whose energy lies where it is peaky across bands, 1 for one whose energy lies
+    where it is locally flat.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain``.
+    spec : FeatureSpec
+        Its contract.
+    weights : np.ndarray [shape=(n_mels, frames)]
+        :func:`band_weights` of the mel.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN for an all-zero mel.
+    """
+    rows = spec.mel_basis(np.float64).sum(1)
+    lin = np.asarray(mel, dtype=np.float64)
+    r = np.where(rows > 0, rows, 1.0)[:, None]
+    pw = np.where(rows[:, None] > 0, lin * lin / (r * r) if spec.power == 1 else lin / r, 0.0)
+    total = float(pw.sum())
+    return float((pw * weights).sum() / total) if total > 0 else float("nan")
+
+
+def blend_weights(band_w: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Per-bin weights from band weights: each bin's is the filter-weighted mean of its bands'.
+
+    Parameters
+    ----------
+    band_w : np.ndarray [shape=(n_mels, frames)]
+        :func:`band_weights`.
+    spec : FeatureSpec
+        Its contract (filterbank).
+
+    Returns
+    -------
     np.ndarray [shape=(n_freq, frames)]
         Float32 weights in [0, 1]; 0 on bins no band covers.
     """
-    wb = np.clip((local_flatness(mel, spec, n_bands, n_frames) - lo) / (hi - lo), 0.0, 1.0)
-    basis = spec.mel_basis(np.float64)
+    wb = band_w
+    basis = spec.mel_basis(np.float32)
     cover = basis.sum(0)
-    return ((basis.T @ wb) / np.where(cover > 0, cover, 1.0)[:, None]).astype(np.float32)
+    return (basis.T @ wb.astype(np.float32)) / np.where(cover > 0, cover, 1.0)[:, None]
 
 
 def blend_magnitudes(mag1: np.ndarray, mag0: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -359,6 +359,11 @@ class Guarded(Inverter):
         blend_lo, blend_hi : float
             Local flatness at which the ``nnls`` magnitude's weight is 0 and 1
             (``0 <= blend_lo < blend_hi <= 1``).
+        noise_share : float
+            Rule e: the fallback is kept (the inner not run) if the share of the mel's
+            energy the blend weights toward ``nnls``
+            (:func:`melbench.inverters.guard_blend.noise_energy_share`, with
+            ``blend_lo`` / ``blend_hi``) is at least this; 0 turns the rule off.
         seed : int
             Seed of the fallback's random initial phase.
         """
@@ -376,6 +381,7 @@ class Guarded(Inverter):
         blend: bool = True
         blend_lo: float = 0.4
         blend_hi: float = 0.8
+        noise_share: float = 0.4
         seed: int = 0
 
     def validate(self) -> None:
@@ -400,7 +406,7 @@ class Guarded(Inverter):
         for f in ("probe", "fallback_final", "blend"):
             if not isinstance(getattr(p, f), bool):
                 raise ParameterError(f"{f}={getattr(p, f)!r} must be true or false")
-        for f in ("margin_db", "smooth_db", "noise_flatness"):
+        for f in ("margin_db", "smooth_db", "noise_flatness", "noise_share"):
             v = getattr(p, f)
             if not np.isfinite(v) or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
@@ -430,6 +436,7 @@ class Guarded(Inverter):
         from .. import registry
         from ..phase.projections import fgla
         from ..plugin import PHASE_FINAL_KEY
+        from .guard_blend import band_weights, blend_magnitudes, blend_weights, noise_energy_share
         from .joint_fgla import PHASE_INIT_KEY
         from .nnls import mel_nnls_inverse
 
@@ -454,8 +461,14 @@ class Guarded(Inverter):
         flat = spectral_flatness(mel, spec)
         smooth = float(p.smooth_db) > 0 and rough < float(p.smooth_db)
         noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
+        band_w, share = None, float("nan")
+        if not (smooth or noisy) and (p.blend or float(p.noise_share) > 0):
+            band_w = band_weights(mel, spec, float(p.blend_lo), float(p.blend_hi), *BLEND_NEIGHBOURHOOD)
+            share = noise_energy_share(mel, spec, band_w)
+        textured = float(p.noise_share) > 0 and share >= float(p.noise_share)
         record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
-                                  "flatness": flat, "noisy": noisy, "inner": float("nan"),
+                                  "flatness": flat, "noisy": noisy, "noise_share": share,
+                                  "textured": textured, "inner": float("nan"),
                                   "fallback": float("nan"), "probe": float("nan"), "stopped": False,
                                   "blend": float("nan")}
 
@@ -469,7 +482,7 @@ class Guarded(Inverter):
             return fgla(m0, spec, n_iter=int(p.fallback_iter), rng=int(p.seed),
                         checkpoints=checkpoints)
 
-        if smooth or noisy:  # decided from the mel alone: the inner method is not run
+        if smooth or noisy or textured:  # decided from the mel alone: the inner is not run
             mag = fallback_magnitude()
             x, fallback = fallback_phase(mag), True
         else:
@@ -502,12 +515,9 @@ class Guarded(Inverter):
                     c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
                     fallback = c0 < c1 - float(p.margin_db)
             if not fallback and p.blend:  # rule d: nnls's magnitude where the mel is locally flat
-                from .guard_blend import blend_magnitudes, blend_weights
-
                 if mag0 is None:
                     mag0 = fallback_magnitude()
-                w = blend_weights(mel, spec, float(p.blend_lo), float(p.blend_hi),
-                                  BLEND_NEIGHBOURHOOD[0], BLEND_NEIGHBOURHOOD[1])
+                w = blend_weights(band_w, spec)
                 mag1 = blend_magnitudes(mag1, mag0, w)
                 record["blend"] = float(np.mean(w))
             mag, x = (mag0, x0) if fallback else (mag1, x1)
