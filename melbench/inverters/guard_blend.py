@@ -1,4 +1,4 @@
-"""The local blend of :class:`~melbench.inverters.guarded.Guarded`: the inner's magnitude toward ``nnls``'s where the mel is locally flat.
+"""Rules d and e of ``guarded``: the inner's magnitude toward ``nnls``'s where the mel is locally flat.
 
 Where the guard keeps the inner method (rule c of :mod:`melbench.inverters.guarded`), the
 inner's magnitude ``|X_1|`` is replaced by
@@ -36,6 +36,10 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from ..spec import FeatureSpec
+
+
+#: Bands whose filter covers fewer FFT bins than this get weight 0 (:func:`band_weights`).
+MIN_BINS = 3
 
 
 def local_flatness(mel: np.ndarray, spec: FeatureSpec, n_bands: int = 2,
@@ -96,9 +100,14 @@ def band_weights(mel: np.ndarray, spec: FeatureSpec, lo: float, hi: float,
     Returns
     -------
     np.ndarray [shape=(n_mels, frames)]
-        Weights in [0, 1] (0 on bands that hold no FFT bin).
+        Weights in [0, 1]; 0 on bands whose filter covers fewer than :data:`MIN_BINS` FFT
+        bins (the mel nearly fixes their bins: there is no fine structure to invent; at
+        ``torchaudio``, n_fft 400 and 128 bands, that is 65 bands, and without it the
+        noise-like energy share of 26 of 49 suite speech clips reached rule e's 0.4).
     """
-    return np.clip((local_flatness(mel, spec, n_bands, n_frames) - lo) / (hi - lo), 0.0, 1.0)
+    w = np.clip((local_flatness(mel, spec, n_bands, n_frames) - lo) / (hi - lo), 0.0, 1.0)
+    w[(spec.mel_basis(np.float64) > 0).sum(1) < MIN_BINS] = 0.0
+    return w
 
 
 def noise_energy_share(mel: np.ndarray, spec: FeatureSpec, weights: np.ndarray) -> float:
