@@ -1,19 +1,27 @@
-"""A local guard for ``guarded`` (issue 16): measurements on the evaluation suite.
+"""A local guard for ``guarded`` (issue 16, rules d and e): measurements on the evaluation suite.
 
 Run from the repository root (``make eval-data`` once)::
 
-    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py collect --track clean [--every N]
-    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py collect --track noise20 [--every N]
-    .venv/bin/python results/guard_local.py eval VARIANT [VARIANT ...]
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py collect --track clean|noise20 [--every N]
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py eval VARIANT [...] [--half even|odd]
+        [--tracks clean,noise20] [--kinds speech,music,other] [--out CSV]
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py final results/guard_local_final.csv
+    .venv/bin/python results/guard_local.py report-final results/guard_local_final.csv
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py time [--every N]
 
-``collect`` runs the default cell's guard (``guarded:200:inner=joint_tcr``) on every clip of
-``EvalSuite().clips("speech16k")`` (degraded as ``melbench bench pipelines`` does, seed 0) and
-caches under ``$GUARD_LOCAL_CACHE`` (default ``/tmp/s7r/cache``) per clip: the given mel, the
-inner's complex estimate ``x1`` (clips where rule c kept the inner) and the fallback's
-``x0`` (``nnls`` + ``fgla:100``, seed 0). ``eval`` replays variants of the final step on the
-cached candidates and prints, per kind and track, counts over issue 16's bounds against
-``nnls`` + ``fgla:100`` (0.3 dB true-magnitude SC, 0.05 PESQ-wb for speech), mean PESQ /
-SC, separately for the even- and odd-index clips.
+``collect`` runs the default cell's guard (``guarded:200:inner=joint_tcr`` with rules d and
+e off: the cache holds the two candidates before them) on every clip of ``EvalSuite().clips("speech16k")`` (degraded as ``melbench bench
+pipelines`` does, seed 0) and caches under ``$GUARD_LOCAL_CACHE`` (default
+``/tmp/s7r/cache``) per clip: the given mel, the inner's complex estimate ``x1`` (where
+rule c kept the inner) and the fallback's ``x0`` (``nnls`` + ``fgla:100``, seed 0).
+``eval`` replays variants of the final step on those candidates (``KIND[:key=value]...``,
+KIND ``flat`` = the local-flatness blend, ``coh`` = the inner's fine-structure coherence,
+``const`` = one weight everywhere; ``k`` FGLA iterations after the blend) and prints, per
+track and half, counts over issue 16's bounds against ``nnls`` + ``fgla:100`` (0.3 dB
+true-magnitude SC, 0.05 PESQ-wb for speech) and mean PESQ / SC. ``final`` runs the cells
+themselves (:data:`FINAL_CELLS`, ``melbench bench pipelines``' call) on all clips and both
+tracks; ``report-final`` prints its table; ``time`` times the guard with rules d and e on
+and off, interleaved per clip.
 """
 from __future__ import annotations
 
@@ -46,7 +54,8 @@ def collect(track: str, every: int, start: int = 0) -> None:
     spec = get_spec(SPEC)
     dname, dparams = TRACKS[track]
     degradation = registry.create("degrade", dname, dparams)
-    guard = registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200})
+    guard = registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200,
+                                                    "blend": False, "noise_share": 0.0})
     nnls = registry.create("inverter", "nnls", {})
     out = CACHE / track
     out.mkdir(parents=True, exist_ok=True)

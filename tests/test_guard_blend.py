@@ -64,8 +64,9 @@ def test_local_flatness_against_a_loop():
 
 
 def test_weights_ramp_and_spread_by_the_filterbank():
-    """Band weight 0 at flatness lo, 1 at hi, linear between; each bin's weight is the
-    filter-weighted mean of its bands' (a loop over the filterbank's non-zeros)."""
+    """Band weight 0 at flatness lo, 1 at hi, linear between, and 0 on bands covering fewer
+    than 3 FFT bins; each bin's weight is the filter-weighted mean of its bands' (a loop
+    over the filterbank's non-zeros)."""
     spec = get_spec("speech16k")
     rng = np.random.default_rng(5)
     lin = rng.uniform(0.05, 1.0, (spec.n_mels, 6)) ** 2
@@ -84,6 +85,11 @@ def test_weights_ramp_and_spread_by_the_filterbank():
             continue
         ref = (basis[bands, k][:, None] * wb[bands]).sum(0) / basis[bands, k].sum()
         np.testing.assert_allclose(wbin[k], ref, rtol=1e-5, atol=1e-6)
+    ta = get_spec("torchaudio")  # n_fft 400, 128 bands: 65 cover fewer than 3 FFT bins
+    narrow = (ta.mel_basis(np.float64) > 0).sum(1) < 3
+    assert narrow.sum() == 65
+    w_flat = band_weights(ta.mel_basis(np.float64).sum(1)[:, None] * np.ones((1, 4)), ta, 0.4, 0.8)
+    assert np.all(w_flat[narrow] == 0) and np.all(w_flat[~narrow] == 1)  # flat per-bin power
     a, b = rng.uniform(0, 1, (2, spec.n_freq, 6)).astype(np.float32)
     np.testing.assert_allclose(blend_magnitudes(a, b, wbin), (1 - wbin) * a + wbin * b, atol=1e-6)
 
