@@ -7,7 +7,7 @@ Run from the repository root (``make eval-data`` once)::
         [--tracks clean,noise20] [--kinds speech,music,other] [--out CSV]
     OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py final results/guard_local_final.csv
     .venv/bin/python results/guard_local.py report-final results/guard_local_final.csv
-    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py time [--every N]
+    OMP_NUM_THREADS=1 .venv/bin/python results/guard_local.py time [--every N] [--repeat R]
 
 ``collect`` runs the default cell's guard (``guarded:200:inner=joint_tcr`` with rules d and
 e off: the cache holds the two candidates before them) on every clip of ``EvalSuite().clips("speech16k")`` (degraded as ``melbench bench
@@ -382,4 +382,5 @@ if __name__ == "__main__":
     elif a[0] == "report-final":
         report_final(a[1])
     elif a[0] == "time":
-        time_blend(int(a[a.index("--every") + 1]) if "--every" in a else 7)
+        time_blend(int(a[a.index("--every") + 1]) if "--every" in a else 7,
+                   int(a[a.index("--repeat") + 1]) if "--repeat" in a else 3)
