@@ -37,7 +37,6 @@ from scipy.ndimage import uniform_filter
 
 from ..spec import FeatureSpec
 
-
 #: Bands whose filter covers fewer FFT bins than this get weight 0 (:func:`band_weights`).
 MIN_BINS = 3
 
