@@ -139,6 +139,10 @@ checkpoint looked at, ``stopped``: whether the probe stopped it there) are put i
 ``context["guard"]`` (recorded by
 ``melbench bench pipelines``).
 
+Size: the module docstring holds the measured reason for every rule and threshold (about
+half of the module); the rules share one ``solve`` and its record, so they stay together
+(the blend's pieces live in :mod:`melbench.inverters.guard_blend`).
+
 Which criterion predicts the true-magnitude SC ordering of the two candidates,
 and how often, is measured by ``melbench bench pipelines`` (section "Guard" of
 ``results/bench_pipelines.md``); the criteria need no reference audio.
