@@ -100,12 +100,13 @@ def test_unguarded_joint_fgla_loses_where_the_guard_falls_back():
 
 
 def test_guard_keeps_the_inner_method_on_speech_and_returns_its_output():
-    """Where joint_fgla wins (clean speech), the guarded cell is exactly joint_fgla's cell."""
+    """Where joint_fgla wins (clean speech), the guarded cell without rule d (the blend) is
+    exactly joint_fgla's cell."""
     spec = get_spec("speech16k")
     (clip_id, kind, audio), = [c for c in _short(spec) if c[0] == "cmu_arctic_a0007"]
     mel = spec.mel(audio)
     # probe off: the fallback's 100 iterations run, so its criterion is recorded
-    inv_g = registry.create("inverter", "guarded", {"inner_iter": 60, "probe": False})
+    inv_g = registry.create("inverter", "guarded", {"inner_iter": 60, "probe": False, "blend": False})
     inv_j = registry.create("inverter", "joint_fgla", {"joint_iter": 60})
     # (non-empty: Inverter.__call__ replaces an empty context by a new dict)
     ctx_g, ctx_j = {"clip": clip_id}, {"clip": clip_id}

@@ -2,8 +2,10 @@
 
 :mod:`melbench.inverters.guarded` decides from two of them
 (:func:`~melbench.inverters.guarded.band_roughness_db` and
-:func:`~melbench.inverters.guarded.spectral_flatness`, which live there); the others were
-measured and not used (``results/guard_analysis.md``, ``results/guard_analysis.py``).
+:func:`~melbench.inverters.guarded.spectral_flatness`, which live there) and, for rules d
+and e, from the local flatness of :mod:`melbench.inverters.guard_blend`
+(``results/guard_local.md``); the others were measured and not used
+(``results/guard_analysis.md``, ``results/guard_analysis.py``).
 """
 
 from __future__ import annotations
