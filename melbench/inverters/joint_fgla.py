@@ -139,7 +139,7 @@ def _joint_operators(spec: FeatureSpec, dtype_str: str, low: bool = True):
 
 
 #: Frames processed together in :func:`_k_joint` (the innermost, SIMD axis of its loops).
-_BLOCK = 32
+_BLOCK = 64
 
 
 @numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
@@ -177,16 +177,36 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
     s0 = np.empty((n, blk), dtype=mel.dtype)
     fac = np.empty((n, blk), dtype=mel.dtype)
     acc = np.empty(blk, dtype=mel.dtype)
+    j0, j1 = 0, n  # the bins the steps act on: the union of the band rows' ranges
+    if n_steps > 0:
+        j0, j1 = n, 0
+        for i in range(n_rows):
+            if offsets[i + 1] > offsets[i]:
+                j0 = min(j0, lo[i])
+                j1 = max(j1, lo[i] + offsets[i + 1] - offsets[i])
+        if j1 < j0:
+            j0, j1 = 0, 0
+        for j in range(n):  # the others end at exactly 0 (no band, keep 0), gain 0
+            if j < j0 or j >= j1:
+                for f in range(blk):
+                    s[j, f] = dt(0.0)
+                    fac[j, f] = dt(0.0)
     for k in range(n_frames):
         for j in range(n):
             v = t[k, j]
             a[k, j] = np.sqrt(v.real * v.real + v.imag * v.imag)
     for k0 in range(0, n_frames, blk):
         nb = min(blk, n_frames - k0)
-        for f in range(nb):
-            for j in range(n):
-                v = a[k0 + f, j]
-                s0[j, f] = v * v if power == 2 else v
+        ga, gb = (0, n) if sharp != 0 else (j0, j1)  # the max of the prior needs every bin
+        if power == 2:
+            for f in range(nb):
+                for j in range(ga, gb):
+                    v = a[k0 + f, j]
+                    s0[j, f] = v * v
+        else:
+            for f in range(nb):
+                for j in range(ga, gb):
+                    s0[j, f] = a[k0 + f, j]
         if sharp != 0:  # power-law prior: s0 (s0 / max_frame s0)^sharp before the mel steps
             for f in range(nb):
                 acc[f] = small
@@ -194,18 +214,19 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
                 for f in range(nb):
                     if s0[j, f] > acc[f]:
                         acc[f] = s0[j, f]
-            for j in range(n):
+            for j in range(j0, j1):
                 for f in range(nb):
                     v = s0[j, f]
                     s[j, f] = v * (v / acc[f]) ** sharp if v > small else dt(0.0)
         else:
-            for j in range(n):
+            for j in range(j0, j1):
                 for f in range(nb):
                     s[j, f] = s0[j, f]
-        for _ in range(n_steps):
-            for j in range(n):
+        if n_steps > 0:
+            for j in range(j0, j1):
                 for f in range(nb):
                     fac[j, f] = keep[j]
+        for st in range(n_steps):
             for i in range(n_rows):
                 o = offsets[i]
                 w = offsets[i + 1] - o
@@ -221,14 +242,27 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
                     wq = ww[o + q]
                     for f in range(nb):
                         fac[base + q, f] += wq * acc[f]
-            for j in range(n):
+            if st + 1 < n_steps:  # the update, and the next step's factor from keep
+                for j in range(j0, j1):
+                    kj = keep[j]
+                    for f in range(nb):
+                        v2 = s[j, f] * fac[j, f]
+                        s[j, f] = v2 if v2 > small else dt(0.0)
+                        fac[j, f] = kj
+            else:
+                for j in range(j0, j1):
+                    for f in range(nb):
+                        v2 = s[j, f] * fac[j, f]
+                        s[j, f] = v2 if v2 > small else dt(0.0)
+        if power == 2:
+            for j in range(j0, j1):
                 for f in range(nb):
-                    v2 = s[j, f] * fac[j, f]
-                    s[j, f] = v2 if v2 > small else dt(0.0)
-        for j in range(n):
-            for f in range(nb):
-                q = s[j, f] / s0[j, f] if s0[j, f] > small else dt(0.0)
-                fac[j, f] = np.sqrt(q) if power == 2 else q
+                    q = s[j, f] / s0[j, f] if s0[j, f] > small else dt(0.0)
+                    fac[j, f] = np.sqrt(q)
+        else:
+            for j in range(j0, j1):
+                for f in range(nb):
+                    fac[j, f] = s[j, f] / s0[j, f] if s0[j, f] > small else dt(0.0)
         for f in range(nb):
             for j in range(n):
                 g[k0 + f, j] = fac[j, f]
@@ -238,18 +272,23 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
                     s_out[k0 + f, j] = s[j, f]
     dist = 0.0
     b = dt(1.0) + alpha
-    for k in range(n_frames):
-        for j in range(n):
-            gk = g[k, j]
-            if want_dist:
-                d = np.float64(a[k, j]) * (1.0 - np.float64(gk))
+    if want_dist:
+        for k in range(n_frames):
+            for j in range(n):
+                d = np.float64(a[k, j]) * (1.0 - np.float64(g[k, j]))
                 dist += d * d
-            x = t[k, j] * gk
-            if first:
+    if first:
+        for k in range(n_frames):
+            for j in range(n):
+                x = t[k, j] * g[k, j]
                 t[k, j] = x
-            else:
+                xprev[k, j] = x
+    else:
+        for k in range(n_frames):
+            for j in range(n):
+                x = t[k, j] * g[k, j]
                 t[k, j] = b * x - alpha * xprev[k, j]
-            xprev[k, j] = x
+                xprev[k, j] = x
     return dist
 
 
