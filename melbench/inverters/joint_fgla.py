@@ -200,13 +200,15 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
         ga, gb = (0, n) if sharp != 0 else (j0, j1)  # the max of the prior needs every bin
         if power == 2:
             for f in range(nb):
+                af = a[k0 + f]
                 for j in range(ga, gb):
-                    v = a[k0 + f, j]
+                    v = af[j]
                     s0[j, f] = v * v
         else:
             for f in range(nb):
+                af = a[k0 + f]
                 for j in range(ga, gb):
-                    s0[j, f] = a[k0 + f, j]
+                    s0[j, f] = af[j]
         if sharp != 0:  # power-law prior: s0 (s0 / max_frame s0)^sharp before the mel steps
             for f in range(nb):
                 acc[f] = small
@@ -234,14 +236,17 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
                 acc[:nb] = dt(0.0)
                 for q in range(w):
                     wq = mw[o + q]
+                    sq = s[base + q]
                     for f in range(nb):
-                        acc[f] += wq * s[base + q, f]
+                        acc[f] += wq * sq[f]
+                mi = mel[i, k0 : k0 + nb]  # a view from 0: vectorises (no index arithmetic)
                 for f in range(nb):
-                    acc[f] = mel[i, k0 + f] / acc[f] if acc[f] > small else dt(0.0)
+                    acc[f] = mi[f] / acc[f] if acc[f] > small else dt(0.0)
                 for q in range(w):
                     wq = ww[o + q]
+                    fq = fac[base + q]
                     for f in range(nb):
-                        fac[base + q, f] += wq * acc[f]
+                        fq[f] += wq * acc[f]
             if st + 1 < n_steps:  # the update, and the next step's factor from keep
                 for j in range(j0, j1):
                     kj = keep[j]
@@ -264,12 +269,14 @@ def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alp
                 for f in range(nb):
                     fac[j, f] = s[j, f] / s0[j, f] if s0[j, f] > small else dt(0.0)
         for f in range(nb):
+            gf = g[k0 + f]
             for j in range(n):
-                g[k0 + f, j] = fac[j, f]
+                gf[j] = fac[j, f]
         if want_s:
             for f in range(nb):
+                of = s_out[k0 + f]
                 for j in range(n):
-                    s_out[k0 + f, j] = s[j, f]
+                    of[j] = s[j, f]
     dist = 0.0
     b = dt(1.0) + alpha
     if want_dist:
