@@ -476,12 +476,12 @@ def joint_fgla_inverse(
         c = t
         if it + 1 in restart_at:
             # restart: x onto the mel closely (``final_steps`` steps, no FFT), momentum dropped
-            _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
+            _k_joint(xprev, xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
                      int(final_steps), power, al, True, s, False, False)
             c[0] = xprev
             fresh = True
-    if final_steps > 0:  # more mel steps on |x| itself (no FFT, no momentum)
-        _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, int(final_steps), power,
+    if final_steps > 0:  # more mel steps on |x| itself (no FFT, no momentum; in place)
+        _k_joint(xprev, xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, int(final_steps), power,
                  al, True, s, True, False)
     return proj.from_internal(s[None]), proj.from_internal(xprev[None])
 
