@@ -131,7 +131,7 @@ def test_operators_of_the_test_are_the_inverters(nearest):
     basis = librosa.filters.mel(sr=KEEP.sample_rate, n_fft=KEEP.n_fft, n_mels=KEEP.n_mels,
                                 fmax=KEEP.fmax, norm="slaney").astype(np.float64)
     for mine, theirs in zip(_operators(basis, nearest),
-                            _joint_operators(KEEP, np.dtype(np.float32).str, nearest)):
+                            _joint_operators(KEEP, np.dtype(np.float32).str, nearest), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-9)
 
 
