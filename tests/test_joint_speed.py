@@ -184,3 +184,33 @@ def test_short_signal_padding_takes_the_numpy_path():
     want[:, m:] = 0
     proj._fill_padding()
     np.testing.assert_array_equal(proj._ybuf, want)
+
+
+def test_handoff_steps_end_the_first_run_only():
+    """``handoff_steps`` replaces ``final_steps`` at the end of ``joint_tc``, not of the restart."""
+    from melbench.errors import ParameterError
+    from melbench.inverters.joint_continuity import joint_tc_inverse
+    from melbench.inverters.joint_fgla import joint_fgla_inverse
+    from melbench.inverters.joint_restart import joint_tcr_inverse
+    from melbench.testing import conformance_signal
+
+    spec = FeatureSpec(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, fmax=8000.0,
+                       power=1, pad_mode="constant", name="small16k")
+    y = conformance_signal(spec.sample_rate, seconds=0.5)
+    m = spec.mel_from_magnitude(spec.magnitude(y))
+    kw = dict(n_iter=12, prior_iter=8, final_steps=20)
+    _, x1 = joint_tc_inverse(m, spec, **kw | {"final_steps": 3})
+    want_s, want_x = joint_fgla_inverse(m, spec, n_iter=5, final_steps=20, init=x1)
+    s, x = joint_tcr_inverse(m, spec, restart_iter=5, handoff_steps=3, **kw)
+    np.testing.assert_array_equal(x, want_x)
+    np.testing.assert_array_equal(s, want_s)
+    # None is today's behaviour (final_steps at both ends), and it differs from 3 steps
+    s_none, x_none = joint_tcr_inverse(m, spec, restart_iter=5, **kw)
+    s_same, x_same = joint_tcr_inverse(m, spec, restart_iter=5, handoff_steps=20, **kw)
+    np.testing.assert_array_equal(x_none, x_same)
+    assert np.abs(x_none - x).max() > 1e-4 * np.abs(x).max()
+    # without a restart the first run's end is the output: final_steps applies
+    np.testing.assert_array_equal(joint_tcr_inverse(m, spec, restart_iter=0, handoff_steps=0, **kw)[1],
+                                  joint_tc_inverse(m, spec, **kw)[1])
+    with pytest.raises(ParameterError, match="handoff_steps=-1 must be a non-negative integer"):
+        joint_tcr_inverse(m, spec, handoff_steps=-1)
