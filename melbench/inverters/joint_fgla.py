@@ -43,12 +43,14 @@ of it on the five bundled speech clips at speech16k: mean PESQ-wb 3.82 against 3
 after 300 iterations and 100 ``fgla``), or a complex warm start (``init=``; the STFT of the clip itself is
 a fixed point: a consistent spectrogram whose mel is the given mel).
 
-Cost: one FFT pair plus the compiled mel/momentum pass (about 0.6x the FFT floor
-with three mel steps) per iteration, 1.8x the floor in all
-(``results/bench_joint_fgla.md``), so 300 iterations + 32 ``fgla`` fit in librosa
-``mel_to_audio``'s time. Measured schedules (``results/joint_fgla_quality.md``, the
-evaluation suite's 147 speech clips at speech16k): 300 iterations raise mean PESQ-wb
-from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter``),
+Cost: one FFT pair plus the compiled mel/momentum pass per iteration. Measured side by
+side with the sixth round's kernel (``results/bench_joint_fgla.md``, whole 3.6 s clip, five
+presets of the pipeline benchmark): the pass with three mel steps takes 0.6-0.8x the FFT
+floor (0.55-0.88x the old kernel's time), 100 mel steps (a ``final_steps`` call) 0.47-0.66x
+the old time, the whole iteration 1.3-2.3x the floor (0.79-0.93x the old), so 300
+iterations + 32 ``fgla`` fit in librosa ``mel_to_audio``'s time. Measured schedules
+(``results/joint_fgla_quality.md``, the evaluation suite's 147 speech clips at
+speech16k): 300 iterations raise mean PESQ-wb from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter``),
 ``restarts``, RAAR and ADMM forms of the same two sets and a phase-first start
 (``fgla`` on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are
 options, not defaults. A power-law prior on the fine structure within bands (``sharpen``,

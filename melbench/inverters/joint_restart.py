@@ -21,9 +21,9 @@ round measured ``guarded:220+fgla:0`` at 3.586 against ``guarded:200+fgla:32`` a
 mel closely (the ``final_steps``) and from a momentum-free iterate. Pipeline numbers with
 librosa in the same run: ``results/speech_phase.md``.
 
-Cost: ``restart_iter`` joint iterations (about 1.8x the FFT floor each,
-``results/bench_joint_fgla.md``), against 32 phase-only ``fgla`` iterations (about 1x each)
-for the tail it replaces.
+Cost: ``restart_iter`` joint iterations (1.3-2.3x the FFT floor each,
+``results/bench_joint_fgla.md``) and ``final_steps`` more mel steps, against 32 phase-only
+``fgla`` iterations (about 1x each) for the tail it replaces.
 
 References
 ----------
