@@ -44,24 +44,24 @@ after 300 iterations and 100 ``fgla``), or a complex warm start (``init=``; the 
 a fixed point: a consistent spectrogram whose mel is the given mel).
 
 Cost: one FFT pair plus the compiled mel/momentum pass per iteration. Measured side by
-side with the sixth round's kernel (``results/bench_joint_fgla.md``, whole 3.6 s clip, five
-presets of the pipeline benchmark): the pass with three mel steps takes 0.6-0.8x the FFT
-floor (0.55-0.88x the old kernel's time), 100 mel steps (a ``final_steps`` call) 0.47-0.66x
-the old time, the whole iteration 1.3-2.3x the floor (0.79-0.93x the old), so 300
-iterations + 32 ``fgla`` fit in librosa ``mel_to_audio``'s time. Measured schedules
-(``results/joint_fgla_quality.md``, the evaluation suite's 147 speech clips at
-speech16k): 300 iterations raise mean PESQ-wb from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter``),
-``restarts``, RAAR and ADMM forms of the same two sets and a phase-first start
-(``fgla`` on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are
-options, not defaults. A power-law prior on the fine structure within bands (``sharpen``,
-peakier or flatter) and, as prototypes, a harmonic comb from an F0 track, averages and
-selections of several fixed points were measured too, and none raises mean PESQ-wb at
-the same cost (picking the best of six starts by log-mel distance: +0.07 for six times
-the iterations); the
-PESQ lost against the oracle is in the *phase below 1 kHz*, not in the high bands the mel
-barely constrains (``results/joint_fgla_quality.md``, "Round 4";
-``results/joint_fgla_oracle_swaps.py``). Measured numbers of whole pipelines:
-``results/bench_pipelines.md`` (``melbench bench pipelines``).
+side with the sixth round's kernel (``results/bench_joint_fgla.md``, whole 3.6 s clip,
+five presets of the pipeline benchmark): the pass with three mel steps takes 0.6-0.8x the
+FFT floor (0.55-0.88x the old kernel's time), 100 mel steps (a ``final_steps`` call)
+0.47-0.66x the old time, the whole iteration 1.3-2.3x the floor (0.79-0.93x the old), so
+300 iterations + 32 ``fgla`` fit in librosa ``mel_to_audio``'s time. Measured schedules
+(``results/joint_fgla_quality.md``, the evaluation suite's 147 speech clips at speech16k):
+300 iterations raise mean PESQ-wb from 3.60 (200) to 3.65; a looser mel step
+(``ratio_steps`` 1 or 2, ``early_iter``), ``restarts``, RAAR and ADMM forms of the same
+two sets and a phase-first start (``fgla`` on the ``nnls`` magnitude) are all within 0.03
+of that or worse, so they are options, not defaults. A power-law prior on the fine
+structure within bands (``sharpen``, peakier or flatter) and, as prototypes, a harmonic
+comb from an F0 track, averages and selections of several fixed points were measured too,
+and none raises mean PESQ-wb at the same cost (picking the best of six starts by log-mel
+distance: +0.07 for six times the iterations); the PESQ lost against the oracle is in the
+*phase below 1 kHz*, not in the high bands the mel barely constrains
+(``results/joint_fgla_quality.md``, "Round 4"; ``results/joint_fgla_oracle_swaps.py``).
+Measured numbers of whole pipelines: ``results/bench_pipelines.md`` (``melbench bench
+pipelines``).
 
 References
 ----------
