@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         joint_tcr_inverse(spec.mel(np.zeros(spec.sample_rate // 4, np.float32) + 1e-3), spec)
         for cid, kind, y in _clips(args.set, spec):
             mag = spec.magnitude(y)
-            mel = spec.mel_from_magnitude(mag)
+            mel = spec.decompress(spec.mel_from_magnitude(mag))  # the inverters take the linear mel
             line = f"{cid[:28]:28s} {kind:9s}"
             for h in args.steps:
                 t0 = time.process_time()
