@@ -168,6 +168,27 @@ def _frame_only_kernel(y, window, hop, frames):  # pragma: no cover - compiled
                 f[j] = window[j] * src[j]
 
 
+@numba.njit(cache=True, nogil=True)
+def _fill_padding_kernel(y, p, lo, hi, reflect):  # pragma: no cover - compiled
+    """Refill ``y[:, :lo]`` and ``y[:, hi:]`` from the signal ``y[:, lo:hi]`` in place.
+
+    ``reflect`` True: numpy's "reflect" (mirror without repeating the edge sample), else
+    "edge" (the edge sample repeated), over ``p`` samples each side; samples beyond
+    ``hi + p`` become 0. Needs ``hi - lo > p`` (the reflection fits in the signal) and
+    ``lo == p``: the same values as :meth:`Projector._fill_padding_numpy`.
+    """
+    nb, n = y.shape
+    m = min(n - hi, p)
+    for b in range(nb):
+        yb = y[b]
+        for i in range(lo):
+            yb[i] = yb[lo + p - i] if reflect else yb[lo]
+        for i in range(m):
+            yb[hi + i] = yb[hi - 2 - i] if reflect else yb[hi - 1]
+        for i in range(hi + m, n):
+            yb[i] = 0
+
+
 def _overlap_add(frames: np.ndarray, hop_length: int, window: np.ndarray | None = None) -> np.ndarray:
     """Overlap-add frames ``(..., n_frames, n_fft)`` with a hop (optionally windowed first)."""
     frames = np.asarray(frames)
@@ -384,6 +405,9 @@ class Projector:
         scale[hi:] = 0
         self._scale = scale
         self._refill = self.pad > 0 and self.pad_mode != "constant"
+        # the compiled refill covers reflect/edge when the reflection fits in the signal
+        self._fill_fast = (self.pad_mode in ("reflect", "edge") and lo == self.pad
+                           and hi - lo > self.pad)
         self._ybuf = np.empty((self.batch, self.n_covered), dtype=self.dtype)
 
     @classmethod
@@ -427,6 +451,15 @@ class Projector:
         return frames
 
     def _fill_padding(self) -> None:
+        """Refill the framing's padding of the signal buffer by the padding rule."""
+        if self._fill_fast:
+            _fill_padding_kernel(self._ybuf, self.pad, self._lo, self._hi,
+                                 self.pad_mode == "reflect")
+        else:
+            self._fill_padding_numpy()
+
+    def _fill_padding_numpy(self) -> None:
+        """:meth:`_fill_padding` by ``np.pad`` (every mode, every signal length)."""
         y, p, lo, hi = self._ybuf, self.pad, self._lo, self._hi
         n_sig = hi - lo
         k = min(p + 1, n_sig)

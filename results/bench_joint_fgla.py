@@ -1,207 +1,299 @@
-"""Per-iteration cost of ``joint_fgla`` against the FFT floor, side by side in one run.
+"""The joint iteration's cost, before and after a change, side by side in one run.
 
 Run from the repository root::
 
-    .venv/bin/python results/bench_joint_fgla.py [--specs speech16k tts22k] [--repeat 40]
+    .venv/bin/python results/bench_joint_fgla.py [--before 2e1f330] [--repeat 5]
+        [--specs speech16k hifigan_v1 bigvgan_24k_100 bigvgan_44k_128 vocos_24k]
+        [--clip-specs speech16k narrowband8k hifigan_v1 bigvgan_24k_100 bigvgan_44k_128 vocos_24k]
 
-Writes ``results/bench_joint_fgla.md``. One thread (threadpoolctl, scipy.fft workers=1),
-CPU time (``time.process_time``; the machine is shared). Per spec, on the bundled CMU
-ARCTIC clip (4 s):
+Writes ``results/bench_joint_fgla.md``. Two worker processes run at once and are asked in
+turn, round after round: "before" imports melbench from ``git archive BEFORE`` (the code
+before the change, unpacked into a temporary directory), "after" the working tree's. Both
+use this venv, one thread (threadpoolctl, scipy.fft workers=1) and CPU time
+(``time.process_time``; the machine is shared). Medians over the rounds.
+
+Per spec, on the bundled ``allison_tt-allbusy`` clip (whole, 3.6 s; the clip of the
+largest ratio to librosa in ``results/bench_pipelines.md``):
 
 * FFT floor: one ``irfft`` + ``rfft`` pair over all frames (the least an iteration of any
-  consistency-based method can cost);
-* ``Projector.project``: the STFT engine's consistency projection (the FFT pair plus
-  overlap-add, normalisation and re-framing);
-* the ``P_mel`` + momentum kernel alone, with 0, 1 and 3 mel steps, for the current
-  kernel and for the previous one-pass kernel (copied below from commit fb9f09a);
-* one whole ``joint_fgla`` iteration (``joint_fgla_inverse`` over 100 iterations / 100)
-  and one ``fgla`` iteration, for reference;
-* librosa ``mel_to_audio`` (32 Griffin-Lim iterations) and the whole default cell, in
-  seconds, on the same clip.
+  consistency-based method can cost) and ``Projector.project`` (the pair plus overlap-add,
+  normalisation, padding refill and re-framing);
+* ``_k_joint``, the ``P_mel`` + momentum kernel, with 3 mel steps (an iteration) and with
+  100 (a ``final_steps`` call), the copy of its input subtracted;
+* one ``joint_fgla`` iteration (``joint_fgla_inverse`` over 100 iterations / 100);
+* the whole default cell (``melbench.invert``) and librosa ``mel_to_audio`` (as
+  ``melbench bench pipelines`` calls it: 32 Griffin-Lim iterations, seeded).
+
+Per clip (``--clip-specs``; the pipeline benchmark's five clips, first 2.5 s, clean mel):
+the default cell ``guarded:200:inner=joint_tcr+fgla:0`` and librosa exactly as
+``melbench bench pipelines`` times them (its own functions, after a warm-up), each
+worker's cell over the mean of the two workers' librosa calls of the same round, and
+whether the two workers' output audio is identical (SHA-256 of the samples).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import platform
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
-import scipy.fft
-from threadpoolctl import threadpool_limits
 
-import melbench
-from melbench.datasets.bundled import Bundled
-from melbench.inverters import joint_fgla as J
-from melbench.phase.projections import fgla
-from melbench.results import atomic_write_bytes
-from melbench.spec import get_spec
-from melbench.stft import Projector
+CELL = "guarded:200:inner=joint_tcr+fgla:0"
+SPECS = ["speech16k", "hifigan_v1", "bigvgan_24k_100", "bigvgan_44k_128", "vocos_24k"]
+CLIP_SPECS = ["speech16k", "narrowband8k", "hifigan_v1", "bigvgan_24k_100", "bigvgan_44k_128",
+              "vocos_24k"]
+PARTS = ["FFT floor (irfft + rfft pair)", "Projector.project", "_k_joint, 3 mel steps",
+         "_k_joint, 100 mel steps", "joint_fgla iteration (3 mel steps)",
+         "default cell (melbench.invert)", "librosa mel_to_audio"]
 
 
-@numba.njit(cache=False, nogil=True, fastmath=True, error_model="numpy")
-def _k_joint_onepass(t, xprev, lo, offsets, mw, ww, keep, mel, n_steps, power, alpha, first,
-                     s_out, want_s, want_dist):  # pragma: no cover - compiled
-    """The previous kernel (commit fb9f09a): one blocked pass, ``|t|`` computed twice."""
-    n_frames, n = t.shape
-    n_rows = mel.shape[0]
-    dt = mel.dtype.type
-    small = dt(1e-30)
-    blk = 32
-    s = np.empty((n, blk), dtype=mel.dtype)
-    fac = np.empty((n, blk), dtype=mel.dtype)
-    acc = np.empty(blk, dtype=mel.dtype)
-    dist = 0.0
-    for k0 in range(0, n_frames, blk):
-        nb = min(blk, n_frames - k0)
-        for f in range(nb):
-            for j in range(n):
-                v = t[k0 + f, j]
-                m2 = v.real * v.real + v.imag * v.imag
-                s[j, f] = m2 if power == 2 else np.sqrt(m2)
-        for _ in range(n_steps):
-            for j in range(n):
-                for f in range(nb):
-                    fac[j, f] = keep[j]
-            for i in range(n_rows):
-                o = offsets[i]
-                w = offsets[i + 1] - o
-                base = lo[i]
-                acc[:nb] = dt(0.0)
-                for q in range(w):
-                    wq = mw[o + q]
-                    for f in range(nb):
-                        acc[f] += wq * s[base + q, f]
-                for f in range(nb):
-                    acc[f] = mel[i, k0 + f] / acc[f] if acc[f] > small else dt(0.0)
-                for q in range(w):
-                    wq = ww[o + q]
-                    for f in range(nb):
-                        fac[base + q, f] += wq * acc[f]
-            for j in range(n):
-                for f in range(nb):
-                    v2 = s[j, f] * fac[j, f]
-                    s[j, f] = v2 if v2 > small else dt(0.0)
-        for f in range(nb):
-            k = k0 + f
-            for j in range(n):
-                sj = s[j, f]
-                v = t[k, j]
-                a = np.sqrt(v.real * v.real + v.imag * v.imag)
-                mag = np.sqrt(sj) if power == 2 else sj
-                g = mag / a if a > small else dt(0.0)
-                if want_dist:
-                    d = np.float64(a - mag)
-                    dist += d * d
-                if want_s:
-                    s_out[k, j] = sj
-                x = t[k, j] * g
-                if first:
-                    t[k, j] = x
-                else:
-                    t[k, j] = x + alpha * (x - xprev[k, j])
-                xprev[k, j] = x
-    return dist
-
-
-def _time(fn, repeat: int) -> float:
-    """Median CPU seconds of ``fn()`` over ``repeat`` calls (after one warm-up)."""
+# --------------------------------------------------------------------------- worker side
+def _cpu(fn) -> float:
+    t0 = time.process_time()
     fn()
-    out = []
-    for _ in range(repeat):
+    return time.process_time() - t0
+
+
+class _Worker:
+    """Measurements of one melbench (the one on ``sys.path``), asked over stdin/stdout."""
+
+    def __init__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        self._limit = threadpool_limits(1)
+        self._parts: dict[str, dict] = {}
+        self._clips: dict[tuple[str, str], tuple] = {}
+
+    def parts(self, spec_name: str) -> dict[str, float]:
+        """One round of the per-spec rows (CPU seconds), after a first untimed round."""
+        import scipy.fft
+
+        import melbench
+        from melbench.bench.pipelines import _librosa_call
+        from melbench.datasets.bundled import Bundled
+        from melbench.inverters import joint_fgla as J
+        from melbench.spec import get_spec
+        from melbench.stft import Projector
+
+        if spec_name not in self._parts:
+            spec = get_spec(spec_name)
+            y = np.ascontiguousarray(next(Bundled(ids=["allison_tt-allbusy"]).clips(spec)).audio,
+                                     dtype=np.float32)
+            mag = spec.magnitude(y)
+            mel = np.ascontiguousarray(spec.mel_from_magnitude(mag), dtype=np.float32)
+            proj = Projector.from_spec(spec, mel.shape[-1], dtype=np.float32)
+            c = proj.to_internal(mag.astype(np.complex64), np.complex64)
+            t0 = proj.project(c.copy(), overwrite=True)[0]  # a consistent estimate
+            ops = J._joint_operators(spec, np.dtype(np.float32).str, False)
+            bufs = [np.empty(t0.shape, np.float32) for _ in range(3)]
+            xp = (0.5 * t0[::-1]).copy()
+            al, power = np.float32(0.99), int(spec.power)
+
+            def floor():
+                fr = scipy.fft.irfft(c, n=spec.n_fft, axis=-1, workers=1)
+                scipy.fft.rfft(fr, axis=-1, workers=1, overwrite_x=True)
+
+            fns = {
+                PARTS[0]: floor,
+                PARTS[1]: lambda: proj.project(c.copy(), overwrite=True),
+                PARTS[2]: lambda: J._k_joint(t0.copy(), xp.copy(), *bufs[:2], *ops, mel, 3, power,
+                                             al, False, bufs[2], False, False),
+                PARTS[3]: lambda: J._k_joint(t0.copy(), xp.copy(), *bufs[:2], *ops, mel, 100,
+                                             power, al, True, bufs[2], True, False),
+                PARTS[4]: lambda: J.joint_fgla_inverse(mel, spec, n_iter=100, final_steps=0),
+                PARTS[5]: lambda: melbench.invert(mel, spec=spec, length=y.size),
+                PARTS[6]: lambda: _librosa_call(spec, y.size)(spec.decompress(mel)),
+            }
+            def copy():
+                return t0.copy(), xp.copy()
+            for fn in fns.values():
+                fn()  # compile / warm up
+            self._parts[spec_name] = {"fns": fns, "copy": copy}
+        d = self._parts[spec_name]
+        out = {k: _cpu(fn) for k, fn in d["fns"].items()}
+        cp = min(_cpu(d["copy"]) for _ in range(3))  # the kernels' input copies
+        out[PARTS[1]] -= cp / 2
+        out[PARTS[2]] -= cp
+        out[PARTS[3]] -= cp
+        out[PARTS[4]] /= 100
+        return out
+
+    def clip(self, spec_name: str, clip_id: str) -> dict:
+        """One round of the per-clip rows: cell and librosa seconds, the output's hash."""
+        from melbench.bench.pipelines import _cell_call, _librosa_call, clips_for
+        from melbench.spec import get_spec
+
+        key = (spec_name, clip_id)
+        if key not in self._clips:
+            spec = get_spec(spec_name)
+            (_, _, audio), = clips_for(spec, [clip_id], clip_id.startswith("synthetic_"), 2.5)
+            true_mag = spec.magnitude(audio)
+            mel = spec.mel_from_magnitude(true_mag)
+            n = audio.shape[-1]
+            cell = _cell_call(CELL, spec, n, true_mag, 0)
+            lib = _librosa_call(spec, n, 0)
+            lin = spec.decompress(mel)
+            cell(mel[..., :16])  # the warm-ups of the pipeline benchmark
+            _librosa_call(spec, None)(lin[..., :16])
+            self._clips[key] = (cell, lib, mel, lin)
+        cell, lib, mel, lin = self._clips[key]
         t0 = time.process_time()
-        fn()
-        out.append(time.process_time() - t0)
-    return float(np.median(out))
+        y = cell(mel)
+        sec = time.process_time() - t0
+        lib_sec = _cpu(lambda: lib(lin))
+        digest = hashlib.sha256(np.ascontiguousarray(y, dtype=np.float32).tobytes()).hexdigest()
+        return {"cell": sec, "librosa": lib_sec, "sha": digest[:16]}
 
 
-def measure(spec_name: str, repeat: int) -> list[tuple[str, float]]:
-    """``(what, seconds)`` rows for one spec (see the module docstring)."""
-    import librosa
+def _serve() -> int:
+    w = _Worker()
+    for line in sys.stdin:
+        req = json.loads(line)
+        res = w.parts(req["spec"]) if req["op"] == "parts" else w.clip(req["spec"], req["clip"])
+        print(json.dumps(res), flush=True)
+    return 0
 
-    spec = get_spec(spec_name)
-    y = next(Bundled(ids=["cmu_arctic_a0007"]).clips(spec)).audio[: 4 * spec.sample_rate]
-    y = np.ascontiguousarray(y, dtype=np.float32)
-    mag = spec.magnitude(y)
-    mel = np.ascontiguousarray(spec.mel_from_magnitude(mag), dtype=np.float32)
-    n_frames = mel.shape[-1]
-    proj = Projector.from_spec(spec, n_frames, dtype=np.float32)
-    c = proj.to_internal(mag.astype(np.complex64), np.complex64)
-    lo, off, mw, ww, keep = J._joint_operators(spec, np.dtype(np.float32).str, False)
-    t0 = c[0].copy()
-    xp = np.empty_like(t0)
-    s = np.empty(t0.shape, np.float32)
-    a = np.empty(t0.shape, np.float32)
-    g = np.empty(t0.shape, np.float32)
-    al, power = np.float32(0.99), int(spec.power)
-    rows: list[tuple[str, float]] = []
 
-    def floor():
-        fr = scipy.fft.irfft(c, n=spec.n_fft, axis=-1, workers=1)
-        scipy.fft.rfft(fr, axis=-1, workers=1, overwrite_x=True)
+# --------------------------------------------------------------------------- driver side
+class _Proc:
+    def __init__(self, pythonpath: str | None) -> None:
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        self.p = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, env=env,
+                                  cwd=pythonpath or Path(__file__).resolve().parents[1])
 
-    rows.append(("FFT floor (irfft + rfft pair)", _time(floor, repeat)))
-    copy = _time(lambda: t0.copy(), repeat)  # subtracted from the kernel timings
-    rows.append(("Projector.project", _time(lambda: proj.project(c.copy(), overwrite=True), repeat)
-                 - copy))
-    for steps in (0, 1, 3):
-        rows.append((f"kernel, {steps} mel steps (previous one-pass)", _time(
-            lambda st=steps: _k_joint_onepass(t0.copy(), xp, lo, off, mw, ww, keep, mel, st, power,
-                                              al, False, s, False, False), repeat) - copy))
-        rows.append((f"kernel, {steps} mel steps (current)", _time(
-            lambda st=steps: J._k_joint(t0.copy(), xp, a, g, lo, off, mw, ww, keep, mel, st, power,
-                                        al, False, s, False, False), repeat) - copy))
-    n_it = 100
-    rows.append(("joint_fgla iteration (3 mel steps)", _time(
-        lambda: J.joint_fgla_inverse(mel, spec, n_iter=n_it, final_steps=0), max(3, repeat // 10))
-        / n_it))
-    rows.append(("fgla iteration", _time(lambda: fgla(mag, spec, n_iter=n_it, rng=0),
-                                          max(3, repeat // 10)) / n_it))
-    lib = dict(sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
-               win_length=spec.win_length, window=spec.window, center=spec.center,
-               pad_mode=spec.pad_mode, power=float(spec.power), fmin=spec.fmin, fmax=spec.fmax,
-               htk=spec.htk, norm="slaney" if spec.mel_norm == "slaney" else None)
-    lin = spec.decompress(mel)
-    rows.append(("librosa mel_to_audio (whole call)", _time(
-        lambda: librosa.feature.inverse.mel_to_audio(lin, length=y.size, **lib), 3)))
-    rows.append(("melbench.invert default cell (whole call)", _time(
-        lambda: melbench.invert(mel, spec=spec, length=y.size), 3)))
-    return rows
+    def ask(self, **req) -> dict:
+        self.p.stdin.write(json.dumps(req) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker died on {req}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+
+
+def _unpack(ref: str, into: str) -> None:
+    """``git archive`` of the package, its shipped data and the table its default comes from."""
+    data = subprocess.run(["git", "archive", "--format=tar", ref, "melbench", "datasets",
+                           "results/bench_pipelines.csv"], check=True,
+                          capture_output=True).stdout
+    tmp = Path(into) / "src.tar"
+    tmp.write_bytes(data)
+    with tarfile.open(tmp) as tf:
+        tf.extractall(into, filter="data")
+    tmp.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure every spec and write the table (``--out``)."""
+    """Run both workers round by round and write the table (``--out``)."""
+    from melbench.bench.pipelines import CLIPS
+    from melbench.results import atomic_write_bytes
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--specs", nargs="+", default=["speech16k", "tts22k"])
-    p.add_argument("--repeat", type=int, default=40)
+    p.add_argument("--before", default="2e1f330", help="git ref of the code before (default: "
+                   "the sixth round's main, 2e1f330)")
+    p.add_argument("--specs", nargs="+", default=SPECS)
+    p.add_argument("--clip-specs", nargs="*", default=CLIP_SPECS)
+    p.add_argument("--repeat", type=int, default=5, help="rounds per row (medians)")
     p.add_argument("--out", default="results/bench_joint_fgla.md")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    lines = ["# `joint_fgla` per-iteration cost against the FFT floor", "",
+    if args.worker:
+        return _serve()
+    rev = subprocess.run(["git", "rev-parse", "--short", args.before], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "melbench"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    load0 = os.getloadavg()
+    lines = ["# The joint iteration's cost: before and after, side by side in one run", "",
              "Command: `.venv/bin/python results/bench_joint_fgla.py"
-             + "".join(" " + a for a in (sys.argv[1:] if argv is None else argv)) + "`",
-             "", f"Machine: {platform.machine()}, Python {platform.python_version()}, numpy "
-             f"{np.__version__}, numba {numba.__version__}; shared 2-core machine, one thread, "
-             "CPU time, median over repeats; bundled CMU ARCTIC clip, 4 s.", "",
-             "Kernel rows exclude the copy of the input they work on. Ratios are against the "
-             "FFT floor of the same spec in the same run; the two librosa/default rows are whole "
-             "calls in seconds (ratio: against librosa).", ""]
-    with threadpool_limits(1):
-        for name in args.specs:
-            rows = measure(name, args.repeat)
-            floor = rows[0][1]
-            lib = rows[-2][1]
-            lines += [f"## {name}", "", "| what | ms | x FFT floor |", "|---|---|---|"]
-            for what, sec in rows[:-2]:
-                lines.append(f"| {what} | {sec * 1e3:.3f} | {sec / floor:.2f} |")
-            lines += ["", "| whole call | s | x librosa |", "|---|---|---|"]
-            for what, sec in rows[-2:]:
-                lines.append(f"| {what} | {sec:.3f} | {sec / lib:.2f} |")
-            lines.append("")
-            print("\n".join(lines[-(len(rows) + 7):]), flush=True)
+             + "".join(" " + a for a in (sys.argv[1:] if argv is None else argv)) + "`", "",
+             f"Before: melbench at `{rev}`; after: the working tree at `{head}`"
+             + (" (with uncommitted changes)" if dirty else "") + ". "
+             f"Machine: {platform.machine()}, Python {platform.python_version()}, numpy "
+             f"{np.__version__}; shared 2-core machine (load average at the start "
+             f"{load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}), one thread, CPU time, median "
+             f"of {args.repeat} rounds; the two workers are asked in turn within each round.", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        _unpack(rev, tmp)
+        before, after = _Proc(tmp), _Proc(None)
+        try:
+            lines += ["## Per spec (bundled allison_tt-allbusy, whole clip)", "",
+                      "x floor: against the FFT floor of the same worker; after / before: the "
+                      "median of the per-round ratios.", ""]
+            for name in args.specs:
+                rb, ra = [], []
+                for _ in range(args.repeat):
+                    rb.append(before.ask(op="parts", spec=name))
+                    ra.append(after.ask(op="parts", spec=name))
+                lines += [f"### {name}", "",
+                          "| what | before ms | x floor | after ms | x floor | after / before |",
+                          "|---|---|---|---|---|---|"]
+                fb = np.median([r[PARTS[0]] for r in rb])
+                fa = np.median([r[PARTS[0]] for r in ra])
+                for k in PARTS:
+                    b = np.median([r[k] for r in rb])
+                    a = np.median([r[k] for r in ra])
+                    ratio = np.median([x[k] / y[k] for x, y in zip(ra, rb, strict=True)])
+                    lines.append(f"| {k} | {b * 1e3:.2f} | {b / fb:.2f} | {a * 1e3:.2f} | "
+                                 f"{a / fa:.2f} | {ratio:.2f} |")
+                lib_b = np.median([r[PARTS[-1]] / r[PARTS[-2]] for r in rb]) ** -1
+                lib_a = np.median([r[PARTS[-1]] / r[PARTS[-2]] for r in ra]) ** -1
+                lines += ["", f"Default cell x librosa (same worker, same round): before "
+                          f"{lib_b:.2f}, after {lib_a:.2f}.", ""]
+                print("\n".join(lines[-(len(PARTS) + 6):]), flush=True)
+            if args.clip_specs:
+                lines += [f"## Per clip: `{CELL}` against librosa, as `melbench bench pipelines`",
+                          "", "x librosa: the cell's CPU time over librosa's in the same round "
+                          "(the mean of the two workers' librosa calls, the same code; median "
+                          "over rounds); librosa a / b: the two workers' librosa times (noise "
+                          "only); identical: the two workers' output audio has the same SHA-256.",
+                          "", "| spec | clip | x librosa before | x librosa after | after / before "
+                          "| librosa a / b | identical |", "|---|---|---|---|---|---|---|"]
+                worst = {}
+                for name in args.clip_specs:
+                    for clip_id in CLIPS:
+                        rb, ra = [], []
+                        for _ in range(args.repeat):
+                            rb.append(before.ask(op="clip", spec=name, clip=clip_id))
+                            ra.append(after.ask(op="clip", spec=name, clip=clip_id))
+                        lib = [(x["librosa"] + y["librosa"]) / 2 for x, y in zip(ra, rb, strict=True)]
+                        xb = np.median([r["cell"] / v for r, v in zip(rb, lib, strict=True)])
+                        xa = np.median([r["cell"] / v for r, v in zip(ra, lib, strict=True)])
+                        lr = np.median([x["librosa"] / y["librosa"] for x, y in zip(ra, rb, strict=True)])
+                        ratio = np.median([x["cell"] / y["cell"] for x, y in zip(ra, rb, strict=True)])
+                        same = all(x["sha"] == y["sha"] for x, y in zip(ra, rb, strict=True))
+                        wb, wa = worst.get(name, (0.0, 0.0))
+                        worst[name] = (max(wb, xb), max(wa, xa))
+                        lines.append(f"| {name} | {clip_id} | {xb:.2f} | {xa:.2f} | {ratio:.2f} | "
+                                     f"{lr:.2f} | {'yes' if same else 'NO'} |")
+                        print(lines[-1], flush=True)
+                lines += ["", "| spec | max x librosa before | max x librosa after |", "|---|---|---|"]
+                lines += [f"| {k} | {b:.2f} | {a:.2f} |" for k, (b, a) in worst.items()]
+                lines.append("")
+        finally:
+            before.close()
+            after.close()
+    load1 = os.getloadavg()
+    lines += [f"Load average at the end: {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}.", ""]
     atomic_write_bytes(Path(args.out), "\n".join(lines).encode())
+    print(f"wrote {args.out}")
     return 0
 
 

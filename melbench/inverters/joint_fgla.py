@@ -43,21 +43,24 @@ of it on the five bundled speech clips at speech16k: mean PESQ-wb 3.82 against 3
 after 300 iterations and 100 ``fgla``), or a complex warm start (``init=``; the STFT of the clip itself is
 a fixed point: a consistent spectrogram whose mel is the given mel).
 
-Cost: one FFT pair plus the compiled mel/momentum pass (about 0.6x the FFT floor
-with three mel steps) per iteration, 1.8x the floor in all
-(``results/bench_joint_fgla.md``), so 300 iterations + 32 ``fgla`` fit in librosa
-``mel_to_audio``'s time. Measured schedules (``results/joint_fgla_quality.md``, the
-evaluation suite's 147 speech clips at speech16k): 300 iterations raise mean PESQ-wb
+Cost: one FFT pair plus the compiled mel/momentum pass per iteration. Measured side by
+side with the sixth round's kernel (two runs of ``results/bench_joint_fgla.py``, whole 3.6
+s clip, five presets of the pipeline benchmark, loaded cores): the pass
+(:mod:`melbench.inverters.joint_kernels`) with three mel steps takes 0.53-0.82x the FFT
+floor (0.55-0.88x the old kernel's time), 100 mel steps (a ``final_steps`` call)
+0.47-0.66x the old time, the whole iteration 1.3-2.3x the floor (0.79-0.93x the old), and
+the whole default cell 0.73-0.99x its old time; so 300 iterations + 32 ``fgla`` fit in
+librosa ``mel_to_audio``'s time. Measured schedules (``results/joint_fgla_quality.md``,
+the evaluation suite's 147 speech clips at speech16k): 300 iterations raise mean PESQ-wb
 from 3.60 (200) to 3.65; a looser mel step (``ratio_steps`` 1 or 2, ``early_iter``),
-``restarts``, RAAR and ADMM forms of the same two sets and a phase-first start
-(``fgla`` on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are
-options, not defaults. A power-law prior on the fine structure within bands (``sharpen``,
-peakier or flatter) and, as prototypes, a harmonic comb from an F0 track, averages and
-selections of several fixed points were measured too, and none raises mean PESQ-wb at
-the same cost (picking the best of six starts by log-mel distance: +0.07 for six times
-the iterations); the
-PESQ lost against the oracle is in the *phase below 1 kHz*, not in the high bands the mel
-barely constrains (``results/joint_fgla_quality.md``, "Round 4";
+``restarts``, RAAR and ADMM forms of the same two sets and a phase-first start (``fgla``
+on the ``nnls`` magnitude) are all within 0.03 of that or worse, so they are options, not
+defaults. A power-law prior on the fine structure within bands (``sharpen``, peakier or
+flatter) and, as prototypes, a harmonic comb from an F0 track, averages and selections of
+several fixed points were measured too, and none raises mean PESQ-wb at the same cost
+(picking the best of six starts by log-mel distance: +0.07 for six times the iterations);
+the PESQ lost against the oracle is in the *phase below 1 kHz*, not in the high bands the
+mel barely constrains (``results/joint_fgla_quality.md``, "Round 4";
 ``results/joint_fgla_oracle_swaps.py``). Measured numbers of whole pipelines:
 ``results/bench_pipelines.md`` (``melbench bench pipelines``).
 
@@ -80,14 +83,13 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numba
 import numpy as np
 
 from ..errors import InputError, ParameterError
-from ..kernel_flags import FASTMATH
 from ..plugin import Inverter
 from ..spec import FeatureSpec
 from ..stft import Projector
+from .joint_kernels import _BLOCK, _k_joint, _tcopy  # noqa: F401 - re-exported (tests, benchmarks)
 from .nnls import mel_nnls_inverse
 
 #: Context key under which an inverter hands a complex warm start to the phase stage.
@@ -136,121 +138,6 @@ def _joint_operators(spec: FeatureSpec, dtype_str: str, low: bool = True):
     mw = np.concatenate([basis[i, lo[i] : hi[i]] for i in range(n_rows)] or [np.zeros(0)]).astype(dt)
     ww = np.concatenate([ext_w[i, lo[i] : hi[i]] for i in range(n_rows)] or [np.zeros(0)]).astype(dt)
     return lo, offsets, mw, ww, keep
-
-
-#: Frames processed together in :func:`_k_joint` (the innermost, SIMD axis of its loops).
-_BLOCK = 32
-
-
-@numba.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _k_joint(t, xprev, a, g, lo, offsets, mw, ww, keep, mel, n_steps, power, alpha, first,
-             s_out, want_s, want_dist, sharp=0.0):  # pragma: no cover - compiled
-    """One ``P_mel`` + momentum pass over all frames; ``t`` becomes the next iterate ``c``.
-
-    ``t`` (T, F) complex: the consistent estimate on entry, ``c`` on exit.
-    ``xprev`` (T, F) complex: ``x_{n-1}`` on entry (unused if ``first``), ``x_n`` on exit.
-    ``a``, ``g`` (T, F) real: work buffers (``|t|`` and the gain ``|x| / |t|``).
-    ``keep`` (F,) is 1 for bins no band covers (their magnitude is left as it is: the
-    mel says nothing about them), else 0. ``mel`` (n_mels, T) in ``spec.domain``;
-    ``power`` 1 or 2. ``sharp`` (default 0: off, the plain steps): before the mel steps
-    each frame's ``s0`` becomes ``s0 (s0 / max_j s0)^sharp`` (a power-law prior on the
-    fine structure within each band, >0 peakier, <0 flatter; the steps then restore each
-    band's mel level). When ``want_s``, the mel-projected spectrogram (``spec.domain``)
-    is written to ``s_out`` (T, F). With ``want_dist`` it returns
-    ``sum((|t| - |x|)^2)`` over everything (float64): the squared distance between the
-    consistent estimate and the mel set along the magnitude (else 0).
-
-    Three passes: ``|t|`` frame-major (contiguous); the mel steps in blocks of
-    :data:`_BLOCK` frames with the frame axis innermost (so the band sums and updates
-    vectorise), which only track the per-bin gain ``g = s / s_0`` (its square root in
-    power); then ``x = g t`` and the momentum, frame-major. Each ``|t|`` is computed
-    once, and no division or square root of the complex data is left in the last pass
-    (measured 0.59x against 1.06x the FFT floor per iteration for the previous
-    one-pass kernel with three steps, ``results/bench_joint_fgla.md``).
-    """
-    n_frames, n = t.shape
-    n_rows = mel.shape[0]
-    dt = mel.dtype.type
-    small = dt(1e-30)
-    blk = _BLOCK
-    s = np.empty((n, blk), dtype=mel.dtype)
-    s0 = np.empty((n, blk), dtype=mel.dtype)
-    fac = np.empty((n, blk), dtype=mel.dtype)
-    acc = np.empty(blk, dtype=mel.dtype)
-    for k in range(n_frames):
-        for j in range(n):
-            v = t[k, j]
-            a[k, j] = np.sqrt(v.real * v.real + v.imag * v.imag)
-    for k0 in range(0, n_frames, blk):
-        nb = min(blk, n_frames - k0)
-        for f in range(nb):
-            for j in range(n):
-                v = a[k0 + f, j]
-                s0[j, f] = v * v if power == 2 else v
-        if sharp != 0:  # power-law prior: s0 (s0 / max_frame s0)^sharp before the mel steps
-            for f in range(nb):
-                acc[f] = small
-            for j in range(n):
-                for f in range(nb):
-                    if s0[j, f] > acc[f]:
-                        acc[f] = s0[j, f]
-            for j in range(n):
-                for f in range(nb):
-                    v = s0[j, f]
-                    s[j, f] = v * (v / acc[f]) ** sharp if v > small else dt(0.0)
-        else:
-            for j in range(n):
-                for f in range(nb):
-                    s[j, f] = s0[j, f]
-        for _ in range(n_steps):
-            for j in range(n):
-                for f in range(nb):
-                    fac[j, f] = keep[j]
-            for i in range(n_rows):
-                o = offsets[i]
-                w = offsets[i + 1] - o
-                base = lo[i]
-                acc[:nb] = dt(0.0)
-                for q in range(w):
-                    wq = mw[o + q]
-                    for f in range(nb):
-                        acc[f] += wq * s[base + q, f]
-                for f in range(nb):
-                    acc[f] = mel[i, k0 + f] / acc[f] if acc[f] > small else dt(0.0)
-                for q in range(w):
-                    wq = ww[o + q]
-                    for f in range(nb):
-                        fac[base + q, f] += wq * acc[f]
-            for j in range(n):
-                for f in range(nb):
-                    v2 = s[j, f] * fac[j, f]
-                    s[j, f] = v2 if v2 > small else dt(0.0)
-        for j in range(n):
-            for f in range(nb):
-                q = s[j, f] / s0[j, f] if s0[j, f] > small else dt(0.0)
-                fac[j, f] = np.sqrt(q) if power == 2 else q
-        for f in range(nb):
-            for j in range(n):
-                g[k0 + f, j] = fac[j, f]
-        if want_s:
-            for f in range(nb):
-                for j in range(n):
-                    s_out[k0 + f, j] = s[j, f]
-    dist = 0.0
-    b = dt(1.0) + alpha
-    for k in range(n_frames):
-        for j in range(n):
-            gk = g[k, j]
-            if want_dist:
-                d = np.float64(a[k, j]) * (1.0 - np.float64(gk))
-                dist += d * d
-            x = t[k, j] * gk
-            if first:
-                t[k, j] = x
-            else:
-                t[k, j] = b * x - alpha * xprev[k, j]
-            xprev[k, j] = x
-    return dist
 
 
 def _check_sharpen(sharpen: float, sharpen_iter: int) -> None:
@@ -430,12 +317,12 @@ def joint_fgla_inverse(
         c = t
         if it + 1 in restart_at:
             # restart: x onto the mel closely (``final_steps`` steps, no FFT), momentum dropped
-            _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
+            _k_joint(xprev, xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i,
                      int(final_steps), power, al, True, s, False, False)
             c[0] = xprev
             fresh = True
-    if final_steps > 0:  # more mel steps on |x| itself (no FFT, no momentum)
-        _k_joint(xprev.copy(), xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, int(final_steps), power,
+    if final_steps > 0:  # more mel steps on |x| itself (no FFT, no momentum; in place)
+        _k_joint(xprev, xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel_i, int(final_steps), power,
                  al, True, s, True, False)
     return proj.from_internal(s[None]), proj.from_internal(xprev[None])
 

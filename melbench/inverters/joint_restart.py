@@ -21,9 +21,9 @@ round measured ``guarded:220+fgla:0`` at 3.586 against ``guarded:200+fgla:32`` a
 mel closely (the ``final_steps``) and from a momentum-free iterate. Pipeline numbers with
 librosa in the same run: ``results/speech_phase.md``.
 
-Cost: ``restart_iter`` joint iterations (about 1.8x the FFT floor each,
-``results/bench_joint_fgla.md``), against 32 phase-only ``fgla`` iterations (about 1x each)
-for the tail it replaces.
+Cost: ``restart_iter`` joint iterations (1.3-2.3x the FFT floor each,
+``results/bench_joint_fgla.md``) and ``final_steps`` more mel steps, against 32 phase-only
+``fgla`` iterations (about 1x each) for the tail it replaces.
 
 References
 ----------
@@ -62,6 +62,7 @@ def joint_tcr_inverse(
     alpha: float = 0.99,
     ratio_steps: int = 3,
     final_steps: int = 100,
+    handoff_steps: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude and phase of a linear mel: ``joint_tc``, then ``restart_iter`` restarted joint iterations.
 
@@ -85,6 +86,10 @@ def joint_tcr_inverse(
         Multiplicative mel steps per iteration (both runs, at least 1).
     final_steps : int
         Mel steps on the magnitude at the end of each run (no FFT).
+    handoff_steps : int or None
+        Mel steps at the end of the first run when a restart follows (None: ``final_steps``,
+        today's behaviour); the restart's own iterations enforce the mel again. Measured
+        in ``results/speed_default.md`` (a time saving proposed there, not a default).
 
     Returns
     -------
@@ -103,8 +108,12 @@ def joint_tcr_inverse(
     """
     if isinstance(restart_iter, bool) or int(restart_iter) != restart_iter or restart_iter < 0:
         raise ParameterError(f"restart_iter={restart_iter!r} must be a non-negative integer")
+    if handoff_steps is not None and (isinstance(handoff_steps, bool) or int(handoff_steps) != handoff_steps
+                                      or handoff_steps < 0):
+        raise ParameterError(f"handoff_steps={handoff_steps!r} must be a non-negative integer (or None)")
+    first_steps = final_steps if handoff_steps is None or int(restart_iter) == 0 else int(handoff_steps)
     s, x = joint_tc_inverse(mel, spec, n_iter=n_iter, beta=beta, max_hz=max_hz, prior_iter=prior_iter,
-                            alpha=alpha, ratio_steps=ratio_steps, final_steps=final_steps)
+                            alpha=alpha, ratio_steps=ratio_steps, final_steps=first_steps)
     if int(restart_iter) == 0:
         return s, x
     return joint_fgla_inverse(mel, spec, n_iter=int(restart_iter), alpha=alpha, ratio_steps=ratio_steps,
