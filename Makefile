@@ -107,8 +107,8 @@ clean:
 # Writes results/bench_pipelines.{md,csv,png}; melbench.quality picks the presets from the CSV.
 .PHONY: bench-pipelines
 bench-pipelines: $(TEST_STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2
-	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2 \
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2 --timing-repeat 3
+	OMP_NUM_THREADS=1 $(VENV)/bin/melbench bench pipelines --fresh --jobs 2 --timing-repeat 3 \
 	  --specs librosa torchaudio pwg_24k bigvgan_22k_80 \
 	  --cells nnls+fgla:100 guarded:200+fgla:32 guarded:200:inner=joint_tc+fgla:32 \
 	    guarded:200:inner=joint_tcr+fgla:0 guarded:200:inner=joint_lr+fgla:32 \

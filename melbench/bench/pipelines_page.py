@@ -151,7 +151,8 @@ def to_markdown(rows: list[dict[str, Any]], argv: list[str], default: str | None
         f"Command: `melbench bench pipelines {' '.join(argv)}`. Machine: {platform.machine()}, "
         f"Python {platform.python_version()}, numpy {np.__version__}; shared 2-core machine.",
         "",
-        "Seconds = CPU time of the whole mel -> audio call on one thread (after an untimed warm-up); "
+        "Seconds = CPU time of the whole mel -> audio call on one thread (after an untimed warm-up; "
+        "on the clean track the minimum of `--timing-repeat` calls, 1 unless the command says); "
         "x librosa = that over librosa `mel_to_audio`'s CPU time on the same clip and track in the "
         "same run. PESQ-wb at 16 kHz (speech clips). SC = spectral convergence of the output audio's "
         "STFT magnitude against the true magnitude (dB, lower is better). Cells are "
