@@ -1,66 +1,76 @@
-"""`melbench bench pipelines --timing-repeat`: the minimum of repeated calls; a reproducibility check."""
+"""`melbench bench pipelines --timing-repeat`: interleaved repeats, the minimum; a reproducibility check."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 
 from melbench.bench import pipelines
-from melbench.metrics.spectral import spectral_convergence_db
-from melbench.spec import get_spec
 
 
-def _fake_clock(monkeypatch, durations):
-    """``time.process_time`` advancing by the given durations, one per timed call."""
-    ticks = itertools.accumulate(itertools.chain.from_iterable((0.0, d) for d in durations))
-    clock = iter(ticks)
-    monkeypatch.setattr(pipelines.time, "process_time", lambda: next(clock))
+class _Clock:
+    """A fake ``time.process_time``: each call of a cell's function advances it by the next duration."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.order = []
+
+    def __call__(self):
+        return self.now
 
 
-def _measure(monkeypatch, outputs, durations, repeat, track_audio):
-    spec = get_spec("speech16k")
-    calls = []
+def _calls(clock, durations, outputs):
+    """``{cell: (fn, arg, y0)}`` whose functions take the given durations in turn."""
+    calls = {}
+    for cell, ds in durations.items():
+        it, outs = iter(ds), iter(outputs.get(cell, []))
 
-    def fake_cell_call(cell, spec_, n, true_mag, seed, last):
-        def fn(mel):
-            calls.append(mel.shape[-1])
-            if mel.shape[-1] <= 16:  # the untimed warm-up
-                return np.zeros(n, np.float32)
-            return outputs[len([c for c in calls if c > 16]) - 1]
-        return fn
+        def fn(arg, it=it, outs=outs, cell=cell):
+            clock.order.append(cell)
+            clock.now += next(it)
+            return next(outs, arg)
 
-    monkeypatch.setattr(pipelines, "_cell_call", fake_cell_call)
-    _fake_clock(monkeypatch, durations)
-    true_mag = spec.magnitude(track_audio)
-    mel = spec.mel_from_magnitude(true_mag)
-    row = pipelines._measure("nnls+fgla:100", spec, "speech16k", "clean", "tone", "synthetic",
-                             track_audio, true_mag, mel, 0, spectral_convergence_db, repeat=repeat)
-    return row, calls
+        calls[cell] = (fn, np.arange(4.0), np.arange(4.0))
+    return calls
 
 
-def test_seconds_are_the_minimum_of_the_repeats(monkeypatch):
-    rng = np.random.default_rng(0)
-    audio = rng.standard_normal(16000).astype(np.float32) * 0.1
-    out = audio.copy()
-    row, calls = _measure(monkeypatch, [out, out, out], [0.5, 0.2, 0.7], 3, audio)
-    assert row["status"] == "ok", row["error"]
-    assert row["seconds"] == pytest.approx(0.2)
-    assert sum(c > 16 for c in calls) == 3  # three timed calls after one warm-up
-    row1, calls1 = _measure(monkeypatch, [out], [0.5], 1, audio)
-    assert row1["seconds"] == pytest.approx(0.5) and sum(c > 16 for c in calls1) == 1
+def _rows(first):
+    return [{"cell": c, "seconds": s, "status": "ok", "error": ""} for c, s in first.items()]
 
 
-def test_repeats_that_differ_fail_the_row_with_the_reason(monkeypatch):
-    rng = np.random.default_rng(1)
-    audio = rng.standard_normal(16000).astype(np.float32) * 0.1
-    other = audio.copy()
-    other[100] += 1e-3
-    row, _ = _measure(monkeypatch, [audio, other], [0.3, 0.3], 2, audio)
-    assert row["status"] == "failed"
-    assert "repeated calls with the same seed gave different audio" in row["error"]
-    assert "0.001" in row["error"]
+def test_retime_keeps_the_minimum_and_interleaves_the_cells(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(pipelines.time, "process_time", clock)
+    rows = _rows({"librosa": 0.50, "nnls+fgla:100": 0.30})
+    calls = _calls(clock, {"librosa": [0.40, 0.60], "nnls+fgla:100": [0.35, 0.10]}, {})
+    pipelines.retime(rows, calls, 2)
+    assert [r["seconds"] for r in rows] == pytest.approx([0.40, 0.10])
+    assert clock.order == ["librosa", "nnls+fgla:100", "librosa", "nnls+fgla:100"]
+    assert all(r["status"] == "ok" for r in rows)
+
+
+def test_retime_fails_a_row_whose_repeat_gives_other_audio(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(pipelines.time, "process_time", clock)
+    rows = _rows({"a": 0.2, "b": 0.2})
+    other = np.arange(4.0)
+    other[1] += 1e-3
+    calls = _calls(clock, {"a": [0.1], "b": [0.1]}, {"b": [other]})
+    pipelines.retime(rows, calls, 1)
+    assert rows[0]["status"] == "ok"
+    assert rows[1]["status"] == "failed"
+    assert "repeated calls with the same seed gave different audio" in rows[1]["error"]
+    assert "0.001" in rows[1]["error"]
+
+
+def test_retime_leaves_failed_rows_alone(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(pipelines.time, "process_time", clock)
+    rows = _rows({"a": 0.2})
+    rows[0]["status"] = "failed"
+    calls = _calls(clock, {"a": [0.05]}, {})
+    pipelines.retime(rows, calls, 1)
+    assert rows[0]["seconds"] == 0.2 and clock.order == []
 
 
 def test_cli_rejects_a_repeat_below_one(capsys):

@@ -12,7 +12,7 @@ the same run. Per row:
 * ``seconds``: CPU time of the whole call (mel in, audio out), one thread
   (BLAS limited with threadpoolctl, scipy.fft with one worker), after an untimed
   warm-up on the clip's first frames (on the clean track the minimum of
-  ``--timing-repeat`` calls); CPU time, because the machine is shared
+  ``--timing-repeat`` calls, the clip's cells timed in turn); CPU time, because the machine is shared
   and wall time measures the neighbours. ``x_librosa`` = seconds / librosa's
   seconds on the same clip and track;
 * ``pesq_wb``: wide-band PESQ at 16 kHz (speech only);
@@ -44,7 +44,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -224,8 +224,8 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
     """Measure every (spec, track, clip, cell) and librosa; return the rows.
 
     On the clean track (where librosa runs and the time ratios are taken) every call is
-    timed ``timing_repeat`` times and the minimum kept; the repeats must give the same
-    audio bit for bit (else the row fails: the cell is not reproducible).
+    timed ``timing_repeat`` times, the cells of a clip in turn (:func:`retime`), and the
+    minimum kept; the repeats must give the same audio bit for bit (else the row fails).
 
     ``degraded_cells`` limits which cells run on the degraded tracks (default: all);
     ViSQOL is measured on the tracks in ``visqol_tracks`` (none by default).
@@ -254,23 +254,49 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
                     if track != "clean":
                         todo = [c for c in todo if not c.startswith("oracle")]
                     clip_rows = []
+                    calls: dict[str, tuple] = {}
                     for cell in todo:
                         if (spec_name, track, clip_id, cell) in done:
                             continue
                         row = _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag,
                                        mel, seed, spectral_convergence_db,
-                                       visqol=track in visqol_tracks,
-                                       repeat=timing_repeat if track == "clean" else 1)
+                                       visqol=track in visqol_tracks, keep=calls)
                         clip_rows.append(row)
                         log(f"{spec_name:9s} {track:8s} {clip_id[:24]:24s} {cell:34s} "
                             f"{row['seconds']:7.3f} s  PESQ {row['pesq_wb']:5.2f}  SC {row['sc_db']:7.2f}"
                             f"  ViSQOL {row['visqol']:5.2f}  melSC {row['mel_sc_db']:7.2f}"
                             + (f"  {row['guard']}" if row["guard"] else "")
                             + (f"  {row['error']}" if row["error"] else ""))
+                    if track == "clean" and timing_repeat > 1:
+                        retime(clip_rows, calls, timing_repeat - 1)
                     rows.extend(clip_rows)
                     if on_clip is not None and clip_rows:
                         on_clip(clip_rows)
     return rows
+
+
+def retime(rows: list[dict[str, Any]], calls: Mapping[str, tuple], rounds: int) -> None:
+    """Time every ok row's call ``rounds`` more times, the cells in turn; keep the minimum.
+
+    ``calls[cell]`` is ``(fn, arg, y)`` as :func:`_measure` left it (``y`` its first output).
+    Interleaving the cells round by round puts librosa's calls and each cell's close in
+    time, so a slow spell of the shared machine falls on all of them alike. A repeat that
+    gives other audio than the first call fails the row (the cell is not reproducible).
+    """
+    live = [r for r in rows if r["status"] == "ok" and r["cell"] in calls]
+    for _ in range(rounds):
+        for r in live:
+            if r["status"] != "ok":
+                continue
+            fn, arg, y0 = calls[r["cell"]]
+            t0 = time.process_time()
+            y = fn(arg)
+            r["seconds"] = min(r["seconds"], time.process_time() - t0)
+            if not np.array_equal(np.asarray(y), y0):
+                r["status"] = "failed"
+                r["error"] = ("MelbenchError: repeated calls with the same seed gave different audio "
+                              f"(max difference {np.max(np.abs(np.asarray(y) - y0)):.3g}): the cell "
+                              "is not reproducible")
 
 
 def visqol_available() -> str | None:
@@ -303,7 +329,7 @@ def reference_free(spec: FeatureSpec, mel: np.ndarray, y: np.ndarray) -> tuple[f
 
 
 def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, seed, sc_fn, *,
-             visqol: bool = False, repeat: int = 1):
+             visqol: bool = False, keep: dict | None = None):
     row: dict[str, Any] = {
         "spec": spec_name, "track": track, "clip": clip_id, "kind": kind, "cell": cell,
         "inverter": "", "inverter_params": "", "phase": "", "phase_params": "",
@@ -327,18 +353,11 @@ def _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag, mel, 
             arg = mel
         warm = arg[..., : min(16, arg.shape[-1])]
         fn(warm) if cell != LIB else _librosa_call(spec, None)(warm)  # untimed warm-up
-        y, best = None, math.inf
-        for _ in range(max(1, int(repeat))):  # the minimum of `repeat` timed calls
-            t0 = time.process_time()
-            y_k = fn(arg)
-            best = min(best, time.process_time() - t0)
-            if y is None:
-                y = y_k
-            elif not np.array_equal(np.asarray(y_k), np.asarray(y)):
-                raise MelbenchError("repeated calls with the same seed gave different audio "
-                                    f"(max difference {np.max(np.abs(np.asarray(y_k) - y)):.3g}): "
-                                    "the cell is not reproducible")
-        row["seconds"] = best
+        t0 = time.process_time()
+        y = fn(arg)
+        row["seconds"] = time.process_time() - t0
+        if keep is not None:  # for retime(): the call and its output
+            keep[cell] = (fn, arg, np.array(y, copy=True))
         y = np.asarray(y, dtype=np.float32)[..., :n]
         if not np.all(np.isfinite(y)):
             raise MelbenchError("output audio has NaN/Inf")
@@ -425,8 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--visqol-tracks", nargs="*", default=["clean"], choices=list(TRACKS),
                    help="tracks ViSQOL is measured on (default: clean; about 1 s per row)")
     p.add_argument("--timing-repeat", type=int, default=1, metavar="N",
-                   help="on the clean track, time every call (librosa's too) N times and keep the "
-                   "minimum (default 1); the repeats must give identical audio")
+                   help="on the clean track, time every call (librosa's too) N times, the clip's cells "
+                   "in turn, and keep the minimum (default 1); the repeats must give identical audio")
     p.add_argument("--fresh", action="store_true", help="do not resume from an existing CSV")
     p.add_argument("--jobs", type=int, default=1,
                    help="worker processes, one spec each at a time (CPU times and librosa ratios "
