@@ -107,3 +107,20 @@ def test_bad_parameters():
         registry.create("inverter", "joint_tcr", {"ratio_steps": 0}).validate()
     with pytest.raises(ParameterError, match="alpha=1.5 outside"):
         registry.create("inverter", "joint_tcr", {"alpha": 1.5}).validate()
+
+
+def test_the_function_and_the_plugin_give_the_same_averaged_restart():
+    """joint_tcr_inverse(restart_average=k) is the plugin's estimate with restart_average=k."""
+    spec = SMALL
+    m = _mel(spec)
+    inv = registry.create("inverter", "joint_tcr", {"joint_iter": 20, "restart_iter": 8,
+                                                    "restart_average": 5})
+    inv.validate()
+    s_p, x_p = inv.estimate(m, spec)
+    s_f, x_f = joint_tcr_inverse(m, spec, n_iter=20, restart_iter=8, restart_average=5)
+    np.testing.assert_array_equal(s_f, s_p)
+    np.testing.assert_array_equal(x_f, x_p)
+    s_0 = joint_tcr_inverse(m, spec, n_iter=20, restart_iter=8)[0]
+    assert np.linalg.norm(s_f - s_0) > 1e-4 * np.linalg.norm(s_0)  # the averaging acts
+    with pytest.raises(ParameterError, match="restart_average=-2 must be an integer >= 0"):
+        joint_tcr_inverse(m, spec, n_iter=2, restart_iter=1, restart_average=-2)

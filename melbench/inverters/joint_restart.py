@@ -63,6 +63,7 @@ def joint_tcr_inverse(
     ratio_steps: int = 3,
     final_steps: int = 100,
     handoff_steps: int | None = None,
+    restart_average: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude and phase of a linear mel: ``joint_tc``, then ``restart_iter`` restarted joint iterations.
 
@@ -90,6 +91,10 @@ def joint_tcr_inverse(
         Mel steps at the end of the first run when a restart follows (None: ``final_steps``,
         today's behaviour); the restart's own iterations enforce the mel again. Measured
         in ``results/speed_default.md`` (a time saving proposed there, not a default).
+    restart_average : int
+        Average the consistent magnitude over the last ``restart_average`` iterations of
+        the restarted run (0: off, the default; :func:`restart`), as the plugin's parameter
+        of that name.
 
     Returns
     -------
@@ -108,6 +113,8 @@ def joint_tcr_inverse(
     """
     if isinstance(restart_iter, bool) or int(restart_iter) != restart_iter or restart_iter < 0:
         raise ParameterError(f"restart_iter={restart_iter!r} must be a non-negative integer")
+    if isinstance(restart_average, bool) or int(restart_average) != restart_average or restart_average < 0:
+        raise ParameterError(f"restart_average={restart_average!r} must be an integer >= 0 (0: off)")
     if handoff_steps is not None and (isinstance(handoff_steps, bool) or int(handoff_steps) != handoff_steps
                                       or handoff_steps < 0):
         raise ParameterError(f"handoff_steps={handoff_steps!r} must be a non-negative integer (or None)")
@@ -116,8 +123,8 @@ def joint_tcr_inverse(
                             alpha=alpha, ratio_steps=ratio_steps, final_steps=first_steps)
     if int(restart_iter) == 0:
         return s, x
-    return joint_fgla_inverse(mel, spec, n_iter=int(restart_iter), alpha=alpha, ratio_steps=ratio_steps,
-                              final_steps=final_steps, init=x)
+    return restart(mel, spec, x, n_iter=int(restart_iter), alpha=alpha, ratio_steps=ratio_steps,
+                   final_steps=final_steps, average_iter=int(restart_average))
 
 
 class JointTCR(JointTC):
