@@ -255,20 +255,22 @@ def run(specs: list[str], cells: list[str], tracks: list[str], *, clip_ids: list
                         todo = [c for c in todo if not c.startswith("oracle")]
                     clip_rows = []
                     calls: dict[str, tuple] = {}
+                    repeats = timing_repeat - 1 if track == "clean" else 0
                     for cell in todo:
                         if (spec_name, track, clip_id, cell) in done:
                             continue
                         row = _measure(cell, spec, spec_name, track, clip_id, kind, audio, true_mag,
                                        mel, seed, spectral_convergence_db,
-                                       visqol=track in visqol_tracks, keep=calls)
+                                       visqol=track in visqol_tracks,
+                                       keep=calls if repeats else None)
                         clip_rows.append(row)
                         log(f"{spec_name:9s} {track:8s} {clip_id[:24]:24s} {cell:34s} "
                             f"{row['seconds']:7.3f} s  PESQ {row['pesq_wb']:5.2f}  SC {row['sc_db']:7.2f}"
                             f"  ViSQOL {row['visqol']:5.2f}  melSC {row['mel_sc_db']:7.2f}"
                             + (f"  {row['guard']}" if row["guard"] else "")
                             + (f"  {row['error']}" if row["error"] else ""))
-                    if track == "clean" and timing_repeat > 1:
-                        retime(clip_rows, calls, timing_repeat - 1)
+                    if repeats:
+                        retime(clip_rows, calls, repeats)
                     rows.extend(clip_rows)
                     if on_clip is not None and clip_rows:
                         on_clip(clip_rows)

@@ -41,6 +41,36 @@ from ..spec import FeatureSpec
 MIN_BINS = 3
 
 
+def band_powers(mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin band powers of a linear mel: each band's value over its filter's weight sum.
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain``.
+    spec : FeatureSpec
+        Its contract (domain and filterbank).
+
+    Returns
+    -------
+    powers : np.ndarray [shape=(n_mels, frames)]
+        float64; ``(m / r)^2`` for a magnitude mel, ``m / r`` for a power mel, ``r`` the
+        band's weight sum (1 for a band that holds no FFT bin).
+    bands : np.ndarray [shape=(n_mels,)]
+        True for the bands that hold an FFT bin.
+
+    References
+    ----------
+    .. [1] J. D. Johnston, "Transform coding of audio signals using perceptual noise
+       criteria," IEEE JSAC 6(2), 1988 (the spectral flatness measure these feed).
+    """
+    rows = spec.mel_basis(np.float64).sum(1)
+    bands = rows > 0
+    lin = np.asarray(mel, dtype=np.float64)
+    r = np.where(bands, rows, 1.0)[:, None]
+    return (lin * lin / (r * r) if spec.power == 1 else lin / r), bands
+
+
 def local_flatness(mel: np.ndarray, spec: FeatureSpec, n_bands: int = 2,
                    n_frames: int = 1) -> np.ndarray:
     """Spectral flatness of a mel's per-bin band powers over a neighbourhood of each cell.
@@ -71,11 +101,7 @@ def local_flatness(mel: np.ndarray, spec: FeatureSpec, n_bands: int = 2,
        criteria," IEEE JSAC 6(2), 1988 (the spectral flatness measure); the neighbourhood
        and thresholds are melbench's own, measured in ``results/guard_local.md``.
     """
-    rows = spec.mel_basis(np.float64).sum(1)
-    bands = rows > 0
-    lin = np.asarray(mel, dtype=np.float64)
-    r = np.where(bands, rows, 1.0)[:, None]
-    pw = lin * lin / (r * r) if spec.power == 1 else lin / r
+    pw, bands = band_powers(mel, spec)
     pw = np.maximum(pw, max(float(pw.max()), 1e-300) * 1e-11)
     size = (2 * int(n_bands) + 1, 2 * int(n_frames) + 1)
     valid = np.broadcast_to(bands[:, None], pw.shape).astype(np.float64)
@@ -149,10 +175,8 @@ def noise_energy_share(mel: np.ndarray, spec: FeatureSpec, weights: np.ndarray) 
        criteria," IEEE JSAC 6(2), 1988 (the spectral flatness measure); the neighbourhood
        and thresholds are melbench's own, measured in ``results/guard_local.md``.
     """
-    rows = spec.mel_basis(np.float64).sum(1)
-    lin = np.asarray(mel, dtype=np.float64)
-    r = np.where(rows > 0, rows, 1.0)[:, None]
-    pw = np.where(rows[:, None] > 0, lin * lin / (r * r) if spec.power == 1 else lin / r, 0.0)
+    pw, bands = band_powers(mel, spec)
+    pw = np.where(bands[:, None], pw, 0.0)
     total = float(pw.sum())
     return float((pw * weights).sum() / total) if total > 0 else float("nan")
 

@@ -294,11 +294,10 @@ def spectral_flatness(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.
     frames = (db > float(db.max()) - within_db).sum(0) >= 3
     if not frames.any():
         return float("nan")
-    rows = spec.mel_basis(np.float64).sum(1)
-    bands = rows > 0  # a band with no FFT bin (narrow low bands, short FFT) carries nothing
-    rows = rows[bands, None]
-    sub = lin[bands][:, frames]
-    pw = sub * sub / (rows * rows) if spec.power == 1 else sub / rows
+    from .guard_blend import band_powers
+
+    pw, bands = band_powers(lin, spec)
+    pw = pw[bands][:, frames]  # a band with no FFT bin (narrow low bands, short FFT) carries nothing
     pw = np.maximum(pw, pw.max() * 1e-11)
     return float(np.median(np.exp(np.mean(np.log(pw), 0)) / np.mean(pw, 0)))
 
