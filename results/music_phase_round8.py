@@ -1,4 +1,4 @@
-"""Round 8 of the music-SC work (issue 16): momentum schedules, adaptive restarts, averaging over starts, a tonality score.
+"""Round 8 of the music-SC work (issue 16): momentum schedules, adaptive restarts, several starts, a score.
 
 Run from the repository root (one thread)::
 
@@ -97,7 +97,8 @@ def _loop(mel, spec, c, n_iter, alphas, adaptive=False, prior=None, final_steps=
             else:
                 avg.append(a)
         gap = _k_joint(t[0], xprev, a_buf, g_buf, lo, offsets, mw, ww, keep, mel, 3, power,
-                       proj.dtype.type(alphas[it]), fresh, s, it == n_iter - 1, adaptive, proj.dtype.type(0.0))
+                       proj.dtype.type(alphas[it]), fresh, s, it == n_iter - 1, adaptive,
+                       proj.dtype.type(0.0))
         fresh = False
         if adaptive:
             if gap > last_gap:
@@ -187,30 +188,11 @@ def check() -> None:
     print("check: spectrogram equal", np.array_equal(s1, s2), "stft equal", np.array_equal(x1, x2))
 
 
-def tonality_score(mel: np.ndarray, spec: FeatureSpec, max_hz: float = 500.0, floor_db: float = 30.0) -> float:
-    """Reference-free steadiness of the low bands: mean ``|d/dt 10 log10 E_low|`` in dB per frame.
+def tonality_score(mel: np.ndarray, spec: FeatureSpec) -> float:
+    """The score of ``joint_auto``: :func:`melbench.inverters.lowrank_prior.low_band_steadiness`."""
+    from melbench.inverters.lowrank_prior import low_band_steadiness
 
-    ``E_low`` is the energy (magnitude mel squared, summed) of the bands whose centre is below
-    ``max_hz``; the mean is over consecutive frame pairs both within ``floor_db`` of the
-    loudest frame. Sustained tonal content (a held bass note) changes by a fraction of a
-    dB per frame; speech (syllables, pitch moving across the narrow low bands) by 1.4 dB or
-    more on every clip of the evaluation suite at speech16k. Low = steady.
-    """
-    basis = spec.mel_basis(np.float64)
-    freqs = np.arange(basis.shape[1]) * spec.sample_rate / spec.n_fft
-    cent = (basis * freqs).sum(1) / np.maximum(basis.sum(1), 1e-12)
-    m = np.asarray(mel, np.float64)
-    m = np.sqrt(m) if int(spec.power) == 2 else m
-    e = (m[cent < max_hz] ** 2).sum(0)
-    emax = float(e.max()) if e.size else 0.0
-    if emax <= 0:
-        return float("inf")
-    act = e > emax * 10 ** (-floor_db / 10)
-    pair = act[1:] & act[:-1]
-    if not pair.any():
-        return float("inf")
-    de = np.abs(np.diff(10 * np.log10(e + emax * 1e-6)))
-    return float(de[pair].mean())
+    return low_band_steadiness(mel, spec)
 
 
 def score(spec_name: str) -> None:
@@ -231,7 +213,8 @@ def score(spec_name: str) -> None:
             v = np.array([r[2] for r in rows if r[1] == kind and r[0] % 2 == half])
             if v.size:
                 print(f"{kind:6s} {'even' if half == 0 else 'odd '} n={v.size:3d} min {v.min():.3f} "
-                      f"p05 {np.percentile(v, 5):.3f} median {np.median(v):.3f} p95 {np.percentile(v, 95):.3f} "
+                      f"p05 {np.percentile(v, 5):.3f} median {np.median(v):.3f} "
+                      f"p95 {np.percentile(v, 95):.3f} "
                       f"max {v.max():.3f}")
     even = [r for r in rows if r[0] % 2 == 0]
     sp = np.array([r[2] for r in even if r[1] == "speech"])

@@ -193,7 +193,7 @@ GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
 #: and the bare count of a ``melbench bench pipelines`` cell).
 ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joint_tcr": "joint_iter",
-                      "joint_lr": "joint_iter", "joint_lrr": "joint_iter",
+                      "joint_lr": "joint_iter", "joint_lrr": "joint_iter", "joint_auto": "joint_iter",
                       "nnls": "max_iter", "guarded": "inner_iter"}
 
 
