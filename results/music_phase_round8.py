@@ -7,6 +7,7 @@ Run from the repository root (one thread)::
     .venv/bin/python results/music_phase_round8.py music[N] SPEC CELL [CELL ...]
     .venv/bin/python results/music_phase_round8.py speech SET SPEC CELL [CELL ...]
     .venv/bin/python results/music_phase_round8.py score SPEC
+    .venv/bin/python results/music_phase_round8.py edge
 
 Every prototype is ``joint_tcr`` (the default cell's inner) written out here on melbench's
 own kernels (:func:`melbench.inverters.joint_kernels._k_joint`, the ``Projector``, the
@@ -17,7 +18,9 @@ benchmark runs the default. ``check`` shows that the written-out loop with no ch
 (``music_phase_round7.py family``), ``music``/``speech`` are ``results/music_phase.py`` and
 ``results/joint_fgla_quality.py`` with the variants registered. ``score`` prints the
 reference-free tonality score of every clip of the evaluation suite (per kind, even and odd
-halves) and the best threshold on the even half, checked on the odd half.
+halves) and how many clips of each kind fall below the lowest even-half speech score and
+below ``joint_auto``'s threshold. ``edge`` measures every non-music clip of the suite whose
+clean or degraded mel (the benchmark's tracks, seed 0) falls below the threshold at speech16k.
 
 Variants (keys of a variant's dict):
 
@@ -218,15 +221,49 @@ def score(spec_name: str) -> None:
                       f"max {v.max():.3f}")
     even = [r for r in rows if r[0] % 2 == 0]
     sp = np.array([r[2] for r in even if r[1] == "speech"])
-    thr = float(sp.min())
-    for half, name in ((0, "even"), (1, "odd")):
-        part = [r for r in rows if r[0] % 2 == half]
-        over = {k: sum(1 for r in part if r[1] == k and r[2] < thr) for k in ("speech", "music", "other")}
-        tot = {k: sum(1 for r in part if r[1] == k) for k in ("speech", "music", "other")}
-        print(f"threshold {thr:.3f} (min over even speech): {name}: below it "
-              + ", ".join(f"{k} {over[k]}/{tot[k]}" for k in over))
+    from melbench.inverters.joint_lowrank import JointAuto
+
+    for thr in (float(sp.min()), JointAuto.Params().steady_below):
+        for half, name in ((0, "even"), (1, "odd")):
+            part = [r for r in rows if r[0] % 2 == half]
+            over = {k: sum(1 for r in part if r[1] == k and r[2] < thr) for k in ("speech", "music", "other")}
+            tot = {k: sum(1 for r in part if r[1] == k) for k in ("speech", "music", "other")}
+            counts = ", ".join(f"{k} {over[k]}/{tot[k]}" for k in over)
+            print(f"threshold {thr:.3f}: {name}: below it {counts}")
     for r in sorted(rows, key=lambda r: r[2])[:40]:
         print(f"  {r[2]:.3f} {r[1]:6s} {r[3]}")
+
+
+def edge() -> None:
+    """The ``edge`` section: the non-music suite clips that take ``joint_auto``'s other path.
+
+    Every clean or degraded mel at speech16k below the threshold, measured with
+    ``nnls+fgla:100``, the default and ``joint_auto``.
+    """
+    from melbench import registry
+    from melbench.bench.pipelines import TRACKS, _measure
+    from melbench.datasets.eval_suite import EvalSuite
+    from melbench.inverters.lowrank_prior import low_band_steadiness
+    from melbench.measures import spectral_convergence_db
+    from melbench.spec import get_spec
+
+    spec = get_spec("speech16k")
+    cells = ["nnls+fgla:100", "guarded:200:inner=joint_tcr+fgla:0", "guarded:200:inner=joint_auto+fgla:0"]
+    for c in EvalSuite().clips(spec):
+        if c.error or c.meta.get("kind") == "music":
+            continue
+        y = np.asarray(c.audio, np.float32)
+        mag = spec.magnitude(y)
+        clean = spec.mel_from_magnitude(mag)
+        for tr in ("clean", "noise20", "smooth1", "quant6"):
+            d, p = TRACKS[tr]
+            mel = registry.create("degrade", d, p)(clean, spec, np.random.default_rng([0, 1]))
+            sc = low_band_steadiness(spec.decompress(mel), spec)
+            if sc < 1.3:
+                rows = [_measure(cell, spec, "speech16k", tr, c.id, c.meta["kind"], y, mag, mel, 0,
+                                 spectral_convergence_db) for cell in cells]
+                print(f"{c.meta['kind']:6s} {tr:8s} {c.id[:40]:40s} score {sc:.2f} | "
+                      + " | ".join(f"PESQ {r['pesq_wb']:.3f} SC {r['sc_db']:.2f}" for r in rows), flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -250,6 +287,8 @@ def main(argv: list[str]) -> int:
             check()
         elif argv[0] == "score":
             score(argv[1])
+        elif argv[0] == "edge":
+            edge()
         else:
             raise SystemExit(f"unknown section {argv[0]!r}")
     return 0
