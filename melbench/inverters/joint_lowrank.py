@@ -30,7 +30,8 @@ slower than the default cell).
 unless the mel's low bands are steady (:func:`melbench.inverters.lowrank_prior.low_band_steadiness`
 below 1.3 dB per frame: no speech clip of the evaluation suite at speech16k, about half its
 music), where it runs ``joint_lrr`` with 50 more iterations (``results/music_phase.md``,
-"Round 8": the excerpt -17.35 dB on the benchmark's crop, -17.45 on 4 s; speech untouched).
+"Round 8": inside the default's guard the excerpt -17.18 dB on the benchmark's crop and on
+4 s, against -15.30 / -15.93; speech untouched).
 
 References
 ----------
@@ -159,11 +160,12 @@ class JointAuto(JointTCR):
     Measured (``results/music_phase.md``, "Round 8", speech16k): the evaluation suite's 147
     speech clips all score 1.40 or more, so speech takes the ``joint_tcr`` path unchanged;
     25 of its 51 music clips score below 1.3. On the bundled music excerpt (1.13 on the
-    benchmark's 2.5 s crop) the SC against the true magnitude goes from -15.34 to -17.35 dB
-    (4 s: -16.08 to -17.45; ten-contract family mean -15.33 to -16.94); on the suite's music
-    the mean moves by 0.03 dB (6 clips better, 6 worse by more than 0.3 dB): the low-rank
-    prior is a per-clip coin toss there. ``steady_below = 0`` gives ``joint_tcr`` exactly.
-    Pair it with ``fgla:0``.
+    benchmark's 2.5 s crop), as the default's inner (``guarded:200:inner=joint_auto+fgla:0``),
+    the SC against the true magnitude goes from -15.30 to -17.18 dB (4 s: -15.93 to -17.18;
+    ten-contract family mean -15.31 to -16.83); on the suite's music the mean moves by 0.04
+    dB (6 clips better, 6 worse by more than 0.3 dB): the low-rank prior is a per-clip coin
+    toss there. The steady clips cost up to 1.5x ``joint_tcr``'s time. ``steady_below = 0``
+    gives ``joint_tcr`` exactly. Pair it with ``fgla:0``.
 
     References
     ----------
