@@ -278,6 +278,13 @@ def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: 
     float
         The mean change in dB per frame; ``inf`` when no band is low, the low bands are
         silent or no pair of consecutive frames is loud enough (nothing steady to find).
+
+    References
+    ----------
+    .. [1] J. P. Bello, L. Daudet, S. Abdallah, C. Duxbury, M. Davies and M. B. Sandler,
+       "A tutorial on onset detection in music signals," IEEE Trans. Speech Audio Process.
+       13(5), 2005 (the log-energy difference as a novelty function; here its mean over a
+       clip, in one frequency region, as a measure of how little happens).
     """
     basis = spec.mel_basis(np.float64)
     freqs = np.arange(basis.shape[1]) * (spec.sample_rate / spec.n_fft)
