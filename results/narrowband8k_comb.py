@@ -98,8 +98,10 @@ def main(argv: list[str]) -> int:
                     out[:, t] = b @ a
             ref = mag[low][:, vo]
             ls = 10 * np.log10(rt[vo].sum() / np.sum(ref ** 2))
-            print(f"{cid[:24]:24s} <{fmax:.0f} Hz: joint {_sc(s[low][:, vo], ref):6.2f}  comb LS {ls:6.2f}  "
-                  f"comb mel(trueF0) {_sc(comb_t[:, vo], ref):6.2f}  comb mel(jointF0) {_sc(comb_s[:, vo], ref):6.2f}  "
+            print(f"{cid[:24]:24s} <{fmax:.0f} Hz: joint {_sc(s[low][:, vo], ref):6.2f}  "
+                  f"comb LS {ls:6.2f}  "
+                  f"comb mel(trueF0) {_sc(comb_t[:, vo], ref):6.2f}  "
+                  f"comb mel(jointF0) {_sc(comb_s[:, vo], ref):6.2f}  "
                   f"F0 agree {np.mean(np.abs(ft - fs)[vo] < 2):.2f}")
             cols = []
             for a_hz, b_hz in REGIONS_HZ:

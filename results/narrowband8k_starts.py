@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
                 init = None
                 if start is not None:
                     m0 = mel_nnls_inverse(mel, spec)
-                    init = np.asarray(registry.create("phase", start, {})(m0, spec, rng=0)).astype(np.complex64)
+                    init = np.asarray(registry.create("phase", start, {})(m0, spec, rng=0))
+                    init = init.astype(np.complex64)
                 s, x = joint_tc_inverse(mel, spec, prior_iter=prior_iter, init=init)
                 s, x = restart(mel, spec, x, n_iter=30)
                 dt = time.process_time() - t0

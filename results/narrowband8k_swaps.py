@@ -90,7 +90,8 @@ def main(argv: list[str]) -> int:
                 outs[f"truemag>={a}Hz+fgla32"] = tail(np.where(hz >= a, mag, s), x)
                 outs[f"truemag<{a}Hz+fgla32"] = tail(np.where(hz < a, mag, s), x)
             guard = ctx.get("guard", {})
-            line = [f"{cid[:28]:28s} chosen={guard.get('chosen', '-')} blend={guard.get('blend', float('nan')):.3f}"]
+            line = [f"{cid[:28]:28s} chosen={guard.get('chosen', '-')} "
+                    f"blend={guard.get('blend', float('nan')):.3f}"]
             for k, o in outs.items():
                 p = _pesq(spec, y, o)
                 res.setdefault(k, []).append(p)

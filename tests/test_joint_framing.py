@@ -70,7 +70,7 @@ def test_is_joint_tcr_where_glides_move_little():
 
 
 def test_long_frames_run_the_prior_for_fewer_iterations():
-    """At 2.048 bins per frame the prior runs 30 * 1.024 / 2.048 = 15 iterations: joint_tcr at prior_iter 15."""
+    """At 2.048 bins per frame the prior runs 30 * 1.024 / 2.048 = 15 iterations (joint_tcr at 15)."""
     mel = _mel(LONG)
     s_f = registry.create("inverter", "joint_tcf", QUICK)(mel, LONG, context={})
     s_15 = registry.create("inverter", "joint_tcr", {**QUICK, "prior_iter": 15})(mel, LONG, context={})

@@ -108,7 +108,7 @@ def scaled_prior_iter(prior_iter: int, joint_iter: int, spec: FeatureSpec,
 
 
 class JointTCF(JointTCR):
-    """``joint_tcr`` whose continuity prior runs for fewer iterations where the framing makes glides move more bins.
+    """``joint_tcr`` whose continuity prior runs fewer iterations where glides move more bins per frame.
 
     Every parameter of ``joint_tcr`` is available; ``prior_iter`` is the count at the
     reference framing (``glide_ref``), scaled by :func:`scaled_prior_iter` for the
