@@ -127,3 +127,20 @@ def test_guard_sets_its_iterations_and_bad_parameters_are_refused():
         registry.create("inverter", "joint_auto", {"steady_extra": 2.5})
     with pytest.raises(ParameterError, match="steady_hz"):
         registry.create("inverter", "joint_auto", {"steady_hz": 0.0})
+
+
+def test_long_frames_take_joint_tcf():
+    """Where glides move more than glide_ref bins per frame the unsteady path is joint_tcf, not joint_tcr."""
+    spec = FeatureSpec(sample_rate=8000, n_fft=512, hop_length=256, n_mels=40, fmax=4000.0, power=1,
+                       pad_mode="constant", name="long8k")
+    (_cid, _kind, y), = clips_for(spec, ["cmu_arctic_a0007"], False, 0.8)
+    speech = spec.mel_from_magnitude(spec.magnitude(y))
+    kw = {"joint_iter": 24, "restart_iter": 8, "prior_iter": 20}
+    auto = registry.create("inverter", "joint_auto", kw)
+    assert not auto.is_steady(speech, spec)
+    tcf = registry.create("inverter", "joint_tcf", kw)
+    tcr = registry.create("inverter", "joint_tcr", kw)
+    got = auto.estimate(speech, spec)
+    for a, b in zip(got, tcf.estimate(speech, spec), strict=True):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(got[0], tcr.estimate(speech, spec)[0])

@@ -194,6 +194,7 @@ GUARD_KEY = "guard"
 #: and the bare count of a ``melbench bench pipelines`` cell).
 ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joint_tcr": "joint_iter",
                       "joint_lr": "joint_iter", "joint_lrr": "joint_iter", "joint_auto": "joint_iter",
+                      "joint_tcf": "joint_iter",
                       "nnls": "max_iter", "guarded": "inner_iter"}
 
 

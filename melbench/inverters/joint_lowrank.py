@@ -26,9 +26,11 @@ restart with its own iterates averaged (``results/music_phase.md``, "Round 7": t
 -16.81 dB on the benchmark's crop, the suite's music -12.80 dB, speech as the default, 4-8 %
 slower than the default cell).
 
-``joint_auto`` (round 8, below) chooses between the two per clip: ``joint_tcr`` exactly,
-unless the mel's low bands are steady (:func:`melbench.inverters.lowrank_prior.low_band_steadiness`
-below 1.3 dB per frame: no speech clip of the evaluation suite at speech16k, about half its
+``joint_auto`` (round 8, below) chooses per clip: ``joint_tcf`` exactly (``joint_tcr`` with
+the continuity prior's duration scaled to the framing, :mod:`melbench.inverters.joint_framing`;
+``joint_tcr`` itself at speech16k and every shorter-frame preset), unless the mel's low
+bands are steady (:func:`melbench.inverters.lowrank_prior.low_band_steadiness` below 1.3 dB
+per frame: no speech clip of the evaluation suite at speech16k, about half its
 music), where it runs ``joint_lrr`` with 50 more iterations (``results/music_phase.md``,
 "Round 8": inside the default's guard the excerpt -17.18 dB on the benchmark's crop and on
 4 s, against -15.30 / -15.93; speech untouched).
@@ -51,6 +53,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..spec import FeatureSpec
 from .joint_continuity import JointTC
+from .joint_framing import JointTCF
 from .joint_restart import JointTCR
 from .lowrank_prior import low_band_steadiness
 
@@ -144,15 +147,17 @@ class JointLRR(JointTCR):
         restart_average: int = 30
 
 
-class JointAuto(JointTCR):
-    """``joint_tcr``, or ``joint_lrr`` with more iterations where the mel's low bands are steady.
+class JointAuto(JointTCF):
+    """``joint_tcf``, or ``joint_lrr`` with more iterations where the mel's low bands are steady.
 
     Per clip (each item of a batch on its own), the reference-free score
     :func:`melbench.inverters.lowrank_prior.low_band_steadiness` of the given mel (mean
     frame-to-frame change of the level of the bands below ``steady_hz``, dB) decides:
 
-    - at or above ``steady_below``: ``joint_tcr`` with these parameters, exactly (its
-      output bit for bit);
+    - at or above ``steady_below``: ``joint_tcf`` with these parameters, exactly (its
+      output bit for bit; that is ``joint_tcr``'s at every framing whose
+      :func:`melbench.inverters.joint_framing.glide_bins` is at most ``glide_ref``:
+      speech16k, tts22k, the HiFi-GAN, BigVGAN and Vocos presets);
     - below it (sustained tonal content: a held bass note, a drone): ``joint_lrr`` at its
       defaults with ``joint_iter + steady_extra`` iterations (the low-rank prior, the
       continuity pass from 100 Hz, the averaged restart).
@@ -165,7 +170,7 @@ class JointAuto(JointTCR):
     ten-contract family mean -15.31 to -16.83); on the suite's music the mean moves by 0.04
     dB (6 clips better, 6 worse by more than 0.3 dB): the low-rank prior is a per-clip coin
     toss there. The steady clips cost up to 1.5x ``joint_tcr``'s time. ``steady_below = 0``
-    gives ``joint_tcr`` exactly. Pair it with ``fgla:0``.
+    gives ``joint_tcf`` exactly. Pair it with ``fgla:0``.
 
     References
     ----------
@@ -178,14 +183,14 @@ class JointAuto(JointTCR):
     name: ClassVar[str] = "joint_auto"
 
     @dataclass
-    class Params(JointTCR.Params):
-        """Parameters of ``joint_auto``: those of ``joint_tcr`` (its path) and the switch.
+    class Params(JointTCF.Params):
+        """Parameters of ``joint_auto``: those of ``joint_tcf`` (its path) and the switch.
 
         Attributes
         ----------
         steady_below : float
             Score (dB per frame) below which the clip takes the ``joint_lrr`` path (0: never,
-            ``joint_tcr`` exactly).
+            ``joint_tcf`` exactly).
         steady_extra : int
             Iterations the ``joint_lrr`` path runs beyond ``joint_iter``.
         steady_hz : float
@@ -202,7 +207,7 @@ class JointAuto(JointTCR):
         p = self.params
         if not (np.isfinite(p.steady_below) and p.steady_below >= 0):
             raise ParameterError(f"steady_below={p.steady_below!r} must be a finite number >= 0 "
-                                 "(dB per frame; 0: always joint_tcr)")
+                                 "(dB per frame; 0: always joint_tcf)")
         if isinstance(p.steady_extra, bool) or int(p.steady_extra) != p.steady_extra or p.steady_extra < 0:
             raise ParameterError(f"steady_extra={p.steady_extra!r} must be an integer >= 0")
         if not p.steady_hz > 0:
@@ -214,7 +219,7 @@ class JointAuto(JointTCR):
         return low_band_steadiness(mel, spec, max_hz=float(p.steady_hz)) < float(p.steady_below)
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
-        """Each item: ``joint_tcr``'s estimate, or ``joint_lrr``'s with more iterations if steady."""
+        """Each item: ``joint_tcf``'s estimate, or ``joint_lrr``'s with more iterations if steady."""
         mel = np.asarray(mel)
         if mel.ndim > 2:
             flat = mel.reshape(-1, *mel.shape[-2:])
