@@ -24,6 +24,10 @@ b. **noise-like mel** (:func:`spectral_flatness` at least ``noise_flatness``): t
 e. **noise-like energy** (the share of the mel's energy where the mel is *locally* flat,
    :func:`melbench.inverters.guard_blend.noise_energy_share`, at least ``noise_share``):
    the fallback, and the inner method is not run;
+f. **steady texture** (that share at least ``steady_share``, the band roughness at most
+   ``steady_rough_db`` and the mel's frame-to-frame change,
+   :func:`melbench.inverters.guard_features.temporal_flux_db`, at most ``steady_flux_db``):
+   the fallback, and the inner method is not run;
 c. otherwise the inner method runs and its criterion ``c_1`` is computed; if it is below
    ``fit_db`` (``mel_sc`` only) the inner is kept without running the fallback, else the
    fallback runs too and is kept when its criterion ``c_0 < c_1 - margin_db``. While its
@@ -36,8 +40,7 @@ d. where the inner is kept, its magnitude is **blended** toward the ``nnls`` mag
    ``(1 - w) |X_1| + w |X_0|`` with ``w`` from 0 at local flatness ``blend_lo`` to 1 at
    ``blend_hi``; its phase stays the inner's.
 
-(Rules d and e came last, so they keep their letters; e is decided from the mel alone
-and is applied with a and b.)
+(Rules d-f came last and keep their letters; e and f are decided from the mel alone.)
 
 The criterion is computed on the audio a candidate turns into, that is on the
 consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
@@ -102,6 +105,21 @@ above 0.4 (such a clip gets the reference cell's audio: within the bounds, at th
 reference's PESQ). The cells themselves on all 418 rows: 40 -> 12 rows over, speech
 PESQ-wb 3.640 -> 3.640 (clean) and 2.714 -> 2.726 (noise20), none newly over.
 
+Why rule f: 5 of the 11 suite rows rules a-e left over the bounds are clean music (sonic_pi
+ambi_soft_buzz, drum_roll, loop_weirdo, perc_impact1, loop_breakbeat; the inner fits the mel
+6-24 dB better and is 0.4-1.7 dB SC worse), steady textures: their mel changes by a median
+1.6-2.1 dB per frame (:func:`~melbench.inverters.guard_features.temporal_flux_db`; the
+breakbeat 3.7), clean speech by 2.4-6.0 dB, and 0.03-0.26 of their energy is where the mel
+is locally flat (rule e's share). All but the buzz are also smooth across bands (roughness
+3.4-5.1 dB at eleven presets), where the bundled music excerpt, as steady, with a share of
+up to 0.34 and won by the inner, is at 6.8-8.4 dB. On the even-index clips (clean and
+noise20) ``steady_share`` 0.05-0.15, ``steady_rough_db`` 5.5-6.5 and ``steady_flux_db``
+2.2-2.3 fix the most rows without routing speech (0.1 / 6 / 2.2 taken); on the odd half
+3 of 4 rows over are fixed (drum_roll clean and noise20, perc_impact1), no speech clip is
+routed and the routed rows gain 2.6 dB SC in sum (``results/guard_round8.md``). At eleven
+presets (all suite clips, clean) it routes 19 clip-preset pairs, none speech (the closest,
+tt-monkeys: flux 2.37-2.44 dB).
+
 Why ``fit_db``: rule c can only keep the fallback when the fallback fits the mel better
 than the inner method; on the 1,259 rows of that analysis (ten presets, three degraded
 tracks) the fallback's ``mel_sc`` was below -35 dB on 17 (all at ``torchaudio``) while the
@@ -136,25 +154,21 @@ without momentum, which moved PESQ-wb by 0.06 below the reference on two smoothe
 (``results/guard_analysis.md``). What was chosen, why, and the criteria computed (NaN for
 a candidate not run; ``probe`` / ``probe_iter``: the fallback's criterion at the last
 checkpoint looked at, ``stopped``: whether the probe stopped it there) are put into
-``context["guard"]`` (recorded by
-``melbench bench pipelines``).
+``context["guard"]`` (recorded by ``melbench bench pipelines``, whose section "Guard" of
+``results/bench_pipelines.md`` measures how often each criterion predicts the
+true-magnitude SC ordering of the two candidates).
 
-Size: the module docstring holds the measured reason for every rule and threshold (about
-half of the module); the rules share one ``solve`` and its record, so they stay together
-(the blend's pieces live in :mod:`melbench.inverters.guard_blend`).
+Size: the docstring holds the measured reason for every rule and threshold (about half of
+the module); the rules share one ``solve`` and its record, so they stay together (the
+features live in :mod:`melbench.inverters.guard_blend` and ``guard_features``).
 
-Which criterion predicts the true-magnitude SC ordering of the two candidates,
-and how often, is measured by ``melbench bench pipelines`` (section "Guard" of
-``results/bench_pipelines.md``); the criteria need no reference audio.
-
-Cost: rules a, b and e are free (no FFT; e is a few array passes over the mel); a mel
-they send to the fallback costs only the fallback (one ``nnls`` solve and
+Cost: rules a, b, e and f are free (no FFT; e and f are a few array passes over the mel);
+a mel they send to the fallback costs only the fallback (one ``nnls`` solve and
 ``fallback_iter`` FGLA iterations, and no phase stage); rule d costs an ``nnls`` solve
 where the fit shortcut skipped the fallback, and a filterbank product (about 1-2 % of the
-guard's time, ``results/guard_local.md``);
-otherwise the inner method and one FFT pair, plus, when the inner's ``mel_sc`` is above
-``fit_db``, the fallback up to where the probe stops it (20, 30, 50 or all 100
-iterations) and one FFT pair per checkpoint looked at and for the end.
+guard's time, ``results/guard_local.md``); otherwise the inner method and one FFT pair,
+plus, when the inner's ``mel_sc`` is above ``fit_db``, the fallback up to where the probe
+stops it (20, 30, 50 or all 100 iterations) and one FFT pair per checkpoint and the end.
 """
 
 from __future__ import annotations
@@ -336,7 +350,8 @@ class Guarded(Inverter):
     """The inner method (``joint_fgla``) or ``nnls`` + ``fgla``, whichever audio fits the mel better.
 
     A reference-free guard (see :mod:`melbench.inverters.guarded`): a smooth or noise-like
-    mel, or one whose energy lies mostly where it is locally flat, goes to the fallback
+    mel, one whose energy lies mostly where it is locally flat, or a steady texture (rule
+    f) goes to the fallback
     without running the inner method; otherwise the inner's audio mel is compared with the
     given mel (and with the fallback's, unless the inner already fits better than
     ``fit_db``), and the better candidate's magnitude is returned (the inner's blended
@@ -410,6 +425,11 @@ class Guarded(Inverter):
             energy the blend weights toward ``nnls``
             (:func:`melbench.inverters.guard_blend.noise_energy_share`, with
             ``blend_lo`` / ``blend_hi``) is at least this; 0 turns the rule off.
+        steady_share, steady_rough_db, steady_flux_db : float
+            Rule f: the fallback is kept (the inner not run) if that share is at least
+            ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
+            and :func:`melbench.inverters.guard_features.temporal_flux_db` at most
+            ``steady_flux_db`` (dB); ``steady_flux_db`` = 0 turns the rule off.
         seed : int
             Seed of the fallback's random initial phase.
         """
@@ -428,6 +448,9 @@ class Guarded(Inverter):
         blend_lo: float = 0.4
         blend_hi: float = 0.8
         noise_share: float = 0.4
+        steady_share: float = 0.1
+        steady_rough_db: float = 6.0
+        steady_flux_db: float = 2.2
         seed: int = 0
 
     def validate(self) -> None:
@@ -452,7 +475,8 @@ class Guarded(Inverter):
         for f in ("probe", "fallback_final", "blend"):
             if not isinstance(getattr(p, f), bool):
                 raise ParameterError(f"{f}={getattr(p, f)!r} must be true or false")
-        for f in ("margin_db", "smooth_db", "noise_flatness", "noise_share"):
+        for f in ("margin_db", "smooth_db", "noise_flatness", "noise_share", "steady_share",
+                  "steady_rough_db", "steady_flux_db"):
             v = getattr(p, f)
             if not np.isfinite(v) or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
@@ -483,6 +507,7 @@ class Guarded(Inverter):
         from ..phase.projections import fgla
         from ..plugin import PHASE_FINAL_KEY
         from .guard_blend import band_weights, blend_magnitudes, blend_weights, noise_energy_share
+        from .guard_features import temporal_flux_db
         from .joint_fgla import PHASE_INIT_KEY
         from .nnls import mel_nnls_inverse
 
@@ -507,14 +532,19 @@ class Guarded(Inverter):
         flat = spectral_flatness(mel, spec)
         smooth = float(p.smooth_db) > 0 and rough < float(p.smooth_db)
         noisy = float(p.noise_flatness) > 0 and flat >= float(p.noise_flatness)
-        band_w, share = None, float("nan")
-        if not (smooth or noisy) and (p.blend or float(p.noise_share) > 0):
+        band_w, share, flux = None, float("nan"), float("nan")
+        if not (smooth or noisy) and (p.blend or float(p.noise_share) > 0 or float(p.steady_flux_db) > 0):
             band_w = band_weights(mel, spec, float(p.blend_lo), float(p.blend_hi), *BLEND_NEIGHBOURHOOD)
             share = noise_energy_share(mel, spec, band_w)
         textured = float(p.noise_share) > 0 and share >= float(p.noise_share)
+        if (float(p.steady_flux_db) > 0 and share >= float(p.steady_share) and not textured
+                and rough <= float(p.steady_rough_db)):
+            flux = temporal_flux_db(mel, spec)
+        steady = flux <= float(p.steady_flux_db)
         record: dict[str, Any] = {"criterion": p.criterion, "roughness": rough, "smooth": smooth,
                                   "flatness": flat, "noisy": noisy, "noise_share": share,
-                                  "textured": textured, "inner": float("nan"),
+                                  "textured": textured, "flux": flux, "steady": steady,
+                                  "inner": float("nan"),
                                   "fallback": float("nan"), "probe": float("nan"), "stopped": False,
                                   "blend": float("nan")}
 
@@ -528,7 +558,7 @@ class Guarded(Inverter):
             return fgla(m0, spec, n_iter=int(p.fallback_iter), rng=int(p.seed),
                         checkpoints=checkpoints)
 
-        if smooth or noisy or textured:  # decided from the mel alone: the inner is not run
+        if smooth or noisy or textured or steady:  # decided from the mel alone: the inner is not run
             mag = fallback_magnitude()
             x, fallback = fallback_phase(mag), True
         else:
