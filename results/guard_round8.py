@@ -32,7 +32,7 @@ EVERY-th suite clip plus the bench's side-table clips at SPEC under
 ``/tmp/s8robust/cache``; ``replay`` replays there the guard's last step and variants
 (``flat:minbins=..:lo=..:hi=..`` rule d's band-width limit and thresholds,
 ``const:w=W:d=1`` a uniform blend weight floor, ``margin:m=M`` rule c keeping the fallback
-when ``c_0 < c_1 + M``). ``final`` runs the cells themselves (``melbench bench
+when ``c_0 < c_1 + M``, ``tail:k=K`` K FGLA iterations from the blended estimate). ``final`` runs the cells themselves (``melbench bench
 pipelines``' call) on all 209 clips, clean and noise20: the default (rule f on), the
 previous default (``steady_flux_db=0``) and the reference.
 """
@@ -261,6 +261,8 @@ def _parse(v: str):
 def replay(name: str, variants: list[str]) -> None:
     """The guard's last step and variants on the candidates cached at ``name``."""
     import pandas as pd
+
+    from melbench.phase.projections import fgla
     sp = get_spec(name)
 
     def band_w(mel, kw):
@@ -303,24 +305,29 @@ def replay(name: str, variants: list[str]) -> None:
                     if kv == "const":
                         w = np.maximum(np.float32(kw["w"]), w)
                     a = (1 - w) * np.abs(x1) + w * np.abs(x0)
-                    yy = sp.istft(a * np.exp(1j * np.angle(x1)), length=len(y))
+                    x = a * np.exp(1j * np.angle(x1))
+                    if kv == "tail":  # k FGLA iterations from the blended estimate
+                        x = fgla(a.astype(np.float32), sp, n_iter=int(kw["k"]), init=x.astype(np.complex64))
+                    yy = sp.istft(x, length=len(y))
                     r["sc_" + v] = spectral_convergence_db(mag, sp.magnitude(yy))
                     r["pesq_" + v] = _pesq(sp, y, yy) if kind == "speech" else np.nan
                     r["fb_" + v] = False
                 rows.append(r)
     d = pd.DataFrame(rows)
-    print("| variant | track | over: speech / music / other | fallback | mean PESQ-wb speech | mean SC speech / music (dB) |")
-    print("|---|---|---|---|---|---|")
-    for v in ["default", *variants]:
-        for tr in sorted(d.track.unique()):
-            x = d[d.track == tr]
-            over = (x["sc_" + v] - x.sc_ref > gl.SC_BOUND) | (
-                (x.kind == "speech") & (x.pesq_ref - x["pesq_" + v] > gl.PESQ_BOUND))
-            cnt = " / ".join(f"{int(over[x.kind == k].sum())}/{int((x.kind == k).sum())}"
-                             for k in ("speech", "music", "other"))
-            print(f"| {v} | {tr} | {cnt} | {int(x['fb_' + v].sum())} | "
-                  f"{x[x.kind == 'speech']['pesq_' + v].mean():.3f} | "
-                  f"{x[x.kind == 'speech']['sc_' + v].mean():.2f} / {x[x.kind == 'music']['sc_' + v].mean():.2f} |")
+    d.to_csv(CACHE8 / f"replay_{name}.csv", index=False)
+    print("| variant | track | half | over: speech / music / other | fallback | mean PESQ-wb speech "
+          "| mean SC speech / music (dB) |")
+    print("|---|---|---|---|---|---|---|")
+    for v, tr, half in [(v, tr, h) for v in ["default", *variants] for tr in sorted(d.track.unique())
+                        for h in ("even", "odd")]:
+        x = d[(d.track == tr) & ((d.j % 2) == (half == "odd"))]
+        over = (x["sc_" + v] - x.sc_ref > gl.SC_BOUND) | (
+            (x.kind == "speech") & (x.pesq_ref - x["pesq_" + v] > gl.PESQ_BOUND))
+        cnt = " / ".join(f"{int(over[x.kind == k].sum())}/{int((x.kind == k).sum())}"
+                         for k in ("speech", "music", "other"))
+        print(f"| {v} | {tr} | {half} | {cnt} | {int(x['fb_' + v].sum())} | "
+              f"{x[x.kind == 'speech']['pesq_' + v].mean():.3f} | "
+              f"{x[x.kind == 'speech']['sc_' + v].mean():.2f} / {x[x.kind == 'music']['sc_' + v].mean():.2f} |")
 
 
 gl.FINAL_CELLS = {"new": "guarded:200:inner=joint_tcr+fgla:0",

@@ -38,9 +38,12 @@ c. otherwise the inner method runs and its criterion ``c_1`` is computed; if it 
 d. where the inner is kept, its magnitude is **blended** toward the ``nnls`` magnitude
    where the mel is locally flat (``blend``, :mod:`melbench.inverters.guard_blend`):
    ``(1 - w) |X_1| + w |X_0|`` with ``w`` from 0 at local flatness ``blend_lo`` to 1 at
-   ``blend_hi``; its phase stays the inner's.
+   ``blend_hi``; its phase stays the inner's;
+g. at a framing of low redundancy (``win_length / hop_length`` at most
+   ``tail_redundancy``: torchaudio's 400 / 200), ``tail_iter`` FGLA iterations follow the
+   kept inner's blended estimate.
 
-(Rules d-f came last and keep their letters; e and f are decided from the mel alone.)
+(Rules d-g came last and keep their letters; e and f are decided from the mel alone.)
 
 The criterion is computed on the audio a candidate turns into, that is on the
 consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
@@ -105,20 +108,22 @@ above 0.4 (such a clip gets the reference cell's audio: within the bounds, at th
 reference's PESQ). The cells themselves on all 418 rows: 40 -> 12 rows over, speech
 PESQ-wb 3.640 -> 3.640 (clean) and 2.714 -> 2.726 (noise20), none newly over.
 
-Why rule f: 5 of the 11 suite rows rules a-e left over the bounds are clean music (sonic_pi
-ambi_soft_buzz, drum_roll, loop_weirdo, perc_impact1, loop_breakbeat; the inner fits the mel
-6-24 dB better and is 0.4-1.7 dB SC worse), steady textures: their mel changes by a median
-1.6-2.1 dB per frame (:func:`~melbench.inverters.guard_features.temporal_flux_db`; the
-breakbeat 3.7), clean speech by 2.4-6.0 dB, and 0.03-0.26 of their energy is where the mel
-is locally flat (rule e's share). All but the buzz are also smooth across bands (roughness
-3.4-5.1 dB at eleven presets), where the bundled music excerpt, as steady, with a share of
-up to 0.34 and won by the inner, is at 6.8-8.4 dB. On the even-index clips (clean and
-noise20) ``steady_share`` 0.05-0.15, ``steady_rough_db`` 5.5-6.5 and ``steady_flux_db``
-2.2-2.3 fix the most rows without routing speech (0.1 / 6 / 2.2 taken); on the odd half
-3 of 4 rows over are fixed (drum_roll clean and noise20, perc_impact1), no speech clip is
-routed and the routed rows gain 2.6 dB SC in sum (``results/guard_round8.md``). At eleven
-presets (all suite clips, clean) it routes 19 clip-preset pairs, none speech (the closest,
-tt-monkeys: flux 2.37-2.44 dB).
+Why rule f: 5 of the 11 suite rows rules a-e left over the bounds are clean music
+(sonic_pi ambi_soft_buzz, drum_roll, loop_weirdo, perc_impact1, loop_breakbeat: the inner
+fits the mel 6-24 dB better, 0.4-1.7 dB SC worse): steady textures, whose mel changes by
+1.6-2.1 dB per frame (median; clean speech 2.4-6.0 dB), with 0.03-0.26 of the energy where
+the mel is locally flat, and but for the buzz smooth across bands (roughness 3.4-5.1 dB at
+eleven presets; the bundled music excerpt, as steady and won by the inner, 6.8-8.4 dB).
+The thresholds were chosen on the even-index clips (0.05-0.15 / 5.5-6.5 / 2.2-2.3 tie);
+on the odd half they fix 3 of 4 rows over and route no speech clip; at eleven presets
+they route 19 of 2,044 clip-preset pairs, none speech (``results/guard_round8.md``).
+
+Why rule g: at torchaudio's framing (50 % overlap) the kept inner was more than 0.3 dB SC
+worse than the fallback on 21 of 51 suite speech clips (every third clip; clean) while
+0.2-0.8 PESQ-wb better: its estimate is far from consistent there. 8 iterations (4-16
+measured, 8 and 12 tie on the even-index clips) took the odd half from 9 to 4 clean and
+from 5 to 2 quant6 rows over, speech PESQ-wb unchanged (3.368 -> 3.366); at speech16k
+such iterations lost up to 0.66 PESQ-wb (``results/guard_local.md``), so only there.
 
 Why ``fit_db``: rule c can only keep the fallback when the fallback fits the mel better
 than the inner method; on the 1,259 rows of that analysis (ten presets, three degraded
@@ -425,6 +430,11 @@ class Guarded(Inverter):
             energy the blend weights toward ``nnls``
             (:func:`melbench.inverters.guard_blend.noise_energy_share`, with
             ``blend_lo`` / ``blend_hi``) is at least this; 0 turns the rule off.
+        tail_iter : int
+            Rule g: FGLA iterations after the kept inner's (blended) estimate when the
+            framing's ``win_length / hop_length`` is at most ``tail_redundancy``; 0 none.
+        tail_redundancy : float
+            See ``tail_iter``.
         steady_share, steady_rough_db, steady_flux_db : float
             Rule f: the fallback is kept (the inner not run) if that share is at least
             ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
@@ -451,6 +461,8 @@ class Guarded(Inverter):
         steady_share: float = 0.1
         steady_rough_db: float = 6.0
         steady_flux_db: float = 2.2
+        tail_iter: int = 8
+        tail_redundancy: float = 2.0
         seed: int = 0
 
     def validate(self) -> None:
@@ -458,7 +470,7 @@ class Guarded(Inverter):
         from .. import registry
 
         p = self.params
-        for f in ("inner_iter", "fallback_iter"):
+        for f in ("inner_iter", "fallback_iter", "tail_iter"):
             v = getattr(p, f)
             if isinstance(v, bool) or int(v) != v or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
@@ -476,7 +488,7 @@ class Guarded(Inverter):
             if not isinstance(getattr(p, f), bool):
                 raise ParameterError(f"{f}={getattr(p, f)!r} must be true or false")
         for f in ("margin_db", "smooth_db", "noise_flatness", "noise_share", "steady_share",
-                  "steady_rough_db", "steady_flux_db"):
+                  "steady_rough_db", "steady_flux_db", "tail_redundancy"):
             v = getattr(p, f)
             if not np.isfinite(v) or v < 0:
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
@@ -546,7 +558,7 @@ class Guarded(Inverter):
                                   "textured": textured, "flux": flux, "steady": steady,
                                   "inner": float("nan"),
                                   "fallback": float("nan"), "probe": float("nan"), "stopped": False,
-                                  "blend": float("nan")}
+                                  "blend": float("nan"), "tail": 0}
 
         def fallback_magnitude() -> np.ndarray:
             """The ``nnls`` magnitude (the previous default's)."""
@@ -596,6 +608,10 @@ class Guarded(Inverter):
                 w = blend_weights(band_w, spec)
                 mag1 = blend_magnitudes(mag1, mag0, w)
                 record["blend"] = float(np.mean(w))
+            if (not fallback and int(p.tail_iter) > 0
+                    and spec.win_length <= float(p.tail_redundancy) * spec.hop_length):  # rule g
+                x1 = fgla(mag1, spec, n_iter=int(p.tail_iter), init=x1)
+                record["tail"] = int(p.tail_iter)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
         record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):
