@@ -114,16 +114,19 @@ fits the mel 6-24 dB better, 0.4-1.7 dB SC worse): steady textures, whose mel ch
 1.6-2.1 dB per frame (median; clean speech 2.4-6.0 dB), with 0.03-0.26 of the energy where
 the mel is locally flat, and but for the buzz smooth across bands (roughness 3.4-5.1 dB at
 eleven presets; the bundled music excerpt, as steady and won by the inner, 6.8-8.4 dB).
-The thresholds were chosen on the even-index clips (0.05-0.15 / 5.5-6.5 / 2.2-2.3 tie);
-on the odd half they fix 3 of 4 rows over and route no speech clip; at eleven presets
-they route 19 of 2,044 clip-preset pairs, none speech (``results/guard_round8.md``).
+Share and flux limits were chosen on the even-index clips (0.05-0.15 and 2.2-2.3 tie),
+the roughness limit (5.5-6.5 tie) by the excerpt: without it the buzz is fixed too but the
+excerpt goes to the fallback at four presets where the inner wins by 1.4-11.6 dB SC. On the
+odd half the rule fixes 3 of 4 rows over and routes no speech clip; at eleven presets 19
+of 2,045 clip-preset pairs, none speech (``results/guard_round8.md``).
 
 Why rule g: at torchaudio's framing (50 % overlap) the kept inner was more than 0.3 dB SC
-worse than the fallback on 21 of 51 suite speech clips (every third clip; clean) while
-0.2-0.8 PESQ-wb better: its estimate is far from consistent there. 8 iterations (4-16
-measured, 8 and 12 tie on the even-index clips) took the odd half from 9 to 4 clean and
-from 5 to 2 quant6 rows over, speech PESQ-wb unchanged (3.368 -> 3.366); at speech16k
-such iterations lost up to 0.66 PESQ-wb (``results/guard_local.md``), so only there.
+worse than the fallback on 16 of 51 suite speech clips (every third clip, clean), mostly
+while better in PESQ-wb (up to +0.79): its estimate is far from consistent there. 8 FGLA
+iterations (4-16 measured; 8 and 12 tie on the even-index clips) leave 3 of them (quant6:
+6 -> 0), on the odd half all rows over 9 -> 4 (clean) and 5 -> 2 (quant6), speech PESQ-wb
+3.368 -> 3.366; at speech16k such iterations lost up to 0.66 PESQ-wb on single clips
+(``results/guard_local.md``), so they run at low redundancy only.
 
 Why ``fit_db``: rule c can only keep the fallback when the fallback fits the mel better
 than the inner method; on the 1,259 rows of that analysis (ten presets, three degraded
