@@ -52,7 +52,8 @@ import guard_local as gl  # noqa: E402  (the round-7 machinery: cache, replays, 
 from melbench import registry  # noqa: E402
 from melbench.bench.pipelines import TRACKS, _pesq, clips_for  # noqa: E402
 from melbench.inverters import guard_blend as gb  # noqa: E402
-from melbench.inverters.guard_features import mel_features, temporal_flux_db  # noqa: E402
+from melbench.inverters.guard_blend import temporal_flux_db
+from melbench.inverters.guard_features import mel_features  # noqa: E402
 from melbench.inverters.guarded import _db, audio_mel, band_roughness_db, mel_criterion, spectral_flatness  # noqa: E402
 from melbench.measures import spectral_convergence_db  # noqa: E402
 from melbench.spec import get_spec  # noqa: E402

@@ -16,8 +16,7 @@ import scipy.signal
 from melbench import quality, registry
 from melbench.bench.pipelines import _measure, clips_for
 from melbench.errors import ParameterError
-from melbench.inverters.guard_blend import band_weights, noise_energy_share
-from melbench.inverters.guard_features import temporal_flux_db
+from melbench.inverters.guard_blend import band_weights, noise_energy_share, temporal_flux_db
 from melbench.inverters.guarded import band_roughness_db
 from melbench.measures import spectral_convergence_db
 from melbench.spec import get_spec

@@ -3,9 +3,8 @@
 :mod:`melbench.inverters.guarded` decides from
 :func:`~melbench.inverters.guarded.band_roughness_db` and
 :func:`~melbench.inverters.guarded.spectral_flatness` (which live there), from the local
-flatness of :mod:`melbench.inverters.guard_blend` (rules d and e,
-``results/guard_local.md``) and from :func:`temporal_flux_db` here (rule f, a steady
-texture: ``results/guard_round8.md``); the others were measured and not used
+flatness and temporal flux of :mod:`melbench.inverters.guard_blend` (rules d, e and f:
+``results/guard_local.md``, ``results/guard_round8.md``); the others were measured and not used
 (``results/guard_analysis.md``, ``results/guard_analysis.py``).
 """
 
@@ -14,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec import FeatureSpec
+from .guard_blend import temporal_flux_db
 from .guarded import _db, audio_mel, band_roughness_db, mel_criterion, spectral_flatness
 
 
@@ -38,42 +38,6 @@ def consistency_gap_db(x: np.ndarray, spec: FeatureSpec) -> float:
 
 
 
-def temporal_flux_db(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> float:
-    """Median absolute frame-to-frame change of a mel in dB, over its active cells.
-
-    Parameters
-    ----------
-    mel : np.ndarray [shape=(n_mels, frames)]
-        Linear mel in ``spec.domain``.
-    spec : FeatureSpec
-        Gives the domain (power: 10 log10, magnitude: 20 log10).
-    within_db : float
-        A pair of neighbouring frames counts in a band if either cell is within this many
-        dB of the mel's peak.
-
-    Returns
-    -------
-    float
-        dB per frame; NaN for a mel with fewer than two frames or no active cell. Small
-        for a steady sound (sustained buzz, drone, a slow decay), larger for speech: at
-        the presets measured in ``results/guard_round8.md`` 2.4-2.7 dB for the suite's
-        most steady speech clip, 1.1-2.3 dB for its steadiest music samples (it hardly
-        depends on the hop, 11.6-32 ms there).
-
-    References
-    ----------
-    .. [1] melbench's own measure (``results/guard_round8.md``), in the spirit of the
-       spectral flux of onset detection: J. P. Bello et al., "A tutorial on onset
-       detection in music signals," IEEE Trans. Speech Audio Process. 13(5), 2005.
-    """
-    db = _db(np.asarray(mel, dtype=np.float64), spec)
-    if db.shape[-1] < 2:
-        return float("nan")
-    act = db > float(db.max()) - within_db
-    m = act[:, 1:] | act[:, :-1]
-    return float(np.median(np.abs(np.diff(db, axis=1))[m])) if m.any() else float("nan")
-
-
 def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> dict[str, float]:
     """Reference-free features of a linear mel (no audio, no FFT).
 
@@ -91,8 +55,9 @@ def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) ->
     dict
         ``f_rough`` (:func:`band_roughness_db`), ``f_flat`` (median over active frames of
         the spectral flatness of the band powers: geometric over arithmetic mean, 1 for
-        white noise), ``f_tflux`` (:func:`temporal_flux_db`), ``f_trough`` (the same for
-        the second difference across frames), ``f_onset`` (share of frames whose mean dB
+        white noise), ``f_tflux``
+        (:func:`~melbench.inverters.guard_blend.temporal_flux_db`), ``f_trough`` (the same
+        for the second difference across frames), ``f_onset`` (share of frames whose mean dB
         rise over active bands exceeds 3 dB), ``f_low`` (share of the mel's power in
         bands at most two FFT bins wide).
 

@@ -26,7 +26,7 @@ e. **noise-like energy** (the share of the mel's energy where the mel is *locall
    the fallback, and the inner method is not run;
 f. **steady texture** (that share at least ``steady_share``, the band roughness at most
    ``steady_rough_db`` and the mel's frame-to-frame change,
-   :func:`melbench.inverters.guard_features.temporal_flux_db`, at most ``steady_flux_db``):
+   :func:`melbench.inverters.guard_blend.temporal_flux_db`, at most ``steady_flux_db``):
    the fallback, and the inner method is not run;
 c. otherwise the inner method runs and its criterion ``c_1`` is computed; if it is below
    ``fit_db`` (``mel_sc`` only) the inner is kept without running the fallback, else the
@@ -441,7 +441,7 @@ class Guarded(Inverter):
         steady_share, steady_rough_db, steady_flux_db : float
             Rule f: the fallback is kept (the inner not run) if that share is at least
             ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
-            and :func:`melbench.inverters.guard_features.temporal_flux_db` at most
+            and :func:`melbench.inverters.guard_blend.temporal_flux_db` at most
             ``steady_flux_db`` (dB); ``steady_flux_db`` = 0 turns the rule off.
         seed : int
             Seed of the fallback's random initial phase.
@@ -521,8 +521,13 @@ class Guarded(Inverter):
         from .. import registry
         from ..phase.projections import fgla
         from ..plugin import PHASE_FINAL_KEY
-        from .guard_blend import band_weights, blend_magnitudes, blend_weights, noise_energy_share
-        from .guard_features import temporal_flux_db
+        from .guard_blend import (
+            band_weights,
+            blend_magnitudes,
+            blend_weights,
+            noise_energy_share,
+            temporal_flux_db,
+        )
         from .joint_fgla import PHASE_INIT_KEY
         from .nnls import mel_nnls_inverse
 
