@@ -55,100 +55,8 @@ consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
     mean absolute difference in dB (``20 log10`` of magnitudes, ``10 log10`` of
     powers) between ``M|T|`` and ``m``, both floored 80 dB below the mel's peak.
 
-Why rule a: on an over-smoothed mel (the ``smooth`` degradation: a Gaussian
-blur of the log-mel, as from a model trained with an L2 loss) the inner method
-reproduces the blurred mel closely (``mel_sc`` 10-20 dB better than the fallback), so
-rule c keeps it, but its spectrogram is smeared like the mel and correlates
-worse with the true one than the fallback's sparser ``nnls`` magnitude (bundled music at
-speech16k, sigma 1 band and 1 frame: SC -2.7 against -3.7 dB, correlation 0.68
-against 0.79). No audio-against-mel criterion can see that (the truth is not in the
-mel), so the smoothness of the mel itself is the test: the median absolute second
-difference across bands of the dB mel (bands within 50 dB of the peak) is 4-8 dB for
-the bundled speech and music and 3-13 dB for the synthetic signals measured at every
-benchmark preset, 0.9-2.8 dB after that blur (``smooth_db`` = 3 dB separates them).
-
-Why rule b: on noise-like sounds (cymbals, hiss, effects, breakbeats) ``joint_fgla``
-fits the mel *better* than the fallback (``mel_sc`` about -40 against -24 dB) and still
-loses 1-3 dB SC against the true magnitude: the fine structure it invents inside each
-band is as random as the true one and uncorrelated with it, so rule c cannot see the
-loss either. The flatness of the mel can: measured on the evaluation suite at speech16k
-(``results/guard_analysis.md``, ``results/guard_analysis.py``), the unguarded inner method
-is more than 0.3 dB SC worse than ``nnls`` + ``fgla:100`` on 23 of 51 music clips and all
-11 "other" sounds; the threshold 0.1 was chosen on the even-index clips (every value
-from 0.07 to 0.12 gives the same result there) and with rules a-c it leaves 6 music clips
-and 1 other sound over the bound on that half and 5 and 2 on the odd half, no speech
-clip changed on the even half and one (mean PESQ-wb -0.008) on the odd half. Speech mels
-have flatness below 0.08 on the suite (one clip at 0.14), tonal music below 0.01.
-
-Why rules d and e: rule b's mechanism (the fine structure the inner invents inside
-bands is uncorrelated with the truth on noise-like material, so in L2 a smooth ``nnls``
-magnitude is closer) also acts on clips whose *global* flatness is below 0.1: textured
-music (sonic_pi ambi, bass, drum, perc and loop samples, tabla) and the noisy parts of
-speech (fricatives, breath; the ltfat "greasy" clip, Carlo's digits). On the evaluation
-suite at speech16k, clean and noise20 (``results/guard_local.md``,
-``results/guard_local.py``; chosen on the even-index clips, reported on the odd ones),
-rules a-c left 14/294 speech, 20/102 music and 6/22 other rows more than 0.3 dB SC or
-0.05 PESQ-wb worse than ``nnls`` + ``fgla:100``, nearly all with a better mel fit. The
-local flatness (5 bands x 3 frames) of the given mel finds those regions. Rule d keeps
-the inner's structure where the mel is peaky and takes the ``nnls`` magnitude where it
-is flat: ``blend_lo`` / ``blend_hi`` = 0.4 / 0.8 fixed all 3 clean speech rows over the
-bounds on the even half with speech PESQ-wb unchanged (3.662) and speech SC 0.9 dB
-better; on the odd half speech 1 -> 0 (clean) and 4 -> 1 (noise20) rows over, music
-5 -> 4 and 5 -> 3, speech PESQ-wb unchanged (clean) or +0.02 (noise20), no row newly
-over. A few FGLA iterations after the blend (to make it consistent) moved PESQ-wb by up
-to -0.66 on single clips and were dropped. Bands covering fewer than three FFT bins
-(:data:`melbench.inverters.guard_blend.MIN_BINS`; none at speech16k) get weight 0: the
-mel nearly fixes their bins. What rule d leaves is mostly textured music whose energy
-lies where the mel is locally flat; rule e keeps the fallback when that share is at
-least 0.4, the largest threshold that moved no speech clip on the even half (on the odd
-half after rule d: music 7 -> 4, other 4 -> 0 rows over, no speech clip moved). The
-share is at most 0.40 for the suite's speech clips at speech16k; at nine other presets
-(every third suite clip) at most 0.45, with 0 or 1 of 49 speech clips per preset at or
-above 0.4 (such a clip gets the reference cell's audio: within the bounds, at the
-reference's PESQ). The cells themselves on all 418 rows: 40 -> 12 rows over, speech
-PESQ-wb 3.640 -> 3.640 (clean) and 2.714 -> 2.726 (noise20), none newly over.
-
-Why rule f: 5 of the 11 suite rows rules a-e left over the bounds are clean music
-(sonic_pi ambi_soft_buzz, drum_roll, loop_weirdo, perc_impact1, loop_breakbeat: the inner
-fits the mel 6-24 dB better, 0.4-1.7 dB SC worse): steady textures, whose mel changes by
-1.6-2.1 dB per frame (median; clean speech 2.4-6.0 dB), with 0.03-0.26 of the energy where
-the mel is locally flat, and but for the buzz smooth across bands (roughness 3.4-5.1 dB at
-eleven presets; the bundled music excerpt, as steady and won by the inner, 6.8-8.4 dB).
-Share and flux limits were chosen on the even-index clips (0.05-0.15 and 2.2-2.3 tie),
-the roughness limit (5.5-6.5 tie) by the excerpt: without it the buzz is fixed too but the
-excerpt goes to the fallback at four presets where the inner wins by 1.4-11.6 dB SC. On the
-odd half the rule fixes 3 of 4 rows over and routes no speech clip; at eleven presets 19
-of 2,045 clip-preset pairs, none speech (``results/guard_round8.md``).
-
-Why rule g: at torchaudio's framing (50 % overlap) the kept inner was more than 0.3 dB SC
-worse than the fallback on 16 of 51 suite speech clips (every third clip, clean), mostly
-while better in PESQ-wb (up to +0.79): its estimate is far from consistent there. 8 FGLA
-iterations (4-16 measured; 8 and 12 tie on the even-index clips) leave 3 of them (quant6:
-6 -> 0), on the odd half all rows over 9 -> 4 (clean) and 5 -> 2 (quant6), speech PESQ-wb
-3.368 -> 3.366; at speech16k such iterations lost up to 0.66 PESQ-wb on single clips
-(``results/guard_local.md``), so they run at low redundancy only.
-
-Why ``fit_db``: rule c can only keep the fallback when the fallback fits the mel better
-than the inner method; on the 1,259 rows of that analysis (ten presets, three degraded
-tracks) the fallback's ``mel_sc`` was below -35 dB on 17 (all at ``torchaudio``) while the
-inner's is below -35 dB on 70-93 % of the clean clips per preset. Skipping the fallback
-there (saving its ``fallback_iter`` FGLA iterations and one FFT pair) changed rule c's
-choice on one row, a noise-like sound (flatness 0.30) that rule b sends to the fallback
-before rule c is reached, so on no row the final choice (tested on a bundled clip too).
-
-Why the probe: where rule c must run the fallback (the inner's ``mel_sc`` above
-``fit_db``), the fallback usually loses by several dB (the bundled CMU ARCTIC clip at
-hifigan_v1: -30.4 against -20.9 dB), and its 100 FGLA iterations were a quarter of the
-guard's time on the clips where the guard was slower than librosa ``mel_to_audio``
-(``results/guard_time.md``). How much the iterations after ``k`` improve the fallback's
-``mel_sc`` was measured on the evaluation suite (five presets, four tracks, the rows rule c
-can reach: ``results/guard_probe.py``); :data:`PROBE_BOUNDS` is the maximum of
-``c_k - c_100`` over the even-index clips; 7 of 1,421 odd-index rows exceed it (at
-``k`` = 30 or 50; the gain is heavy-tailed), which changes a choice only where the
-inner's criterion lies between ``c_100`` and ``c_k - PROBE_BOUNDS[k]``: on none of the
-rows measured (``results/guard_time.md``). The probe is a look at FGLA's iterate (one FFT pair each, the
-``checkpoints`` of :func:`melbench.phase.projections.fgla`): a fallback that is not
-stopped is exactly the 100 iterations it was before.
+Why each rule and threshold (the measurements, with the scripts under ``results/``):
+``docs/guard.md`` ("The guard's rules, and the measurements behind each").
 
 The chosen magnitude is returned and the chosen complex estimate goes to the phase
 stage (``context["phase_init"]``). The inner's is its warm start, so a cell ``guarded`` +
@@ -165,10 +73,6 @@ checkpoint looked at, ``stopped``: whether the probe stopped it there) are put i
 ``context["guard"]`` (recorded by ``melbench bench pipelines``, whose section "Guard" of
 ``results/bench_pipelines.md`` measures how often each criterion predicts the
 true-magnitude SC ordering of the two candidates).
-
-Size: the docstring holds the measured reason for every rule and threshold (about half of
-the module); the rules share one ``solve`` and its record, so they stay together (the
-features live in :mod:`melbench.inverters.guard_blend` and ``guard_features``).
 
 Cost: rules a, b, e and f are free (no FFT; e and f are a few array passes over the mel);
 a mel they send to the fallback costs only the fallback (one ``nnls`` solve and
