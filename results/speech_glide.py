@@ -1,9 +1,10 @@
-"""Does ``joint_tcr``'s continuity-prior duration matter per clip, and can the clip's glides predict it?
+"""Per-clip effect of ``joint_tcr``'s continuity-prior duration, and whether the clip's glides predict it.
 
 Run from the repository root::
 
     .venv/bin/python results/speech_glide.py measure SPEC OUT.csv N [N ...]
     .venv/bin/python results/speech_glide.py analyse OUT.csv
+    .venv/bin/python results/speech_glide.py select OUT.csv
 
 ``measure`` runs ``joint_tcr:200:prior_iter=N+fgla:0`` for every ``N`` on every speech
 clip of the evaluation suite at ``SPEC`` (147 at ``speech16k``), exactly as
@@ -13,7 +14,9 @@ clip of the evaluation suite at ``SPEC`` (147 at ``speech16k``), exactly as
 mel only). A rerun resumes: rows already in the file are skipped. ``analyse`` prints the
 per-clip optima, the noise control, the features' rank correlation with the gain, and a
 threshold rule chosen on the even-index clips and reported on the odd ones with a
-bootstrap CI. See ``results/speech_glide.md``.
+bootstrap CI. ``select`` picks per clip the ``N`` whose audio fits the given mel best
+(``mel_sc_db``: the output's mel against the given one, reference-free) and reports its
+PESQ gain over ``N`` = 150. See ``results/speech_glide.md``.
 
 Features (both from the mel, nothing from the reference audio):
 
@@ -43,7 +46,7 @@ from melbench.bench.pipelines import _cell_call, _pesq
 from melbench.measures import spectral_convergence_db
 from melbench.spec import get_spec
 
-FIELDS = ["index", "clip", "prior_iter", "pesq", "sc_db", "seconds", "xcorr", "f0slope"]
+FIELDS = ["index", "clip", "prior_iter", "pesq", "sc_db", "mel_sc_db", "seconds", "xcorr", "f0slope"]
 
 
 def xcorr_glide(mel: np.ndarray, spec, lo_hz: float = 150.0, hi_hz: float = 1000.0,
@@ -120,8 +123,11 @@ def measure(spec_name: str, out: str, ns: list[int]) -> int:
                 audio = np.asarray(fn(mel), np.float32)[: len(y)]
                 dt = time.process_time() - t0
                 sc = spectral_convergence_db(mag, spec.magnitude(audio))
+                mel_sc = spectral_convergence_db(spec.decompress(mel),
+                                                 spec.decompress(spec.mel_from_magnitude(spec.magnitude(audio))))
                 w.writerow({"index": i, "clip": cid, "prior_iter": n, "pesq": f"{_pesq(spec, y, audio):.4f}",
-                            "sc_db": f"{sc:.3f}", "seconds": f"{dt:.3f}", "xcorr": f"{fx:.4f}",
+                            "sc_db": f"{sc:.3f}",
+                            "mel_sc_db": f"{mel_sc:.3f}", "seconds": f"{dt:.3f}", "xcorr": f"{fx:.4f}",
                             "f0slope": f"{ff:.4f}"})
                 fh.flush()
             print(f"{i:3d} {cid[:40]:40s} xcorr {fx:.3f} f0slope {ff:.3f}", flush=True)
@@ -132,6 +138,27 @@ def _boot(d: np.ndarray, n: int = 10000, seed: int = 0) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     m = d[rng.integers(0, len(d), (n, len(d)))].mean(1)
     return float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975))
+
+
+def select(path: str, ref: int = 150) -> int:
+    """Per clip, the ``prior_iter`` whose audio fits the given mel best (reference-free), against ``ref``."""
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    by: dict[int, dict] = {}
+    for r in rows:
+        by.setdefault(int(r["index"]), {})[int(r["prior_iter"])] = (float(r["pesq"]), float(r["mel_sc_db"]))
+    ns = sorted({int(r["prior_iter"]) for r in rows})
+    idx = np.array(sorted(i for i, d in by.items() if all(n in d for n in ns)))
+    for cand in ([n for n in ns if n != ref], *([n] for n in ns if n != ref)):
+        pool = [ref, *cand]
+        pick = np.array([max(pool, key=lambda n: -by[i][n][1]) for i in idx])
+        d = np.array([by[i][n][0] - by[i][ref][0] for i, n in zip(idx, pick, strict=True)])
+        for half, m in (("all", idx >= 0), ("odd", idx % 2 == 1)):
+            lo, hi = _boot(d[m])
+            print(f"lowest mel SC among {pool} ({half}, n={int(m.sum())}): PESQ gain over {ref} "
+                  f"{d[m].mean():+.4f} [{lo:+.4f}, {hi:+.4f}]; picked "
+                  + ", ".join(f"{n}: {int((pick[m] == n).sum())}" for n in pool))
+    return 0
 
 
 def analyse(path: str, ref: int = 150) -> int:
@@ -163,9 +190,26 @@ def analyse(path: str, ref: int = 150) -> int:
               f"|d|>0.05: {int((np.abs(d) > 0.05).sum())}  "
               + "  ".join(f"rho({f}) {spearmanr(v, d)[0]:+.3f} (p {spearmanr(v, d)[1]:.3f})"
                           for f, v in feats.items()))
+    # Is a clip's gain a property of the clip? Compare two comparisons that should be the same
+    # (N vs ref, N+1 vs ref-1): their per-clip differences must correlate if it is.
+    if ref - 1 in ns:
+        k1 = ns.index(ref - 1)
+        pick = np.maximum(P[:, r0], P[:, k1]) - P[:, r0]
+        print(f"per-clip best of {ref} and {ref - 1} (no real choice): +{pick.mean():.4f}")
+        for n in ns:
+            if n + 1 in ns and n not in (ref - 1, ref):
+                a = P[:, ns.index(n)] - P[:, r0]
+                b = P[:, ns.index(n + 1)] - P[:, k1]
+                same = np.sign(a) == np.sign(b)
+                print(f"  repeat: ({n} - {ref}) vs ({n + 1} - {ref - 1}): "
+                      f"pearson {np.corrcoef(a, b)[0, 1]:+.3f}, "
+                      f"spearman {spearmanr(a, b)[0]:+.3f}, same sign {int(same.sum())}/{len(a)}; "
+                      f"best of {n},{n + 1} over best of {ref},{ref - 1}: "
+                      f"{(np.maximum(a + P[:, r0], P[:, ns.index(n + 1)]) - P[:, r0] - pick).mean():+.4f}")
     even, odd = idx % 2 == 0, idx % 2 == 1
     for f, v in feats.items():
-        print(f"{f}: median {np.median(v):.3f}, quartiles {np.quantile(v, 0.25):.3f} {np.quantile(v, 0.75):.3f}")
+        q1, q3 = np.quantile(v, [0.25, 0.75])
+        print(f"{f}: median {np.median(v):.3f}, quartiles {q1:.3f} {q3:.3f}")
         # Rule: clips with feature above tau get prior_iter n_hi ... below get n_lo; chosen on even.
         bestrule, bestgain = None, -np.inf
         for klo, nlo in enumerate(ns):
@@ -189,6 +233,8 @@ if __name__ == "__main__":
     a = sys.argv[1:]
     if a and a[0] == "measure":
         raise SystemExit(measure(a[1], a[2], [int(x) for x in a[3:]]))
+    if a and a[0] == "select":
+        raise SystemExit(select(a[1], *(int(x) for x in a[2:])))
     if a and a[0] == "analyse":
         raise SystemExit(analyse(a[1], *(int(x) for x in a[2:])))
     raise SystemExit(__doc__)
