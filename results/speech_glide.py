@@ -3,20 +3,22 @@
 Run from the repository root::
 
     .venv/bin/python results/speech_glide.py measure SPEC OUT.csv N [N ...]
+    .venv/bin/python results/speech_glide.py measure-guarded SPEC OUT.csv N [N ...]
     .venv/bin/python results/speech_glide.py analyse OUT.csv
     .venv/bin/python results/speech_glide.py select OUT.csv
 
 ``measure`` runs ``joint_tcr:200:prior_iter=N+fgla:0`` for every ``N`` on every speech
 clip of the evaluation suite at ``SPEC`` (147 at ``speech16k``), exactly as
 ``results/joint_fgla_quality.py`` runs a cell (one thread, PESQ-wb via
-``melbench.bench.pipelines``, SC against the true magnitude), and writes one row per
-(clip, N) to ``OUT.csv`` with the clip's reference-free glide features (computed from the
-mel only). A rerun resumes: rows already in the file are skipped. ``analyse`` prints the
-per-clip optima, the noise control, the features' rank correlation with the gain, and a
-threshold rule chosen on the even-index clips and reported on the odd ones with a
-bootstrap CI. ``select`` picks per clip the ``N`` whose audio fits the given mel best
-(``mel_sc_db``: the output's mel against the given one, reference-free) and reports its
-PESQ gain over ``N`` = 150. See ``results/speech_glide.md``.
+``melbench.bench.pipelines``, SC against the true magnitude; ``measure-guarded``: the
+default cell ``guarded:200:inner=joint_tcr+fgla:0`` with the inner's ``prior_iter`` =
+``N``), and writes one row per (clip, N) to ``OUT.csv`` with the clip's reference-free
+glide features (computed from the mel only). A rerun resumes: rows already in the file
+are skipped. ``analyse`` prints the per-clip optima, the noise control, the features'
+rank correlation with the gain, and a threshold rule chosen on the even-index clips and
+reported on the odd ones with a bootstrap CI. ``select`` picks per clip the ``N`` whose
+audio fits the given mel best (``mel_sc_db``: the output's mel against the given one,
+reference-free) and reports its PESQ gain over ``N`` = 150. See ``results/speech_glide.md``.
 
 Features (both from the mel, nothing from the reference audio):
 
@@ -98,8 +100,33 @@ def f0_glide(mel: np.ndarray, spec) -> float:
     return float(dl.mean() if dl.size else 0.0) * 500.0 / (spec.sample_rate / spec.n_fft)
 
 
-def measure(spec_name: str, out: str, ns: list[int]) -> int:
-    """Append the rows of every (clip, N) not yet in ``out``."""
+def _guarded_call(n: int, spec, length: int, mag: np.ndarray):
+    """The default cell ``guarded:200:inner=joint_tcr+fgla:0`` with the inner's ``prior_iter`` = ``n``.
+
+    The guard's ``inner`` is a plugin name (its parameters cannot be given in a label), so
+    ``registry.create`` is wrapped while the cell runs to add ``prior_iter`` to ``joint_tcr``.
+    """
+    from melbench import registry
+
+    base = _cell_call("guarded:200:inner=joint_tcr+fgla:0", spec, length, mag, 0)
+    create = registry.create
+
+    def patched(kind, name, params=None, *a, **k):
+        if kind == "inverter" and name == "joint_tcr":
+            params = {**(params or {}), "prior_iter": n}
+        return create(kind, name, params, *a, **k)
+
+    def run(mel: np.ndarray) -> np.ndarray:
+        registry.create = patched
+        try:
+            return base(mel)
+        finally:
+            registry.create = create
+    return run
+
+
+def measure(spec_name: str, out: str, ns: list[int], guarded: bool = False) -> int:
+    """Append the rows of every (clip, N) not yet in ``out`` (``guarded``: the default cell's inner)."""
     spec = get_spec(spec_name)
     done = set()
     if os.path.exists(out):
@@ -118,7 +145,8 @@ def measure(spec_name: str, out: str, ns: list[int]) -> int:
             mel = spec.mel_from_magnitude(mag)
             fx, ff = xcorr_glide(mel, spec), f0_glide(mel, spec)
             for n in todo:
-                fn = _cell_call(f"joint_tcr:200:prior_iter={n}+fgla:0", spec, len(y), mag, 0)
+                fn = (_guarded_call(n, spec, len(y), mag) if guarded
+                      else _cell_call(f"joint_tcr:200:prior_iter={n}+fgla:0", spec, len(y), mag, 0))
                 t0 = time.process_time()
                 audio = np.asarray(fn(mel), np.float32)[: len(y)]
                 dt = time.process_time() - t0
@@ -212,8 +240,9 @@ def analyse(path: str, ref: int = 150) -> int:
         print(f"{f}: median {np.median(v):.3f}, quartiles {q1:.3f} {q3:.3f}")
         # Rule: clips with feature above tau get prior_iter n_hi ... below get n_lo; chosen on even.
         bestrule, bestgain = None, -np.inf
-        for klo, nlo in enumerate(ns):
-            for khi, nhi in enumerate(ns):
+        nominal = [(k, n) for k, n in enumerate(ns) if n % 50 == 0]  # not the 51/101/149 repeats
+        for klo, nlo in nominal:
+            for khi, nhi in nominal:
                 for tau in np.quantile(v[even], np.linspace(0.1, 0.9, 17)):
                     sel = np.where(v > tau, P[:, khi], P[:, klo])
                     g = (sel - P[:, r0])[even].mean()
@@ -231,8 +260,8 @@ def analyse(path: str, ref: int = 150) -> int:
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     a = sys.argv[1:]
-    if a and a[0] == "measure":
-        raise SystemExit(measure(a[1], a[2], [int(x) for x in a[3:]]))
+    if a and a[0] in ("measure", "measure-guarded"):
+        raise SystemExit(measure(a[1], a[2], [int(x) for x in a[3:]], a[0] == "measure-guarded"))
     if a and a[0] == "select":
         raise SystemExit(select(a[1], *(int(x) for x in a[2:])))
     if a and a[0] == "analyse":
