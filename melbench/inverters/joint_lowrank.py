@@ -195,11 +195,14 @@ class JointAuto(JointTCF):
             Iterations the ``joint_lrr`` path runs beyond ``joint_iter``.
         steady_hz : float
             Bands whose centre is below this frequency enter the score.
+        steady_lag : float
+            Seconds over which the score measures the change (at least one frame).
         """
 
-        steady_below: float = 1.3
+        steady_below: float = 1.4
         steady_extra: int = 50
         steady_hz: float = 500.0
+        steady_lag: float = 0.016
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -212,11 +215,14 @@ class JointAuto(JointTCF):
             raise ParameterError(f"steady_extra={p.steady_extra!r} must be an integer >= 0")
         if not p.steady_hz > 0:
             raise ParameterError(f"steady_hz={p.steady_hz!r} must be positive (Hz)")
+        if not (np.isfinite(p.steady_lag) and p.steady_lag > 0):
+            raise ParameterError(f"steady_lag={p.steady_lag!r} must be a positive number of seconds")
 
     def is_steady(self, mel: np.ndarray, spec: FeatureSpec) -> bool:
         """Whether one item's mel (``(n_mels, frames)``) takes the ``joint_lrr`` path."""
         p = self.params
-        return low_band_steadiness(mel, spec, max_hz=float(p.steady_hz)) < float(p.steady_below)
+        return low_band_steadiness(mel, spec, max_hz=float(p.steady_hz),
+                                   lag_s=float(p.steady_lag)) < float(p.steady_below)
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         """Each item: ``joint_tcf``'s estimate, or ``joint_lrr``'s with more iterations if steady."""
