@@ -5,6 +5,7 @@ Run from the repository root (one thread; the suite needs ``make eval-data``)::
     .venv/bin/python results/music_phase_round8b.py score
     .venv/bin/python results/music_phase_round8b.py predict
     .venv/bin/python results/music_phase_round8b.py robust OLD_ROWS.csv NEW_ROWS.csv [NEW_ROWS.csv ...]
+    .venv/bin/python results/music_phase_round8b.py extra SPEC [REPEAT]
 
 ``score`` prints, at each of eleven presets, the steadiness score
 (:func:`melbench.inverters.lowrank_prior.low_band_steadiness`, the change over 16 ms) of the
@@ -198,12 +199,74 @@ def robust(old: str, news: list[str]) -> None:
                       f"vs {r.sc_true_db_r:.2f}")
 
 
+def _register_extra() -> None:
+    from dataclasses import dataclass
+
+    from melbench.inverters.guarded import ITERATION_COUNTERS
+    from melbench.inverters.joint_lowrank import JointAuto
+
+    for extra in (25, 0):
+        name = f"joint_auto_x{extra}"
+        if name in registry.available("inverter"):
+            continue
+
+        @dataclass
+        class Params(JointAuto.Params):
+            steady_extra: int = extra
+
+        cls = type(f"JointAutoX{extra}", (JointAuto,), {"name": name, "Params": Params})
+        registry.register("inverter", cls, name)
+        ITERATION_COUNTERS[name] = "joint_iter"
+
+
+def extra(spec_name: str, repeat: int) -> None:
+    """SC and seconds of ``steady_extra`` 50 / 25 / 0 and the default on the steady bench clips."""
+    import time
+
+    from melbench.bench.pipelines import _librosa_call
+
+    _register_extra()
+    spec = get_spec(spec_name)
+    cells = [DEFAULT, AUTO, "guarded:200:inner=joint_auto_x25+fgla:0",
+             "guarded:200:inner=joint_auto_x0+fgla:0", "librosa"]
+    clips = [(f"{c[0]}@{crop}", c[2]) for crop in (2.5, 4.0)
+             for c in clips_for(spec, ["vibe_ace_00-08s"], False, crop)]
+    clips += [(c[0], c[2]) for c in clips_for(spec, ["synthetic_harmonic"], True, 0.0)]
+    with threadpool_limits(1):
+        for cid, y in clips:
+            mag = spec.magnitude(y)
+            mel = spec.mel_from_magnitude(mag)
+            calls = {}
+            for cell in cells:
+                if cell == "librosa":
+                    calls[cell] = (_librosa_call(spec, len(y)), spec.decompress(mel))
+                else:
+                    calls[cell] = (_cell_call(cell, spec, len(y), mag, 0), mel)
+                warm = _librosa_call(spec, None) if cell == "librosa" else calls[cell][0]
+                warm(calls[cell][1][..., :16])
+            best = {c: np.inf for c in cells}
+            sc = {}
+            for _ in range(repeat):
+                for cell in cells:
+                    fn, arg = calls[cell]
+                    t0 = time.process_time()
+                    out = np.asarray(fn(arg), np.float32)[: len(y)]
+                    best[cell] = min(best[cell], time.process_time() - t0)
+                    sc[cell] = spectral_convergence_db(mag, spec.magnitude(out))
+            lib = best["librosa"]
+            print(f"{spec_name} {cid[:28]:28s} " + " | ".join(
+                f"{c.replace('guarded:200:inner=', '').replace('+fgla:0', '')} SC {sc[c]:6.2f} "
+                f"t {best[c]:.3f} x{best[c] / lib:.2f}" for c in cells), flush=True)
+
+
 def main(argv: list[str]) -> int:
     """Dispatch ``score`` / ``predict`` / ``robust OLD NEW...``."""
     if argv[:1] == ["score"]:
         score()
     elif argv[:1] == ["predict"]:
         predict()
+    elif argv[:1] == ["extra"] and len(argv) >= 2:
+        extra(argv[1], int(argv[2]) if len(argv) > 2 else 3)
     elif argv[:1] == ["robust"] and len(argv) >= 3:
         robust(argv[1], argv[2:])
     else:

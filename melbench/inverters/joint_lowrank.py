@@ -199,7 +199,7 @@ class JointAuto(JointTCF):
             Seconds over which the score measures the change (at least one frame).
         """
 
-        steady_below: float = 1.4
+        steady_below: float = 1.35
         steady_extra: int = 50
         steady_hz: float = 500.0
         steady_lag: float = 0.016
