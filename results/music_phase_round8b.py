@@ -14,9 +14,11 @@ below ``joint_auto``'s threshold, the bundled music excerpt's score (the benchma
 and 4 s), and at speech16k which clips decide differently from round 8's rule (the per-frame
 change, both frames within 30 dB of the loudest, below 1.3). ``predict`` measures, on the
 suite's music clips at speech16k whose score is below the threshold, the true-magnitude SC of
-the default cell and of ``guarded:200:inner=joint_auto+fgla:0`` and the reference-free
-features of the mel listed in :data:`FEATURES`, and prints for each feature the best split
-chosen on the even-index clips and what it gives on the odd ones. ``robust`` counts the rows
+the default cell and of ``joint_auto`` without its active-frame gate (``steady_active`` 0,
+registered as ``joint_auto_a0``) inside the guard, and the reference-free
+features of the mel listed in :data:`FEATURES`, and prints for each feature the split (a
+midpoint between two even-index values) with the largest summed gain on the even-index clips and what it gives on the odd ones.
+``robust`` counts the rows
 over the issue's bounds (0.3 dB SC against the true magnitude, 0.05 PESQ-wb on speech) against
 ``nnls+fgla:100`` of ``OLD_ROWS.csv`` (the suite's rows, which hold the reference cell and the
 default) for the default and for the rows of ``NEW_ROWS.csv`` (``melbench run`` outputs).
@@ -39,6 +41,7 @@ PRESETS = ["speech16k", "tts22k", "narrowband8k", "hifigan_v1", "bigvgan_24k_100
            "vocos_24k", "librosa", "torchaudio", "pwg_24k", "bigvgan_22k_80"]
 DEFAULT = "guarded:200:inner=joint_tcr+fgla:0"
 AUTO = "guarded:200:inner=joint_auto+fgla:0"
+AUTO_SCORE = "guarded:200:inner=joint_auto_a0+fgla:0"  # joint_auto with steady_active 0
 
 
 def _round8_score(mel: np.ndarray, spec) -> float:
@@ -127,8 +130,9 @@ def _active(mel):
 
 def predict() -> None:
     """Measure both cells on the suite's steady music and split it by each feature (even / odd)."""
+    _register_extra()
     spec = get_spec("speech16k")
-    auto = registry.create("inverter", "joint_auto", {})
+    auto = registry.create("inverter", "joint_auto", {"steady_active": 0.0})  # the score alone
     rows = []
     with threadpool_limits(1):
         for cid, kind, idx, y in _suite(spec):
@@ -140,7 +144,7 @@ def predict() -> None:
             if not auto.is_steady(lin, spec):
                 continue
             sc = []
-            for cell in (DEFAULT, AUTO):
+            for cell in (DEFAULT, AUTO_SCORE):
                 fn = _cell_call(cell, spec, len(y), mag, 0)
                 out = np.asarray(fn(mel), np.float32)[: len(y)]
                 sc.append(spectral_convergence_db(mag, spec.magnitude(out)))
@@ -155,7 +159,9 @@ def predict() -> None:
     for k in FEATURES:
         x = {h: np.array([r[3][k] for r in rows if r[1] == h]) for h in (0, 1)}
         best = None
-        for t in np.unique(x[0]):
+        u = np.unique(x[0])
+        cuts = np.concatenate([[u[0] - 1.0], (u[1:] + u[:-1]) / 2, [u[-1] + 1.0]])  # gap midpoints
+        for t in cuts:
             for side in (1, -1):
                 keep = side * x[0] <= side * t
                 total = float(gain[0][keep].sum())
@@ -205,16 +211,17 @@ def _register_extra() -> None:
     from melbench.inverters.guarded import ITERATION_COUNTERS
     from melbench.inverters.joint_lowrank import JointAuto
 
-    for extra in (25, 0):
-        name = f"joint_auto_x{extra}"
+    for extra, active in ((40, 0.9), (35, 0.9), (25, 0.9), (0, 0.9), (50, 0.0)):
+        name = f"joint_auto_x{extra}" if active else "joint_auto_a0"
         if name in registry.available("inverter"):
             continue
 
         @dataclass
         class Params(JointAuto.Params):
             steady_extra: int = extra
+            steady_active: float = active
 
-        cls = type(f"JointAutoX{extra}", (JointAuto,), {"name": name, "Params": Params})
+        cls = type(f"JointAuto_{name}", (JointAuto,), {"name": name, "Params": Params})
         registry.register("inverter", cls, name)
         ITERATION_COUNTERS[name] = "joint_iter"
 
@@ -227,8 +234,8 @@ def extra(spec_name: str, repeat: int) -> None:
 
     _register_extra()
     spec = get_spec(spec_name)
-    cells = [DEFAULT, AUTO, "guarded:200:inner=joint_auto_x25+fgla:0",
-             "guarded:200:inner=joint_auto_x0+fgla:0", "librosa"]
+    cells = [DEFAULT, AUTO] + [f"guarded:200:inner=joint_auto_x{x}+fgla:0" for x in (40, 35, 25, 0)]
+    cells.append("librosa")
     clips = [(f"{c[0]}@{crop}", c[2]) for crop in (2.5, 4.0)
              for c in clips_for(spec, ["vibe_ace_00-08s"], False, crop)]
     clips += [(c[0], c[2]) for c in clips_for(spec, ["synthetic_harmonic"], True, 0.0)]

@@ -12,7 +12,7 @@ from melbench import registry
 from melbench.bench.pipelines import clips_for
 from melbench.errors import ParameterError
 from melbench.inverters.guarded import ITERATION_COUNTERS
-from melbench.inverters.lowrank_prior import low_band_steadiness
+from melbench.inverters.lowrank_prior import active_fraction, low_band_steadiness
 from melbench.spec import FeatureSpec, get_spec
 
 SMALL = FeatureSpec(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, fmax=8000.0, power=1,
@@ -124,6 +124,36 @@ def test_score_is_a_change_per_time_not_per_frame():
         assert low_band_steadiness(ramp, spec) == pytest.approx(0.32, rel=1e-4)
 
 
+def test_active_fraction_against_a_loop_and_identities():
+    """The share of frames within floor_db of the loudest, counted frame by frame; 1 for a held
+    level, 0.25 with three quarters of the frames 40 dB down, 0 for silence."""
+    rng = np.random.default_rng(5)
+    for spec in (SMALL, SMALL_POWER):
+        mel = rng.gamma(0.5, size=(spec.n_mels, 50)) * np.logspace(0, -4, 50)[None, :]
+        energy = [sum((float(v) ** 2 if spec.power == 1 else float(v)) for v in mel[:, k]) for k in range(50)]
+        for floor_db in (30.0, 10.0):
+            expect = sum(e > max(energy) * 10 ** (-floor_db / 10) for e in energy) / 50
+            assert active_fraction(mel, spec, floor_db) == pytest.approx(expect, abs=1e-12)
+    mel = np.ones((SMALL.n_mels, 40))
+    assert active_fraction(mel, SMALL) == 1.0
+    mel[:, 10:] = 1e-2  # 40 dB down in magnitude-mel energy
+    assert active_fraction(mel, SMALL) == 0.25
+    assert active_fraction(np.zeros((SMALL.n_mels, 8)), SMALL) == 0.0
+
+
+def test_a_decaying_hit_keeps_the_unsteady_path():
+    """A low level decaying by 20 dB/s (steady by the score: 0.32 dB per 16 ms) but loud in only
+    half of its frames takes joint_tcr; steady_active=0 lets it take joint_lrr."""
+    spec = SMALL
+    mel = _level_mel(spec, lambda t: -20.0 * t, 3.0)
+    assert low_band_steadiness(mel, spec) == pytest.approx(0.32, rel=0.01)
+    assert active_fraction(mel, spec) == pytest.approx(0.5, abs=0.02)
+    assert not registry.create("inverter", "joint_auto", {}).is_steady(mel, spec)
+    assert registry.create("inverter", "joint_auto", {"steady_active": 0.0}).is_steady(mel, spec)
+    held = _level_mel(spec, lambda t: -2.0 * t, 3.0)  # the same, held: 2 dB/s
+    assert registry.create("inverter", "joint_auto", {}).is_steady(held, spec)
+
+
 # the benchmark's presets and the side table's
 PRESETS = ["speech16k", "tts22k", "narrowband8k", "hifigan_v1", "bigvgan_24k_100", "bigvgan_44k_128",
            "vocos_24k", "librosa", "torchaudio", "pwg_24k", "bigvgan_22k_80"]
@@ -192,6 +222,8 @@ def test_guard_sets_its_iterations_and_bad_parameters_are_refused():
         registry.create("inverter", "joint_auto", {"steady_hz": 0.0})
     with pytest.raises(ParameterError, match="steady_lag"):
         registry.create("inverter", "joint_auto", {"steady_lag": 0.0})
+    with pytest.raises(ParameterError, match="steady_active"):
+        registry.create("inverter", "joint_auto", {"steady_active": 1.5})
 
 
 def test_long_frames_take_joint_tcf():

@@ -55,7 +55,7 @@ from ..spec import FeatureSpec
 from .joint_continuity import JointTC
 from .joint_framing import JointTCF
 from .joint_restart import JointTCR
-from .lowrank_prior import low_band_steadiness
+from .lowrank_prior import active_fraction, low_band_steadiness
 
 
 class JointLR(JointTC):
@@ -197,12 +197,16 @@ class JointAuto(JointTCF):
             Bands whose centre is below this frequency enter the score.
         steady_lag : float
             Seconds over which the score measures the change (at least one frame).
+        steady_active : float
+            The ``joint_lrr`` path also needs at least this share of frames within 30 dB of
+            the loudest (:func:`melbench.inverters.lowrank_prior.active_fraction`; 0: any).
         """
 
         steady_below: float = 1.35
         steady_extra: int = 50
         steady_hz: float = 500.0
         steady_lag: float = 0.016
+        steady_active: float = 0.9
 
     def validate(self) -> None:
         """Check every parameter's range."""
@@ -217,12 +221,17 @@ class JointAuto(JointTCF):
             raise ParameterError(f"steady_hz={p.steady_hz!r} must be positive (Hz)")
         if not (np.isfinite(p.steady_lag) and p.steady_lag > 0):
             raise ParameterError(f"steady_lag={p.steady_lag!r} must be a positive number of seconds")
+        if not 0 <= p.steady_active <= 1:
+            raise ParameterError(f"steady_active={p.steady_active!r} must be in [0, 1] "
+                                 "(a share of frames; 0: any)")
 
     def is_steady(self, mel: np.ndarray, spec: FeatureSpec) -> bool:
         """Whether one item's mel (``(n_mels, frames)``) takes the ``joint_lrr`` path."""
         p = self.params
-        return low_band_steadiness(mel, spec, max_hz=float(p.steady_hz),
-                                   lag_s=float(p.steady_lag)) < float(p.steady_below)
+        if low_band_steadiness(mel, spec, max_hz=float(p.steady_hz),
+                               lag_s=float(p.steady_lag)) >= float(p.steady_below):
+            return False
+        return active_fraction(mel, spec) >= float(p.steady_active)
 
     def estimate(self, mel: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
         """Each item: ``joint_tcf``'s estimate, or ``joint_lrr``'s with more iterations if steady."""

@@ -319,3 +319,35 @@ def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: 
     if not above.any():
         return float("inf")
     return float(np.abs(later - first)[above].mean())
+
+
+def active_fraction(mel: np.ndarray, spec, floor_db: float = 30.0) -> float:
+    """Share of a mel's frames whose energy is within ``floor_db`` of its loudest frame.
+
+    The energy of a frame is the sum over all bands of the magnitude mel squared (of the power
+    mel). A sustained sound (a held note, a drone, a loop) keeps about every frame loud (1.0);
+    a single hit that decays into silence (a tom, a tabla stroke, a bell) only a part of them.
+    Used by ``joint_auto``: on the evaluation suite's music at speech16k the low-rank path
+    gained where the clip is sustained and lost on decaying hits (``results/music_phase.md``,
+    "Round 8, follow-up").
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain`` (power or magnitude), non-negative.
+    spec : FeatureSpec
+        The contract the mel was made with.
+    floor_db : float
+        Frames more than this below the loudest frame are not active.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for a silent mel.
+    """
+    m = np.asarray(mel, np.float64)
+    energy = (m * m if int(spec.power) == 1 else m).sum(axis=0)
+    top = float(energy.max()) if energy.size else 0.0
+    if top <= 0:
+        return 0.0
+    return float(np.mean(energy > top * 10.0 ** (-floor_db / 10.0)))
