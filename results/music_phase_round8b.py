@@ -17,7 +17,8 @@ suite's music clips at speech16k whose score is below the threshold, the true-ma
 the default cell and of ``joint_auto`` without its active-frame gate (``steady_active`` 0,
 registered as ``joint_auto_a0``) inside the guard, and the reference-free
 features of the mel listed in :data:`FEATURES`, and prints for each feature the split (a
-midpoint between two even-index values) with the largest summed gain on the even-index clips and what it gives on the odd ones.
+midpoint between two even-index values) with the largest summed gain on the even-index clips
+and what it gives on the odd ones.
 ``robust`` counts the rows
 over the issue's bounds (0.3 dB SC against the true magnitude, 0.05 PESQ-wb on speech) against
 ``nnls+fgla:100`` of ``OLD_ROWS.csv`` (the suite's rows, which hold the reference cell and the
