@@ -27,7 +27,7 @@ from melbench.measures import spectral_convergence_db
 from melbench.spec import get_spec
 
 DEFAULT = "guarded:200:inner=joint_tcr+fgla:0"
-WITHOUT = "guarded:200:inner=joint_tcr:blend=false:noise_share=0+fgla:0"  # rules d and e off
+WITHOUT = "guarded:200:inner=joint_tcr:blend=false:noise_share=0:steady_flux_db=0+fgla:0"  # rules d-f off
 REF = "nnls+fgla:100"
 
 

@@ -241,18 +241,22 @@ def test_guard_falls_back_on_noise_like_sounds_without_running_the_inner(spec_na
 def test_guard_keeps_the_inner_on_a_harmonic_tone(spec_name):
     """A vibrato tone has a peaky mel (flatness below 0.01): the noise rule does not fire and
     the guarded cell is joint_fgla's cell (SC -27.2 against -13.4 dB for nnls + fgla at
-    speech16k)."""
+    speech16k); at torchaudio's 50 % overlap rule g adds 8 FGLA iterations before the phase
+    stage's 32 (``tail_iter=0`` is joint_fgla's cell there; measured -20.76 against -20.80 dB
+    with them; rule g itself: tests/test_guard_tail.py)."""
     spec = get_spec(spec_name)
     audio = _synthetic("harmonic", spec.sample_rate)
     true_mag = spec.magnitude(audio)
     mel = spec.mel_from_magnitude(true_mag)
     assert spectral_flatness(spec.decompress(mel), spec) < 0.01
+    cells = ("joint_fgla:200+fgla:32", "guarded:200+fgla:32", "guarded:200:tail_iter=0+fgla:32")
     rows = {c: _measure(c, spec, spec_name, "clean", "harmonic", "other", audio, true_mag, mel, 0,
-                        spectral_convergence_db)
-            for c in ("joint_fgla:200+fgla:32", "guarded:200+fgla:32")}
+                        spectral_convergence_db) for c in cells}
     assert rows["guarded:200+fgla:32"]["guard"].startswith("inner")
+    assert rows[cells[2]]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"], abs=0.01)
+    tol = 0.01 if spec.win_length > 2 * spec.hop_length else 0.1
     assert rows["guarded:200+fgla:32"]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"],
-                                                                abs=0.01)
+                                                                abs=tol)
 
 
 def test_fit_shortcut_skips_only_a_fallback_that_could_not_win():

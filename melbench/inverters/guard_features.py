@@ -1,10 +1,10 @@
-"""Reference-free features of a mel and of the guard's two candidates (for its analysis).
+"""Reference-free features of a mel and of the guard's two candidates.
 
-:mod:`melbench.inverters.guarded` decides from two of them
-(:func:`~melbench.inverters.guarded.band_roughness_db` and
-:func:`~melbench.inverters.guarded.spectral_flatness`, which live there) and, for rules d
-and e, from the local flatness of :mod:`melbench.inverters.guard_blend`
-(``results/guard_local.md``); the others were measured and not used
+:mod:`melbench.inverters.guarded` decides from
+:func:`~melbench.inverters.guarded.band_roughness_db` and
+:func:`~melbench.inverters.guarded.spectral_flatness` (which live there), from the local
+flatness and temporal flux of :mod:`melbench.inverters.guard_blend` (rules d, e and f:
+``results/guard_local.md``, ``results/guard_round8.md``); the others were measured and not used
 (``results/guard_analysis.md``, ``results/guard_analysis.py``).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..spec import FeatureSpec
+from .guard_blend import temporal_flux_db
 from .guarded import _db, audio_mel, band_roughness_db, mel_criterion, spectral_flatness
 
 
@@ -36,6 +37,7 @@ def consistency_gap_db(x: np.ndarray, spec: FeatureSpec) -> float:
     return float(20 * np.log10(max(np.linalg.norm(t - a), 1e-30) / max(np.linalg.norm(a), 1e-30)))
 
 
+
 def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> dict[str, float]:
     """Reference-free features of a linear mel (no audio, no FFT).
 
@@ -53,10 +55,11 @@ def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) ->
     dict
         ``f_rough`` (:func:`band_roughness_db`), ``f_flat`` (median over active frames of
         the spectral flatness of the band powers: geometric over arithmetic mean, 1 for
-        white noise), ``f_tflux`` (median absolute first difference across frames of the
-        dB mel, active cells), ``f_trough`` (the same for the second difference across
-        frames), ``f_onset`` (share of frames whose mean dB rise over active bands exceeds
-        3 dB), ``f_low`` (share of the mel's power in bands at most two FFT bins wide).
+        white noise), ``f_tflux``
+        (:func:`~melbench.inverters.guard_blend.temporal_flux_db`), ``f_trough`` (the same
+        for the second difference across frames), ``f_onset`` (share of frames whose mean dB
+        rise over active bands exceeds 3 dB), ``f_low`` (share of the mel's power in
+        bands at most two FFT bins wide).
 
     References
     ----------
@@ -70,9 +73,8 @@ def mel_features(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) ->
     pw = lin * lin if spec.power == 1 else lin
     out = {"f_rough": band_roughness_db(lin, spec, within_db)}
     out["f_flat"] = spectral_flatness(lin, spec, within_db)
-    d1 = np.abs(np.diff(db, axis=1))
     m1 = act[:, 1:] | act[:, :-1]
-    out["f_tflux"] = float(np.median(d1[m1])) if m1.any() else float("nan")
+    out["f_tflux"] = temporal_flux_db(lin, spec, within_db)
     d2 = np.abs(db[:, 2:] - 2 * db[:, 1:-1] + db[:, :-2])
     m2 = act[:, 2:] & act[:, 1:-1] & act[:, :-2]
     out["f_trough"] = float(np.median(d2[m2])) if m2.any() else float("nan")
