@@ -6,6 +6,7 @@ Run from the repository root (one thread; the suite needs ``make eval-data``)::
     .venv/bin/python results/music_phase_round8b.py predict
     .venv/bin/python results/music_phase_round8b.py robust OLD_ROWS.csv NEW_ROWS.csv [NEW_ROWS.csv ...]
     .venv/bin/python results/music_phase_round8b.py extra SPEC [REPEAT]
+    .venv/bin/python results/music_phase_round8b.py pair REF_ROWS.csv DEFAULT_ROWS.csv AUTO_ROWS.csv
 
 ``score`` prints, at each of eleven presets, the steadiness score
 (:func:`melbench.inverters.lowrank_prior.low_band_steadiness`, the change over 16 ms) of the
@@ -267,6 +268,31 @@ def extra(spec_name: str, repeat: int) -> None:
                 f"t {best[c]:.3f} x{best[c] / lib:.2f}" for c in cells), flush=True)
 
 
+def pair(ref: str, default: str, auto: str) -> None:
+    """Per kind: the default's and ``joint_auto``'s SC, clips that differ, rows over the bound."""
+    import pandas as pd
+
+    r = pd.read_csv(ref, low_memory=False)
+    r = r[r.inverter.str.startswith("nnls[") & r.phase.str.contains("n_iter=100")]
+    a, b = pd.read_csv(default), pd.read_csv(auto)
+    deg = a.degrade.iloc[0]
+    r = r[r.degrade == deg].groupby("clip").first().reset_index()  # as the suite's count does
+    m = a.merge(b, on="clip", suffixes=("_d", "_a")).merge(
+        r[["clip", "sc_true_db"]].rename(columns={"sc_true_db": "sc_ref"}), on="clip")
+    for kind, g in m.groupby("kind_d"):
+        diff = g.sc_true_db_a - g.sc_true_db_d
+        over_d = int((g.sc_true_db_d - g.sc_ref > 0.3).sum())
+        over_a = int((g.sc_true_db_a - g.sc_ref > 0.3).sum())
+        print(f"{deg:18s} {kind:6s} n {len(g):3d} default {g.sc_true_db_d.mean():7.3f} auto "
+              f"{g.sc_true_db_a.mean():7.3f} identical {int((diff == 0).sum()):3d} better>0.3 "
+              f"{int((diff < -0.3).sum()):2d} worse>0.3 {int((diff > 0.3).sum()):2d} | over the SC bound: "
+              f"default {over_d} auto {over_a} | s/clip {g.t_invert_d.mean():.3f} / "
+              f"{g.t_invert_a.mean():.3f}")
+        for _, row in g[diff.abs() > 1e-9].iterrows():
+            print(f"    {row['clip'][:36]:36s} default {row.sc_true_db_d:7.2f} auto {row.sc_true_db_a:7.2f} "
+                  f"nnls+fgla:100 {row.sc_ref:7.2f}")
+
+
 def main(argv: list[str]) -> int:
     """Dispatch ``score`` / ``predict`` / ``robust OLD NEW...``."""
     if argv[:1] == ["score"]:
@@ -275,6 +301,8 @@ def main(argv: list[str]) -> int:
         predict()
     elif argv[:1] == ["extra"] and len(argv) >= 2:
         extra(argv[1], int(argv[2]) if len(argv) > 2 else 3)
+    elif argv[:1] == ["pair"] and len(argv) == 4:
+        pair(argv[1], argv[2], argv[3])
     elif argv[:1] == ["robust"] and len(argv) >= 3:
         robust(argv[1], argv[2:])
     else:
