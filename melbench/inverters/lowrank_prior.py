@@ -265,7 +265,7 @@ def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: 
     floor however the frames happen to sample it. A held note changes by a fraction of a dB;
     speech (syllables, a pitch moving across the narrow low bands) by 1.71 dB or more on every
     one of the evaluation suite's 147 speech clips at each of eleven presets (hops 10.7-32 ms),
-    against about half its music below 1.4 (``results/music_phase.md``, "Round 8,
+    against about half its music below 1.35 (``results/music_phase.md``, "Round 8,
     follow-up"). Low means steady.
 
     Parameters
