@@ -169,9 +169,10 @@ class JointAuto(JointTCF):
     Measured (``results/music_phase.md``, "Round 8, follow-up"): the score is a change per 16 ms
     whatever the hop, and the evaluation suite's 147 speech clips score 1.71 or more at each of
     eleven presets (hops 10.7-32 ms), so speech takes the ``joint_tcf`` path everywhere; at
-    speech16k every suite clip decides as under round 8's per-frame rule. The active-frame gate
-    was chosen on the even-index steady music clips (the low-rank path lost on single hits that
-    decay into silence) and confirmed on the odd ones. As the default's inner
+    speech16k the score sorts every suite clip as round 8's per-frame rule did. The active-frame
+    gate (which then sends 12 of those 25 steady music clips back to ``joint_tcf``) was chosen on
+    the even-index steady music clips (the low-rank path lost on single hits that decay into
+    silence) and confirmed on the odd ones. As the default's inner
     (``guarded:200:inner=joint_auto+fgla:0``) at speech16k: the bundled music excerpt from
     -15.30 to -17.18 dB SC against the true magnitude on the benchmark's 2.5 s crop (4 s: -15.93
     to -17.18), the suite's 51 music clips -12.77 to -12.88 dB (5 clips better by more than 0.3
