@@ -344,6 +344,13 @@ def active_fraction(mel: np.ndarray, spec, floor_db: float = 30.0) -> float:
     -------
     float
         In [0, 1]; 0 for a silent mel.
+
+    References
+    ----------
+    .. [1] L. R. Rabiner and M. R. Sambur, "An algorithm for determining the endpoints of
+       isolated utterances," Bell Syst. Tech. J. 54(2), 1975 (frames whose energy passes a
+       threshold set from the signal's own levels; here relative to the loudest frame, and
+       their share of the clip).
     """
     m = np.asarray(mel, np.float64)
     energy = (m * m if int(spec.power) == 1 else m).sum(axis=0)
