@@ -39,7 +39,8 @@ JOINT_METHODS = {
     "joint_tc": {"joint_iter": 60, "beta": 0.3},
     "joint_tcr": {"joint_iter": 40, "restart_iter": 20},
     "joint_lrr": {"joint_iter": 40, "average_iter": 10, "restart_iter": 10},
-    "joint_auto": {"joint_iter": 40, "restart_iter": 10, "steady_below": 100.0},  # its joint_lrr path
+    "joint_auto": {"joint_iter": 40, "restart_iter": 10, "steady_below": 100.0,
+                   "steady_active": 0.0},  # its joint_lrr path
 }
 
 

@@ -249,18 +249,24 @@ def _pull_lowrank(t: np.ndarray, weight: float, rank: int, frames: int, n_bins: 
     t[:, :n_bins] *= np.where(a > 1e-30, target / np.maximum(a, 1e-30), 1.0).astype(a.dtype)
 
 
-def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: float = 30.0) -> float:
-    """Reference-free steadiness of a mel's low bands: mean frame-to-frame change of their level (dB).
+def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: float = 30.0,
+                        lag_s: float = 0.016) -> float:
+    """Reference-free steadiness of a mel's low bands: mean change of their level over ``lag_s`` (dB).
 
     ``E[k]`` is the energy of frame ``k`` in the bands whose centre (the filterbank-weighted
     mean frequency of the band) is below ``max_hz``: the sum over those bands of the magnitude
-    mel squared. The score is the mean of ``|10 log10 E[k+1] - 10 log10 E[k]|`` over the
-    frame pairs whose both frames are within ``floor_db`` of the loudest frame (a floor of
-    ``1e-6`` of the loudest frame's energy is added inside the log). A held note changes by a
-    fraction of a dB per frame; speech (syllables, a pitch moving across the narrow low
-    bands) by 1.40 dB or more on every one of the evaluation suite's 147 speech clips at
-    speech16k, against a median of 1.27-1.51 for its music (``results/music_phase.md``,
-    "Round 8"). Low means steady. The unit is per frame, so the value depends on the hop.
+    mel squared. Its level ``L[k] = max(10 log10(E[k] + 1e-6 top), 10 log10(top) - floor_db)``
+    (``top`` the loudest frame's energy) is floored ``floor_db`` below the loudest frame. The
+    score is the mean of ``|L(k + lag) - L(k)|`` over the frames ``k`` with ``k + lag`` inside
+    the clip and either end above the floor, where ``lag = max(1, lag_s / hop)`` frames and
+    ``L(k + lag)`` is linearly interpolated between frames. So the score is a change per
+    ``lag_s`` seconds whatever the hop (per frame wherever the hop is ``lag_s`` or longer,
+    as at speech16k's 16 ms), and a step into or out of silence counts by its size above the
+    floor however the frames happen to sample it. A held note changes by a fraction of a dB;
+    speech (syllables, a pitch moving across the narrow low bands) by 1.71 dB or more on every
+    one of the evaluation suite's 147 speech clips at each of eleven presets (hops 10.7-32 ms),
+    against about half its music below 1.35 (``results/music_phase.md``, "Round 8,
+    follow-up"). Low means steady.
 
     Parameters
     ----------
@@ -271,13 +277,15 @@ def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: 
     max_hz : float
         Bands whose centre is below this count as low.
     floor_db : float
-        Frames more than this below the loudest frame are left out.
+        The level is floored this far below the loudest frame.
+    lag_s : float
+        The time (seconds) over which the change is measured; at least one frame.
 
     Returns
     -------
     float
-        The mean change in dB per frame; ``inf`` when no band is low, the low bands are
-        silent or no pair of consecutive frames is loud enough (nothing steady to find).
+        The mean change in dB per ``lag_s``; ``inf`` when no band is low, the low bands are
+        silent or no pair of frames has an end above the floor (nothing steady to find).
 
     References
     ----------
@@ -295,9 +303,58 @@ def low_band_steadiness(mel: np.ndarray, spec, max_hz: float = 500.0, floor_db: 
     top = float(energy.max()) if energy.size else 0.0
     if top <= 0:
         return float("inf")
-    loud = energy > top * 10.0 ** (-floor_db / 10.0)
-    pairs = loud[1:] & loud[:-1]
-    if not pairs.any():
+    floor = 10.0 * np.log10(top) - floor_db
+    level = np.maximum(10.0 * np.log10(energy + top * 1e-6), floor)
+    lag = max(1.0, float(lag_s) * spec.sample_rate / spec.hop_length)
+    if abs(lag - round(lag)) < 1e-9:  # a whole number of frames: no interpolation
+        lag = float(round(lag))
+    n = level.size
+    start = np.arange(n, dtype=np.float64)
+    start = start[start + lag <= n - 1]
+    if not start.size:
         return float("inf")
-    change = np.abs(np.diff(10.0 * np.log10(energy + top * 1e-6)))
-    return float(change[pairs].mean())
+    first = level[: start.size]
+    later = np.interp(start + lag, np.arange(n, dtype=np.float64), level)
+    above = (first > floor) | (later > floor)
+    if not above.any():
+        return float("inf")
+    return float(np.abs(later - first)[above].mean())
+
+
+def active_fraction(mel: np.ndarray, spec, floor_db: float = 30.0) -> float:
+    """Share of a mel's frames whose energy is within ``floor_db`` of its loudest frame.
+
+    The energy of a frame is the sum over all bands of the magnitude mel squared (of the power
+    mel). A sustained sound (a held note, a drone, a loop) keeps about every frame loud (1.0);
+    a single hit that decays into silence (a tom, a tabla stroke, a bell) only a part of them.
+    Used by ``joint_auto``: on the evaluation suite's music at speech16k the low-rank path
+    gained where the clip is sustained and lost on decaying hits (``results/music_phase.md``,
+    "Round 8, follow-up").
+
+    Parameters
+    ----------
+    mel : np.ndarray [shape=(n_mels, frames)]
+        Linear mel in ``spec.domain`` (power or magnitude), non-negative.
+    spec : FeatureSpec
+        The contract the mel was made with.
+    floor_db : float
+        Frames more than this below the loudest frame are not active.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 for a silent mel.
+
+    References
+    ----------
+    .. [1] L. R. Rabiner and M. R. Sambur, "An algorithm for determining the endpoints of
+       isolated utterances," Bell Syst. Tech. J. 54(2), 1975 (frames whose energy passes a
+       threshold set from the signal's own levels; here relative to the loudest frame, and
+       their share of the clip).
+    """
+    m = np.asarray(mel, np.float64)
+    energy = (m * m if int(spec.power) == 1 else m).sum(axis=0)
+    top = float(energy.max()) if energy.size else 0.0
+    if top <= 0:
+        return 0.0
+    return float(np.mean(energy > top * 10.0 ** (-floor_db / 10.0)))
