@@ -241,3 +241,16 @@ def test_long_frames_take_joint_tcf():
     for a, b in zip(got, tcf.estimate(speech, spec), strict=True):
         assert np.array_equal(a, b)
     assert not np.array_equal(got[0], tcr.estimate(speech, spec)[0])
+
+
+def test_long_frames_never_take_the_steady_path():
+    """A held note is steady at a short-frame spec, but where glide_bins > glide_ref (the continuity
+    prior shortened by joint_tcf) the switch keeps joint_tcf; raising glide_ref reopens the path."""
+    short = SMALL
+    long = FeatureSpec(sample_rate=8000, n_fft=512, hop_length=256, n_mels=40, fmax=4000.0, power=1,
+                       pad_mode="constant", name="long8k")
+    auto = registry.create("inverter", "joint_auto", {})
+    assert auto.is_steady(_steady_mel(short), short)
+    assert not auto.is_steady(_steady_mel(long), long)
+    wide = registry.create("inverter", "joint_auto", {"glide_ref": 10.0})
+    assert wide.is_steady(_steady_mel(long), long)

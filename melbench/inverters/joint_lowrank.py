@@ -55,7 +55,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..spec import FeatureSpec
 from .joint_continuity import JointTC
-from .joint_framing import JointTCF
+from .joint_framing import JointTCF, glide_bins
 from .joint_restart import JointTCR
 from .lowrank_prior import active_fraction, low_band_steadiness
 
@@ -158,10 +158,13 @@ class JointAuto(JointTCF):
     30 dB below the loudest frame) and :func:`melbench.inverters.lowrank_prior.active_fraction`
     (the share of frames within 30 dB of the loudest):
 
-    - score at or above ``steady_below``, or fewer than ``steady_active`` of the frames active:
-      ``joint_tcf`` with these parameters, exactly (its output bit for bit; that is
-      ``joint_tcr``'s at every framing whose :func:`melbench.inverters.joint_framing.glide_bins`
-      is at most ``glide_ref``: speech16k, tts22k, the HiFi-GAN, BigVGAN and Vocos presets);
+    - score at or above ``steady_below``, fewer than ``steady_active`` of the frames active, or
+      a framing whose :func:`melbench.inverters.joint_framing.glide_bins` exceeds ``glide_ref``
+      (where ``joint_tcf`` shortens the continuity prior, which ``joint_lrr`` runs in every
+      iteration: narrowband8k, librosa, pwg_24k): ``joint_tcf`` with these parameters,
+      exactly (its output bit for bit; that is ``joint_tcr``'s at every framing whose
+      ``glide_bins`` is at most ``glide_ref``: speech16k, tts22k, the HiFi-GAN, BigVGAN and
+      Vocos presets);
     - otherwise (a sustained tonal sound: a held bass note, a drone, a loop): ``joint_lrr`` at
       its defaults with ``joint_iter + steady_extra`` iterations (the low-rank prior, the
       continuity pass from 100 Hz, the averaged restart).
@@ -177,10 +180,11 @@ class JointAuto(JointTCF):
     -15.30 to -17.18 dB SC against the true magnitude on the benchmark's 2.5 s crop (4 s: -15.93
     to -17.18), the suite's 51 music clips -12.77 to -12.88 dB (5 clips better by more than 0.3
     dB, none worse), its speech and other clips bit for bit the default's. The steady clips cost
-    up to 1.5x ``joint_tcr``'s time (``steady_extra`` 0: 1.2x, but the excerpt -16.67 dB). At
-    narrowband8k the synthetic harmonic tone takes the steady path and loses 3.9 dB against
-    ``joint_tcr`` (still 3.3 dB better than ``nnls`` + ``fgla``). ``steady_below = 0`` gives
-    ``joint_tcf`` exactly. Pair it with ``fgla:0``.
+    up to 1.5x ``joint_tcr``'s time (``steady_extra`` 0: 1.2x, but the excerpt -16.67 dB).
+    Without the framing gate the synthetic harmonic tone took the steady path at narrowband8k
+    and got -11.55 dB against ``joint_tcf``'s -16.70 (at librosa -18.27 against -17.99, at
+    pwg_24k -15.78 against -15.75; the excerpt is not steady at those three): the gate keeps
+    ``joint_tcf`` there. ``steady_below = 0`` gives ``joint_tcf`` exactly. Pair it with ``fgla:0``.
 
     References
     ----------
@@ -238,6 +242,8 @@ class JointAuto(JointTCF):
     def is_steady(self, mel: np.ndarray, spec: FeatureSpec) -> bool:
         """Whether one item's mel (``(n_mels, frames)``) takes the ``joint_lrr`` path."""
         p = self.params
+        if glide_bins(spec) > float(p.glide_ref):
+            return False
         if low_band_steadiness(mel, spec, max_hz=float(p.steady_hz),
                                lag_s=float(p.steady_lag)) >= float(p.steady_below):
             return False
