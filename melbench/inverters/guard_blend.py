@@ -221,6 +221,18 @@ def blend_magnitudes(mag1: np.ndarray, mag0: np.ndarray, weights: np.ndarray) ->
     return (mag1 + w * (np.asarray(mag0, dtype=mag1.dtype) - mag1)).astype(mag1.dtype, copy=False)
 
 
+def mel_db(lin: np.ndarray, spec: FeatureSpec, floor_db: float = 110.0) -> np.ndarray:
+    """Decibels of a linear mel, floored ``floor_db`` below its peak.
+
+    ``spec.domain`` decides the form (10 log10 of powers, 20 log10 of magnitudes); every mel
+    feature of the guard uses it.
+    """
+    k = 10.0 if spec.power == 2 else 20.0
+    lin = np.asarray(lin, dtype=np.float64)
+    peak = max(float(lin.max()), 1e-30)
+    return k * np.log10(np.maximum(lin, peak * 10 ** (-floor_db / k)))
+
+
 def temporal_flux_db(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> float:
     """Median absolute frame-to-frame change of a mel in dB, over its active cells.
 
@@ -249,9 +261,7 @@ def temporal_flux_db(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0
        spectral flux of onset detection: J. P. Bello et al., "A tutorial on onset
        detection in music signals," IEEE Trans. Speech Audio Process. 13(5), 2005.
     """
-    k = 10.0 if spec.power == 2 else 20.0
-    lin = np.asarray(mel, dtype=np.float64)
-    db = k * np.log10(np.maximum(lin, max(float(lin.max()), 1e-30) * 10 ** (-110.0 / k)))  # as guarded's
+    db = mel_db(mel, spec)
     if db.shape[-1] < 2:
         return float("nan")
     act = db > float(db.max()) - within_db

@@ -94,6 +94,15 @@ import numpy as np
 from ..errors import ParameterError
 from ..plugin import Inverter
 from ..spec import FeatureSpec
+from .guard_blend import (
+    band_powers,
+    band_weights,
+    blend_magnitudes,
+    blend_weights,
+    noise_energy_share,
+    temporal_flux_db,
+)
+from .guard_blend import mel_db as _db
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -179,14 +188,6 @@ def band_roughness_db(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.
     return float(np.median(d2[m])) if m.any() else float("nan")
 
 
-def _db(lin: np.ndarray, spec: FeatureSpec, floor_db: float = 110.0) -> np.ndarray:
-    """Decibels of a linear mel (``spec.domain``), floored ``floor_db`` below its peak."""
-    k = 10.0 if spec.power == 2 else 20.0
-    lin = np.asarray(lin, dtype=np.float64)
-    peak = max(float(lin.max()), 1e-30)
-    return k * np.log10(np.maximum(lin, peak * 10 ** (-floor_db / k)))
-
-
 def spectral_flatness(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.0) -> float:
     """Median over frames of the spectral flatness of a mel's per-bin band powers.
 
@@ -221,7 +222,6 @@ def spectral_flatness(mel: np.ndarray, spec: FeatureSpec, within_db: float = 50.
     frames = (db > float(db.max()) - within_db).sum(0) >= 3
     if not frames.any():
         return float("nan")
-    from .guard_blend import band_powers
 
     pw, bands = band_powers(lin, spec)
     pw = pw[bands][:, frames]  # a band with no FFT bin (narrow low bands, short FFT) carries nothing
@@ -426,13 +426,6 @@ class Guarded(Inverter):
         from .. import registry
         from ..phase.projections import fgla
         from ..plugin import PHASE_FINAL_KEY
-        from .guard_blend import (
-            band_weights,
-            blend_magnitudes,
-            blend_weights,
-            noise_energy_share,
-            temporal_flux_db,
-        )
         from .joint_fgla import PHASE_INIT_KEY
         from .nnls import mel_nnls_inverse
 
