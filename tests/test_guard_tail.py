@@ -1,4 +1,4 @@
-"""Rule g of ``guarded``: FGLA iterations after the kept inner's estimate at low redundancy.
+"""Rule g of ``guarded`` with ``tail_start="inner"`` (round 8's rule): FGLA after the kept inner.
 
 At torchaudio's framing (``win_length / hop_length`` = 400 / 200 = 2) the rule runs and
 brings the bundled speech clip's true-magnitude SC down without costing PESQ; at the
@@ -16,7 +16,7 @@ from melbench.errors import ParameterError
 from melbench.measures import spectral_convergence_db
 from melbench.spec import get_spec
 
-DEFAULT = "guarded:200:inner=joint_tcr+fgla:0"
+DEFAULT = "guarded:200:inner=joint_tcr:tail_start=inner:tail_iter=8+fgla:0"
 WITHOUT = "guarded:200:inner=joint_tcr:tail_iter=0+fgla:0"
 
 
@@ -38,7 +38,8 @@ def test_rule_g_runs_at_torchaudio_and_helps():
     assert r[DEFAULT]["sc_db"] < r[WITHOUT]["sc_db"] - 0.2
     assert r[DEFAULT]["pesq_wb"] > r[WITHOUT]["pesq_wb"] - 0.05
     ctx = {"clip": cid}
-    registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200})(mel, spec, context=ctx)
+    registry.create("inverter", "guarded", {"inner": "joint_tcr", "inner_iter": 200, "tail_start": "inner",
+                                            "tail_iter": 8})(mel, spec, context=ctx)
     assert ctx["guard"]["chosen"] == "inner" and ctx["guard"]["tail"] == 8
 
 

@@ -40,8 +40,12 @@ d. where the inner is kept, its magnitude is **blended** toward the ``nnls`` mag
    ``(1 - w) |X_1| + w |X_0|`` with ``w`` from 0 at local flatness ``blend_lo`` to 1 at
    ``blend_hi``; its phase stays the inner's;
 g. at a framing of low redundancy (``win_length / hop_length`` at most
-   ``tail_redundancy``: torchaudio's 400 / 200), ``tail_iter`` FGLA iterations follow the
-   kept inner's blended estimate.
+   ``tail_redundancy``: torchaudio's 400 / 200), the inner runs ``tail_iter_scale`` of its
+   iterations and its (blended) magnitude is mixed with the ``nnls`` one (weight
+   ``tail_mix``) and given a new phase, PGHI then ``tail_iter`` FGLA iterations
+   (:mod:`melbench.inverters.guard_overlap`); rule c and ``fit_db`` then use the worse
+   of the two estimates' criteria, without the probe (``tail_start="inner"``: only
+   ``tail_iter`` FGLA iterations after the kept inner's blended estimate, round 8's rule).
 
 (Rules d-g came last and keep their letters; e and f are decided from the mel alone.)
 
@@ -103,6 +107,7 @@ from .guard_blend import (
     temporal_flux_db,
 )
 from .guard_blend import mel_db as _db
+from .guard_overlap import low_redundancy, overlap_estimate, scaled_iterations
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -339,10 +344,19 @@ class Guarded(Inverter):
             (:func:`melbench.inverters.guard_blend.noise_energy_share`, with
             ``blend_lo`` / ``blend_hi``) is at least this; 0 turns the rule off.
         tail_iter : int
-            Rule g: FGLA iterations after the kept inner's (blended) estimate when the
-            framing's ``win_length / hop_length`` is at most ``tail_redundancy``; 0 none.
+            Rule g: FGLA iterations of the kept inner's estimate when the framing's
+            ``win_length / hop_length`` is at most ``tail_redundancy``; 0 turns rule g off.
         tail_redundancy : float
             See ``tail_iter``.
+        tail_start : str
+            Rule g's start: "pghi" (a PGHI phase on the mixed magnitude,
+            :func:`melbench.inverters.guard_overlap.overlap_estimate`) or "inner" (the
+            inner's phase and blended magnitude, no mix, no iteration scaling).
+        tail_mix : float
+            Rule g ("pghi"): weight in [0, 1] of the ``nnls`` magnitude in the mix.
+        tail_iter_scale : float
+            Rule g ("pghi"): the inner's iterations (``inner_iter``, if set) are scaled by
+            this, in (0, 1].
         steady_share, steady_rough_db, steady_flux_db : float
             Rule f: the fallback is kept (the inner not run) if that share is at least
             ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
@@ -369,8 +383,11 @@ class Guarded(Inverter):
         steady_share: float = 0.1
         steady_rough_db: float = 6.0
         steady_flux_db: float = 2.2
-        tail_iter: int = 8
+        tail_iter: int = 64
         tail_redundancy: float = 2.0
+        tail_start: str = "pghi"
+        tail_mix: float = 0.5
+        tail_iter_scale: float = 0.5
         seed: int = 0
 
     def validate(self) -> None:
@@ -389,6 +406,11 @@ class Guarded(Inverter):
         if p.inner not in registry.available("inverter"):
             raise ParameterError(f"inner={p.inner!r} is not an installed inverter; available: "
                                  f"{', '.join(sorted(registry.available('inverter')))}")
+        if p.tail_start not in ("pghi", "inner"):
+            raise ParameterError(f"tail_start={p.tail_start!r}; choose 'pghi' or 'inner'")
+        if not (0 <= p.tail_mix <= 1) or not (0 < p.tail_iter_scale <= 1):
+            raise ParameterError(f"tail_mix={p.tail_mix!r}, tail_iter_scale={p.tail_iter_scale!r}: "
+                                 "need 0 <= tail_mix <= 1 and 0 < tail_iter_scale <= 1")
         if not (0 <= p.blend_lo < p.blend_hi <= 1):
             raise ParameterError(f"blend_lo={p.blend_lo!r}, blend_hi={p.blend_hi!r}: need "
                                  "0 <= blend_lo < blend_hi <= 1 (local flatness)")
@@ -403,18 +425,19 @@ class Guarded(Inverter):
         if not np.isfinite(p.fit_db) or p.fit_db > 0:
             raise ParameterError(f"fit_db={p.fit_db!r} must be a finite number <= 0 (dB)")
 
-    def _inner(self) -> Inverter:
+    def _inner(self, scale: float = 1.0) -> Inverter:
         from .. import registry
 
         p = self.params
         params: dict[str, Any] = {}
-        if int(p.inner_iter) > 0:
+        n_iter = scaled_iterations(int(p.inner_iter), scale)
+        if n_iter > 0:
             counter = ITERATION_COUNTERS.get(p.inner, "n_iter")
             fields = getattr(registry.get("inverter", p.inner), "Params", None)
             if fields is None or counter not in getattr(fields, "__dataclass_fields__", {}):
                 raise ParameterError(f"inner={p.inner!r} has no iteration parameter {counter!r}; "
                                      "set inner_iter=0 to keep its default")
-            params[counter] = int(p.inner_iter)
+            params[counter] = n_iter
         return registry.create("inverter", p.inner, params)
 
     def components(self) -> list:
@@ -464,7 +487,7 @@ class Guarded(Inverter):
                                   "textured": textured, "flux": flux, "steady": steady,
                                   "inner": float("nan"),
                                   "fallback": float("nan"), "probe": float("nan"), "stopped": False,
-                                  "blend": float("nan"), "tail": 0}
+                                  "blend": float("nan"), "tail": 0, "overlap": float("nan")}
 
         def fallback_magnitude() -> np.ndarray:
             """The ``nnls`` magnitude (the previous default's)."""
@@ -481,7 +504,10 @@ class Guarded(Inverter):
             x, fallback = fallback_phase(mag), True
         else:
             inner_ctx: dict[str, Any] = {}
-            s1 = np.asarray(self._inner().solve(mel, spec, context=inner_ctx))
+            overlap = (int(p.tail_iter) > 0 and p.tail_start == "pghi"
+                       and low_redundancy(spec, float(p.tail_redundancy)))
+            inner = self._inner(float(p.tail_iter_scale) if overlap else 1.0)
+            s1 = np.asarray(inner.solve(mel, spec, context=inner_ctx))
             mag1 = (np.sqrt(np.maximum(s1, 0)) if spec.power == 2 else s1).astype(mel.dtype, copy=False)
             x1 = inner_ctx.get(PHASE_INIT_KEY)
             if x1 is None:  # an inner method without a phase: FGLA on its magnitude
@@ -489,10 +515,22 @@ class Guarded(Inverter):
                     mag1, spec, rng=int(p.seed))
             c1 = record["inner"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
             fallback, mag0 = False, None
-            if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
+            if overlap:  # rule g at low redundancy: rule c judges the re-phased estimate
                 mag0 = fallback_magnitude()
+                if p.blend:
+                    w = blend_weights(band_w, spec)
+                    mag1 = blend_magnitudes(mag1, mag0, w)
+                    record["blend"] = float(np.mean(w))
+                mag1, x1 = overlap_estimate(mag1, mag0, spec, mix=float(p.tail_mix), n_iter=int(p.tail_iter))
+                record["overlap"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
+                c1 = max(c1, record["overlap"])  # the fallback is kept if it beats either estimate
+                record["tail"] = int(p.tail_iter)
+            if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
+                if mag0 is None:
+                    mag0 = fallback_magnitude()
                 checkpoints = None
-                if p.probe and p.criterion == "mel_sc" and int(p.fallback_iter) == PROBE_ITER:
+                if (p.probe and p.criterion == "mel_sc" and int(p.fallback_iter) == PROBE_ITER
+                        and not overlap):
 
                     def look(k: int) -> Callable[[np.ndarray], bool]:
                         def stop(x_k: np.ndarray) -> bool:
@@ -508,14 +546,14 @@ class Guarded(Inverter):
                 if not record["stopped"]:  # all iterations ran: the previous default's own candidate
                     c0 = record["fallback"] = mel_criterion(audio_mel(x0, spec), mel, spec, p.criterion)
                     fallback = c0 < c1 - float(p.margin_db)
-            if not fallback and p.blend:  # rule d: nnls's magnitude where the mel is locally flat
+            if not fallback and p.blend and not overlap:  # rule d: nnls's magnitude where locally flat
                 if mag0 is None:
                     mag0 = fallback_magnitude()
                 w = blend_weights(band_w, spec)
                 mag1 = blend_magnitudes(mag1, mag0, w)
                 record["blend"] = float(np.mean(w))
-            if (not fallback and int(p.tail_iter) > 0
-                    and spec.win_length <= float(p.tail_redundancy) * spec.hop_length):  # rule g
+            if (not fallback and not overlap and int(p.tail_iter) > 0
+                    and low_redundancy(spec, float(p.tail_redundancy))):  # rule g, tail_start="inner"
                 x1 = fgla(mag1, spec, n_iter=int(p.tail_iter), init=x1)
                 record["tail"] = int(p.tail_iter)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
