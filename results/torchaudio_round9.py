@@ -267,6 +267,42 @@ def table(out: str, variants: list[str] | None = None, choice: str | None = None
                       f"{sp['sc_' + v].mean():.2f} / {x[x.kind == 'music']['sc_' + v].mean():.2f} |")
 
 
+def summary(paths: list[str], choice: str | None = None) -> None:
+    """One line per variant (the first CSV holding it), per track and half: rows over, PESQ-wb."""
+    import pandas as pd
+    choice = choice or os.environ.get("TA9_CHOICE", "rulec")
+    d = pd.concat([pd.read_csv(q) for q in paths], ignore_index=True)
+    seen: list[str] = []
+    for q in paths:
+        seen += [c[3:] for c in pd.read_csv(q, nrows=1).columns
+                 if c.startswith("sc_") and c != "sc_ref" and c[3:] not in seen]
+    tracks = [t for t in ("clean", "quant6", "noise20") if t in set(d.track)]
+    cols = [f"{t} {h}" for t in tracks for h in ("even", "odd")]
+    print(f"choice: {choice}; each cell: speech / music / other rows over (of which PESQ), mean speech PESQ-wb")
+    print("| variant | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for v in seen:
+        cells = []
+        for t in tracks:
+            x0 = d[(d.track == t) & d["sc_" + v].notna()].drop_duplicates(["track", "i"])
+            if x0.empty or ("c_" + v not in x0 and choice != "rulec"):
+                cells += ["–", "–"]
+                continue
+            fb = {"rulec": x0.fb, "pre": x0.pre,
+                  "final": x0.pre | ((x0.c1 >= -35) & (x0.c0 < x0.get("c_" + v))),
+                  "either": x0.pre | ((np.maximum(x0.c1, x0.get("c_" + v, x0.c1)) >= -35)
+                                      & (x0.c0 < np.maximum(x0.c1, x0.get("c_" + v, x0.c1))))}[choice].astype(bool)
+            sc = x0["sc_" + v].where(~fb, x0.sc_ref)
+            pq = x0["pesq_" + v].where(~fb, x0.pesq_ref)
+            for h in (0, 1):
+                m = (x0.i % 2) == h
+                op = (x0.kind == "speech") & (x0.pesq_ref - pq > PESQ_BOUND) & m
+                over = ((sc - x0.sc_ref > SC_BOUND) | op) & m
+                cnt = "/".join(str(int(over[x0.kind == k].sum())) for k in ("speech", "music", "other"))
+                cells.append(f"{cnt} ({int(op.sum())}) {pq[m & (x0.kind == 'speech')].mean():.3f}")
+        print(f"| `{v}` | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "cache":
@@ -274,5 +310,7 @@ if __name__ == "__main__":
     elif a[0] == "replay":
         tr = os.environ.get("TA9_TRACKS")
         replay(a[1], a[2:], *([tr.split(",")] if tr else []))
+    elif a[0] == "summary":
+        summary(a[1:])
     elif a[0] == "table":
         table(a[1], a[2:] or None)

@@ -241,9 +241,9 @@ def test_guard_falls_back_on_noise_like_sounds_without_running_the_inner(spec_na
 def test_guard_keeps_the_inner_on_a_harmonic_tone(spec_name):
     """A vibrato tone has a peaky mel (flatness below 0.01): the noise rule does not fire and
     the guarded cell is joint_fgla's cell (SC -27.2 against -13.4 dB for nnls + fgla at
-    speech16k); at torchaudio's 50 % overlap rule g adds 8 FGLA iterations before the phase
-    stage's 32 (``tail_iter=0`` is joint_fgla's cell there; measured -20.76 against -20.80 dB
-    with them; rule g itself: tests/test_guard_tail.py)."""
+    speech16k); at torchaudio's 50 % overlap rule g re-phases the kept estimate before the
+    phase stage's 32 (``tail_iter=0`` is joint_fgla's cell there; measured -22.39 against
+    -20.80 dB with it; rule g itself: tests/test_guard_overlap.py)."""
     spec = get_spec(spec_name)
     audio = _synthetic("harmonic", spec.sample_rate)
     true_mag = spec.magnitude(audio)
@@ -254,9 +254,11 @@ def test_guard_keeps_the_inner_on_a_harmonic_tone(spec_name):
                         spectral_convergence_db) for c in cells}
     assert rows["guarded:200+fgla:32"]["guard"].startswith("inner")
     assert rows[cells[2]]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"], abs=0.01)
-    tol = 0.01 if spec.win_length > 2 * spec.hop_length else 0.1
-    assert rows["guarded:200+fgla:32"]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"],
-                                                                abs=tol)
+    if spec.win_length > 2 * spec.hop_length:
+        assert rows["guarded:200+fgla:32"]["sc_db"] == pytest.approx(rows["joint_fgla:200+fgla:32"]["sc_db"],
+                                                                    abs=0.01)
+    else:  # rule g at low redundancy: better than the inner's own cell
+        assert rows["guarded:200+fgla:32"]["sc_db"] < rows["joint_fgla:200+fgla:32"]["sc_db"] - 1.0
 
 
 def test_fit_shortcut_skips_only_a_fallback_that_could_not_win():

@@ -43,7 +43,8 @@ g. at a framing of low redundancy (``win_length / hop_length`` at most
    ``tail_redundancy``: torchaudio's 400 / 200), the inner runs ``tail_iter_scale`` of its
    iterations and its (blended) magnitude is mixed with the ``nnls`` one (weight
    ``tail_mix``) and given a new phase, PGHI then ``tail_iter`` FGLA iterations
-   (:mod:`melbench.inverters.guard_overlap`); rule c and ``fit_db`` then use the worse
+   (:mod:`melbench.inverters.guard_overlap`);
+   rule c and ``fit_db`` then use the worse
    of the two estimates' criteria, without the probe (``tail_start="inner"``: only
    ``tail_iter`` FGLA iterations after the kept inner's blended estimate, round 8's rule).
 
@@ -107,7 +108,11 @@ from .guard_blend import (
     temporal_flux_db,
 )
 from .guard_blend import mel_db as _db
-from .guard_overlap import low_redundancy, overlap_estimate, scaled_iterations
+from .guard_overlap import (
+    low_redundancy,
+    overlap_estimate,
+    scaled_iterations,
+)
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -521,10 +526,11 @@ class Guarded(Inverter):
                     w = blend_weights(band_w, spec)
                     mag1 = blend_magnitudes(mag1, mag0, w)
                     record["blend"] = float(np.mean(w))
-                mag1, x1 = overlap_estimate(mag1, mag0, spec, mix=float(p.tail_mix), n_iter=int(p.tail_iter))
+                mag2, x2 = overlap_estimate(mag1, mag0, spec, mix=float(p.tail_mix), n_iter=int(p.tail_iter),
+                                              seed=int(p.seed))
+                mag1, x1, record["tail"] = mag2, x2, int(p.tail_iter)
                 record["overlap"] = mel_criterion(audio_mel(x1, spec), mel, spec, p.criterion)
                 c1 = max(c1, record["overlap"])  # the fallback is kept if it beats either estimate
-                record["tail"] = int(p.tail_iter)
             if not (p.criterion == "mel_sc" and float(p.fit_db) < 0 and c1 < float(p.fit_db)):
                 if mag0 is None:
                     mag0 = fallback_magnitude()
