@@ -33,8 +33,13 @@ from threadpoolctl import threadpool_limits
 from melbench import registry
 from melbench.bench.pipelines import TRACKS, _pesq
 from melbench.inverters import guard_blend as gb
-from melbench.inverters.guarded import BLEND_NEIGHBOURHOOD, audio_mel, band_roughness_db, mel_criterion, \
-    spectral_flatness
+from melbench.inverters.guarded import (
+    BLEND_NEIGHBOURHOOD,
+    audio_mel,
+    band_roughness_db,
+    mel_criterion,
+    spectral_flatness,
+)
 from melbench.inverters.joint_fgla import PHASE_INIT_KEY
 from melbench.inverters.nnls import mel_nnls_inverse
 from melbench.measures import spectral_convergence_db

@@ -85,7 +85,10 @@ a mel they send to the fallback costs only the fallback (one ``nnls`` solve and
 where the fit shortcut skipped the fallback, and a filterbank product (about 1-2 % of the
 guard's time, ``results/guard_local.md``); otherwise the inner method and one FFT pair,
 plus, when the inner's ``mel_sc`` is above ``fit_db``, the fallback up to where the probe
-stops it (20, 30, 50 or all 100 iterations) and one FFT pair per checkpoint and the end.
+stops it (20, 30, 50 or all 100 iterations) and one FFT pair per checkpoint and the end;
+at low redundancy (rule g) the inner runs ``tail_iter_scale`` of its iterations, and PGHI,
+``tail_iter`` FGLA iterations, an FFT pair and (unless ``fit_db`` skips it) the whole
+fallback follow.
 """
 
 from __future__ import annotations
