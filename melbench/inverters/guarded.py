@@ -60,6 +60,10 @@ consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
     mean absolute difference in dB (``20 log10`` of magnitudes, ``10 log10`` of
     powers) between ``M|T|`` and ``m``, both floored 80 dB below the mel's peak.
 
+Size: about 580 lines, over the 550-line guide: one decision sequence (rules a-g in
+``Guarded.solve`` and its record) that reads as a whole; the features,
+the blend and the low-redundancy estimate live in ``guard_blend`` and ``guard_overlap``.
+
 Why each rule and threshold (the measurements, with the scripts under ``results/``):
 ``docs/guard.md`` ("The guard's rules, and the measurements behind each").
 
