@@ -1,0 +1,182 @@
+"""The evaluation suite at the other presets: the default against ``nnls`` + ``fgla:100`` (issue 16).
+
+Issue 16's robustness bound: the default never more than 0.3 dB SC (against the true
+magnitude, ``sc_true_db``) or, on speech, 0.05 PESQ-wb worse than ``nnls`` + ``fgla:100`` on
+any clip, at every preset. Run from the repository root (``make eval-data`` once)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python results/suite_presets.py run OUT_DIR TRACK PRESET [PRESET ...]
+    .venv/bin/python results/suite_presets.py count ROWS [--every N]
+    .venv/bin/python results/suite_presets.py pack OUT_DIR results/suite_presets_rows.csv.gz
+
+``run`` runs both cells exactly as ``melbench bench pipelines`` does
+(:func:`melbench.bench.pipelines._cell_call`, seed 0; the cell's audio cropped to the clip)
+on the suite's 209 clips (each cropped to 4 s by the suite) at each preset, clean mels
+(``TRACK`` clean) or the bench's noise20 track (seeded ``[0, 1]``), in the order
+``0, 3, 6, ..., 1, 4, ..., 2, 5, ...`` (every third clip at every preset first; ``TRACK:0``
+runs only that third, ``clean:12`` the two others); one row per
+clip and cell is appended to ``OUT_DIR/PRESET_TRACK.csv`` as it is measured and a rerun
+skips the rows already there. Each default row also records the guard's record (which rule
+decided, both criteria) and :func:`melbench.inverters.guard_features.mel_features` of the
+mel, for the diagnosis. ``count`` tabulates per preset, track and kind the rows over the
+bounds (SC only / PESQ) and both cells' means (``--every 3``: only clips 0, 3, 6, ...);
+``pack`` writes the columns used to one gzipped CSV.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from melbench import registry
+from melbench.bench.pipelines import TRACKS, _cell_call, _pesq, reference_free
+from melbench.inverters.guard_features import mel_features
+from melbench.measures import spectral_convergence_db
+from melbench.results import atomic_write_bytes
+from melbench.spec import get_spec
+
+warnings.filterwarnings("ignore", message=".*mel bands.*contain no FFT bin")
+CELLS = {"default": "guarded:200:inner=joint_auto+fgla:0", "ref": "nnls+fgla:100"}
+SC_BOUND, PESQ_BOUND = 0.3, 0.05
+GUARD_KEYS = ("chosen", "roughness", "flatness", "noise_share", "flux", "smooth", "noisy", "textured",
+              "steady", "inner", "fallback", "probe", "probe_iter", "stopped", "blend", "tail")
+COLUMNS = ["spec", "track", "i", "clip", "kind", "source_rate", "cell", "seconds", "sc_true_db", "pesq_wb",
+           "mel_sc_db", "logmel_db", *[f"g_{k}" for k in GUARD_KEYS],
+           "f_rough", "f_flat", "f_tflux", "f_trough", "f_onset", "f_low", "status", "error"]
+
+
+def run(out_dir: str, track: str, presets: list[str], residues: tuple[int, ...] = (0, 1, 2)) -> None:
+    """Both cells on clips ``i % 3 == r`` for each ``r`` in ``residues``, at every preset in turn."""
+    for r in residues:
+        for name in presets:
+            _run_one(Path(out_dir), track, name, r)
+
+
+def _run_one(out: Path, track: str, name: str, residue: int) -> None:
+    from melbench.datasets.eval_suite import EvalSuite
+    out.mkdir(parents=True, exist_ok=True)
+    deg = registry.create("degrade", *TRACKS[track])
+    spec = get_spec(name)
+    path = out / f"{name}_{track}.csv"
+    done = set()
+    if path.exists():
+        with path.open() as f:
+            done = {(r["clip"], r["cell"]) for r in csv.DictReader(f)}
+    clips = [c for c in EvalSuite().clips(spec) if not c.error]
+    new = not path.exists()
+    with path.open("a", newline="") as fh, threadpool_limits(1):
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        for i in range(residue, len(clips), 3):
+            c = clips[i]
+            y = np.asarray(c.audio, np.float32)
+            kind = c.meta.get("kind", "")
+            mag = spec.magnitude(y)
+            mel = deg(spec.mel_from_magnitude(mag), spec, np.random.default_rng([0, 1]))
+            feats = mel_features(spec.decompress(mel), spec)
+            for key, cell in CELLS.items():
+                if (c.id, key) in done:
+                    continue
+                row = {k: "" for k in COLUMNS}
+                row.update(spec=name, track=track, i=i, clip=c.id, kind=kind, cell=key, status="ok",
+                           source_rate=c.meta.get("source_sample_rate") or "")
+                last: dict = {}
+                try:
+                    fn = _cell_call(cell, spec, len(y), mag, 0, last)
+                    t0 = time.process_time()
+                    yy = np.asarray(fn(mel), np.float32)[: len(y)]
+                    row["seconds"] = time.process_time() - t0
+                    row["sc_true_db"] = spectral_convergence_db(mag, spec.magnitude(yy))
+                    row["mel_sc_db"], row["logmel_db"] = reference_free(spec, mel, yy)
+                    row["pesq_wb"] = _pesq(spec, y, yy) if kind == "speech" else math.nan
+                    g = last.get("ctx", {}).get("guard")
+                    if isinstance(g, dict):
+                        row.update({f"g_{k}": g.get(k, "") for k in GUARD_KEYS})
+                        row.update(feats)
+                except Exception as exc:  # noqa: BLE001 - recorded in the row, the run goes on
+                    row["status"], row["error"] = "failed", f"{type(exc).__name__}: {exc}"
+                w.writerow(row)
+                fh.flush()
+            print(name, track, i, c.id[:40], flush=True)
+
+
+def load(path: str):
+    """The rows of a run directory (every CSV in it) or of one CSV (gzipped or not)."""
+    import pandas as pd
+    p = Path(path)
+    if p.is_dir():
+        return pd.concat([pd.read_csv(f, low_memory=False) for f in sorted(p.glob("*.csv"))],
+                         ignore_index=True)
+    return pd.read_csv(p, low_memory=False)
+
+
+def paired(d):
+    """One row per (spec, track, clip): the default's columns and the reference's with ``_ref``."""
+    d = d[d.status == "ok"].copy()
+    # as the suite's PESQ metric: no wideband score for a clip recorded below 16 kHz (at a
+    # wideband preset; at narrowband8k every clip is scored, as melbench bench pipelines does)
+    low = (d.source_rate.fillna(0) > 0) & (d.source_rate.fillna(0) < 16000) & (d.spec != "narrowband8k")
+    d.loc[low, "pesq_wb"] = np.nan
+    de = d[d.cell == "default"].set_index(["spec", "track", "clip"])
+    ref = d[d.cell == "ref"].set_index(["spec", "track", "clip"])
+    m = de.join(ref[["sc_true_db", "pesq_wb", "seconds", "mel_sc_db"]].add_suffix("_ref"), how="inner")
+    m["sc_loss"] = m.sc_true_db - m.sc_true_db_ref
+    m["pesq_loss"] = m.pesq_wb_ref - m.pesq_wb
+    m["over_sc"] = m.sc_loss > SC_BOUND
+    m["over_pesq"] = (m.kind == "speech") & (m.pesq_loss > PESQ_BOUND)
+    m["over"] = m.over_sc | m.over_pesq
+    return m.reset_index()
+
+
+def count(path: str, every: int = 1) -> None:
+    """Print the table of rows over the bounds per preset, track and kind, then the rows over."""
+    m = paired(load(path))
+    if every > 1:
+        m = m[m.i % every == 0]
+    print("| preset | track | kind | clips | over | SC only | PESQ | mean SC default / ref (dB) "
+          "| mean PESQ-wb default / ref |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (sp, tr), g in m.groupby(["spec", "track"], sort=False):
+        for kind in ("speech", "music", "other"):
+            x = g[g.kind == kind]
+            if x.empty:
+                continue
+            pesq = "–"
+            if kind == "speech" and x.pesq_wb.notna().any():
+                pesq = f"{x.pesq_wb.mean():.3f} / {x.pesq_wb_ref.mean():.3f}"
+            print(f"| {sp} | {tr} | {kind} | {len(x)} | {int(x.over.sum())} | "
+                  f"{int((x.over_sc & ~x.over_pesq).sum())} | {int(x.over_pesq.sum())} | "
+                  f"{x.sc_true_db.mean():.2f} / {x.sc_true_db_ref.mean():.2f} | {pesq} |")
+    o = m[m.over]
+    if len(o):
+        print()
+        print(o[["spec", "track", "i", "clip", "kind", "g_chosen", "sc_true_db", "sc_true_db_ref",
+                 "pesq_wb", "pesq_wb_ref"]].round(3).to_string(index=False))
+
+
+def pack(out_dir: str, dest: str) -> None:
+    """Write the columns used, every preset and track, to one gzipped CSV (atomically)."""
+    d = load(out_dir)
+    buf = io.StringIO()
+    d[COLUMNS].to_csv(buf, index=False, float_format="%.5g")
+    atomic_write_bytes(Path(dest), gzip.compress(buf.getvalue().encode(), mtime=0))
+    print(len(d), "rows ->", dest)
+
+
+if __name__ == "__main__":
+    a = sys.argv[1:]
+    if a[0] == "run":  # run OUT_DIR TRACK[:RESIDUES] PRESET ...   (e.g. clean:0 for every third clip)
+        tr, _, res = a[2].partition(":")
+        run(a[1], tr, a[3:], tuple(int(c) for c in res) if res else (0, 1, 2))
+    elif a[0] == "count":
+        count(a[1], int(a[3]) if len(a) > 3 and a[2] == "--every" else 1)
+    elif a[0] == "pack":
+        pack(a[1], a[2])
