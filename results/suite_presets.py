@@ -19,7 +19,21 @@ skips the rows already there. Each default row also records the guard's record (
 decided, both criteria) and :func:`melbench.inverters.guard_features.mel_features` of the
 mel, for the diagnosis. ``count`` tabulates per preset, track and kind the rows over the
 bounds (SC only / PESQ) and both cells' means (``--every 3``: only clips 0, 3, 6, ...);
-``pack`` writes the columns used to one gzipped CSV.
+``pack`` writes the columns used to one gzipped CSV. ``variant`` runs another cell on the
+clips ``i % 3 == RESIDUE`` (clean) and ``compare`` sets its rows against the default's,
+per even / odd clip index::
+
+    OMP_NUM_THREADS=1 .venv/bin/python results/suite_presets.py variant OUT.csv PRESET RESIDUE CELL [KINDS]
+    .venv/bin/python results/suite_presets.py compare ROWS OUT.csv [OUT.csv ...]
+
+``features`` computes rules e/f's features of every clip at the given presets (clean, no
+inversion) and ``steady`` lists the clips a steady-texture extension of rule f would route::
+
+    OMP_NUM_THREADS=1 .venv/bin/python results/suite_presets.py features FEATS.csv PRESET ...
+    .venv/bin/python results/suite_presets.py steady FEATS.csv 0.15 1.6
+
+``diagnose ROWS`` says which step kept the inner on the clean rows over; ``rule-h ROWS
+VARIANTS`` replays rule h (``guarded.dense_tail_iter``) on the ``+gla:4`` variant rows.
 """
 from __future__ import annotations
 
@@ -108,6 +122,155 @@ def _run_one(out: Path, track: str, name: str, residue: int) -> None:
             print(name, track, i, c.id[:40], flush=True)
 
 
+def variant(out: str, name: str, residue: int, cell: str, kinds: tuple[str, ...]) -> None:
+    """Another cell on the clips ``i % 3 == residue`` of the given kinds (clean), rows to ``out``."""
+    from melbench.datasets.eval_suite import EvalSuite
+    spec = get_spec(name)
+    clips = [c for c in EvalSuite().clips(spec) if not c.error]
+    new = not Path(out).exists()
+    with open(out, "a", newline="") as fh, threadpool_limits(1):
+        w = csv.writer(fh)
+        if new:
+            w.writerow(["spec", "i", "clip", "kind", "cell", "sc_true_db", "pesq_wb", "chosen"])
+        for i in range(residue, len(clips), 3):
+            c = clips[i]
+            if c.meta.get("kind") not in kinds:
+                continue
+            y = np.asarray(c.audio, np.float32)
+            mag = spec.magnitude(y)
+            last: dict = {}
+            yy = np.asarray(_cell_call(cell, spec, len(y), mag, 0, last)(spec.mel_from_magnitude(mag)),
+                            np.float32)[: len(y)]
+            w.writerow([name, i, c.id, c.meta["kind"], cell, spectral_convergence_db(mag, spec.magnitude(yy)),
+                        _pesq(spec, y, yy) if c.meta["kind"] == "speech" else "",
+                        last["ctx"].get("guard", {}).get("chosen", "")])
+            fh.flush()
+
+
+def compare(rows: str, variants: list[str]) -> None:
+    """Per variant cell, preset and half (even / odd clip index): rows over and means, default -> variant."""
+    import pandas as pd
+    m = paired(load(rows))
+    m = m[m.track == "clean"].set_index(["spec", "clip"])
+    print("| cell | preset | half | clips | over: default -> cell | mean PESQ-wb speech | mean SC (dB) |")
+    print("|---|---|---|---|---|---|---|")
+    for path in variants:
+        v = pd.read_csv(path)
+        for (cell, sp), g in v.groupby(["cell", "spec"]):
+            cols = ["sc_true_db", "sc_true_db_ref", "pesq_wb", "pesq_wb_ref", "over", "source_rate"]
+            h = g.set_index(["spec", "clip"]).merge(m[cols], left_index=True, right_index=True,
+                                                     suffixes=("", "_default"))
+            h.loc[h.pesq_wb_default.isna(), "pesq_wb"] = np.nan  # the suite's PESQ rule, as paired()
+            over = (h.sc_true_db - h.sc_true_db_ref > SC_BOUND) | (
+                (h.kind == "speech") & (h.pesq_wb_ref - h.pesq_wb > PESQ_BOUND))
+            for half in ("even", "odd"):
+                k = (h.i % 2) == (half == "odd")
+                x = h[k]
+                print(f"| `{cell}` | {sp} | {half} | {len(x)} | {int(x.over.sum())} -> "
+                      f"{int(over[k].sum())} | "
+                      f"{x.pesq_wb_default.mean():.3f} -> {x.pesq_wb.mean():.3f} | "
+                      f"{x.sc_true_db_default.mean():.2f} -> {x.sc_true_db.mean():.2f} |")
+
+
+def features(out: str, names: list[str]) -> None:
+    """Rules e/f's features (share, flux, roughness) of every suite clip and the bench's side-table clips.
+
+    Clean mels, no inversion; ``steady`` tests the steady-texture extension of rule f
+    (share >= S, flux <= T, any roughness) on them.
+    """
+    import pandas as pd
+
+    from melbench.bench.pipelines import clips_for
+    from melbench.datasets.eval_suite import EvalSuite
+    from melbench.inverters import guard_blend as gb
+    from melbench.inverters.guarded import BLEND_NEIGHBOURHOOD, band_roughness_db, spectral_flatness
+    rows = []
+    side = ["cmu_arctic_a0007", "allison_vm-review", "vibe_ace_00-08s", "synthetic_harmonic"]
+    with threadpool_limits(1):
+        for name in names:
+            sp = get_spec(name)
+            cl = [(j, c.id, c.meta["kind"], np.asarray(c.audio, np.float32))
+                  for j, c in enumerate([c for c in EvalSuite().clips(sp) if not c.error])]
+            cl += [(-1, a, b, y) for a, b, y in clips_for(sp, side, True, 0)]
+            for j, cid, kind, y in cl:
+                mel = sp.decompress(sp.mel(y))
+                r = {"spec": name, "i": j, "clip": cid, "kind": kind, "rough": band_roughness_db(mel, sp),
+                     "flat": spectral_flatness(mel, sp)}
+                if r["flat"] < 0.1 and r["rough"] >= 3:  # rules a and b leave it to e and f
+                    r["share"] = gb.noise_energy_share(mel, sp, gb.band_weights(mel, sp, 0.4, 0.8,
+                                                                                *BLEND_NEIGHBOURHOOD))
+                    r["flux"] = gb.temporal_flux_db(mel, sp)
+                rows.append(r)
+            print(name, flush=True)
+    pd.DataFrame(rows).to_csv(out, index=False)
+
+
+def steady(path: str, s_min: float, t_max: float) -> None:
+    """The clips the steady-texture extension (share >= s_min, flux <= t_max, not rule e or f) routes."""
+    import pandas as pd
+    d = pd.read_csv(path)
+    rule_f = (d.share >= 0.1) & (d.rough <= 6.0) & (d.flux <= 2.2)
+    hit = d.share.notna() & (d.share < 0.4) & ~rule_f & (d.share >= s_min) & (d.flux <= t_max)
+    print(d[hit][["spec", "i", "clip", "kind", "share", "flux", "rough"]].round(3).to_string(index=False))
+
+
+def diagnose(path: str) -> None:
+    """Which step kept the inner on the clean rows over, and whether the default fits the mel better."""
+    m = paired(load(path))
+    m = m[m.track == "clean"]
+    o = m[m.over].copy()
+    stopped = o.g_stopped.astype(str) == "True"
+    o["why"] = np.where(stopped, "probe stopped the fallback",
+                        np.where(o.g_fallback.isna(), "fit shortcut (c_1 < fit_db)", "rule c (c_0 >= c_1)"))
+    o["dmel"] = o.mel_sc_db - o.mel_sc_db_ref
+    w = m[~m.over & (m.g_chosen == "inner")]
+    print(len(o), "clean rows over; chosen:", o.g_chosen.value_counts().to_dict())
+    print(o.groupby(["kind", "why"]).size().to_string())
+    for kind, x in o.groupby("kind"):
+        print(f"{kind}: {len(x)} over, {int((x.over_sc & ~x.over_pesq).sum())} SC only, "
+              f"{int((x.pesq_loss < 0).sum())} with PESQ-wb better")
+    print(f"default's audio fits the mel better on {int((o.dmel < 0).sum())} of {len(o)} "
+          f"(median mel_sc difference {o.dmel.median():+.2f} dB; kept-inner rows within the "
+          f"bound {(w.mel_sc_db - w.mel_sc_db_ref).median():+.2f} dB)")
+    from scipy.stats import spearmanr
+    k = m[(m.g_chosen == "inner") & (m.kind == "speech")]
+    for sp, x in k.groupby("spec"):
+        r = [spearmanr(x[f], x.sc_loss, nan_policy="omit")[0] for f in ("g_roughness", "g_noise_share")]
+        print(f"{sp}: kept-inner speech rows {len(x)}, Spearman of the SC loss with band roughness "
+              f"{r[0]:+.2f}, with the noise-energy share {r[1]:+.2f}")
+
+
+def rule_h(rows: str, variants: str, cell: str = "guarded:200:inner=joint_auto+gla:4",
+           rough_db: float = 4.5) -> None:
+    """Rule h replayed: the ``+gla:4`` cell's rows where rule h acts, the default's elsewhere.
+
+    Rule h acts where the default kept the inner and the mel's band roughness is at most
+    ``rough_db``; its output is then the ``+gla:4`` cell's to float rounding (checked on
+    vocos_24k clip 117: 9e-8). Per preset, kind and half (even / odd clip index).
+    """
+    import pandas as pd
+    m = paired(load(rows))
+    m = m[m.track == "clean"].set_index(["spec", "clip"])
+    v = pd.read_csv(variants)
+    v = v[v.cell == cell].set_index(["spec", "clip"])
+    cols = ["sc_true_db", "sc_true_db_ref", "pesq_wb", "pesq_wb_ref", "g_roughness", "g_chosen", "over"]
+    h = v.merge(m[cols], left_index=True, right_index=True, suffixes=("_h", ""))
+    act = (h.g_chosen == "inner") & (h.g_roughness <= rough_db)
+    sc = h.sc_true_db_h.where(act, h.sc_true_db)
+    pesq = h.pesq_wb_h.where(act, h.pesq_wb).where(h.pesq_wb.notna())
+    over = (sc - h.sc_true_db_ref > SC_BOUND) | ((h.kind == "speech") & (h.pesq_wb_ref - pesq > PESQ_BOUND))
+    h = h.assign(act=act, sc_new=sc, pesq_new=pesq, over_new=over)
+    print(f"| preset | kind | half | clips | rule h acts | over: default -> rule h | "
+          f"mean PESQ-wb | mean SC (dB) |  ({cell}, roughness <= {rough_db} dB)")
+    print("|---|---|---|---|---|---|---|---|")
+    for (sp, kind), g in h.groupby([h.index.get_level_values(0), "kind"]):
+        for half in ("even", "odd"):
+            x = g[(g.i % 2) == (half == "odd")]
+            pq = (f"{x.pesq_wb.mean():.3f} -> {x.pesq_new.mean():.3f}" if kind == "speech" else "–")
+            print(f"| {sp} | {kind} | {half} | {len(x)} | {int(x.act.sum())} | {int(x.over.sum())} -> "
+                  f"{int(x.over_new.sum())} | {pq} | {x.sc_true_db.mean():.2f} -> {x.sc_new.mean():.2f} |")
+
+
 def load(path: str):
     """The rows of a run directory (every CSV in it) or of one CSV (gzipped or not)."""
     import pandas as pd
@@ -178,5 +341,18 @@ if __name__ == "__main__":
         run(a[1], tr, a[3:], tuple(int(c) for c in res) if res else (0, 1, 2))
     elif a[0] == "count":
         count(a[1], int(a[3]) if len(a) > 3 and a[2] == "--every" else 1)
+    elif a[0] == "variant":  # variant OUT.csv PRESET RESIDUE CELL [KIND,KIND]
+        kinds = tuple(a[5].split(",")) if len(a) > 5 else ("speech", "music", "other")
+        variant(a[1], a[2], int(a[3]), a[4], kinds)
+    elif a[0] == "compare":  # compare ROWS VARIANT.csv ...
+        compare(a[1], a[2:])
+    elif a[0] == "features":  # features OUT.csv PRESET ...
+        features(a[1], a[2:])
+    elif a[0] == "steady":  # steady FEATURES.csv S T
+        steady(a[1], float(a[2]), float(a[3]))
+    elif a[0] == "rule-h":  # rule-h ROWS VARIANTS [CELL [ROUGH_DB]]
+        rule_h(a[1], a[2], *a[3:4], *[float(x) for x in a[4:5]])
+    elif a[0] == "diagnose":
+        diagnose(a[1])
     elif a[0] == "pack":
         pack(a[1], a[2])

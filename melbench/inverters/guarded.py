@@ -41,7 +41,10 @@ d. where the inner is kept, its magnitude is **blended** toward the ``nnls`` mag
    ``blend_hi``; its phase stays the inner's;
 g. at a framing of low redundancy (``win_length / hop_length`` at most
    ``tail_redundancy``: torchaudio's 400 / 200), ``tail_iter`` FGLA iterations follow the
-   kept inner's blended estimate.
+   kept inner's blended estimate;
+h. at a dense full-band filterbank (at least 100 bands up to sr/2, more than 50 % overlap)
+   and a mel of band roughness at most 4.5 dB, ``dense_tail_iter`` GLA iterations follow
+   the kept inner's blended estimate (:mod:`melbench.inverters.guard_presets`).
 
 (Rules d-g came last and keep their letters; e and f are decided from the mel alone.)
 
@@ -103,6 +106,7 @@ from .guard_blend import (
     temporal_flux_db,
 )
 from .guard_blend import mel_db as _db
+from .guard_presets import check_dense_tail_iter, dense_tail  # rule h
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -343,6 +347,10 @@ class Guarded(Inverter):
             framing's ``win_length / hop_length`` is at most ``tail_redundancy``; 0 none.
         tail_redundancy : float
             See ``tail_iter``.
+        dense_tail_iter : int
+            Rule h: GLA iterations after the kept inner's (blended) estimate at a dense
+            full-band filterbank and a smooth mel
+            (:func:`melbench.inverters.guard_presets.dense_tail_iterations`); 0 none.
         steady_share, steady_rough_db, steady_flux_db : float
             Rule f: the fallback is kept (the inner not run) if that share is at least
             ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
@@ -371,6 +379,7 @@ class Guarded(Inverter):
         steady_flux_db: float = 2.2
         tail_iter: int = 8
         tail_redundancy: float = 2.0
+        dense_tail_iter: int = 4
         seed: int = 0
 
     def validate(self) -> None:
@@ -402,6 +411,7 @@ class Guarded(Inverter):
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
         if not np.isfinite(p.fit_db) or p.fit_db > 0:
             raise ParameterError(f"fit_db={p.fit_db!r} must be a finite number <= 0 (dB)")
+        check_dense_tail_iter(p.dense_tail_iter)  # rule h
 
     def _inner(self) -> Inverter:
         from .. import registry
@@ -518,6 +528,8 @@ class Guarded(Inverter):
                     and spec.win_length <= float(p.tail_redundancy) * spec.hop_length):  # rule g
                 x1 = fgla(mag1, spec, n_iter=int(p.tail_iter), init=x1)
                 record["tail"] = int(p.tail_iter)
+            if not fallback:  # rule h (guard_presets.py)
+                x1 = dense_tail(x1, mag1, spec, rough, int(p.dense_tail_iter), record)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
         record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):
