@@ -33,7 +33,9 @@ inversion) and ``steady`` lists the clips a steady-texture extension of rule f w
     .venv/bin/python results/suite_presets.py steady FEATS.csv 0.15 1.6
 
 ``diagnose ROWS`` says which step kept the inner on the clean rows over; ``rule-h ROWS
-VARIANTS`` replays rule h (``guarded.dense_tail_iter``) on the ``+gla:4`` variant rows.
+VARIANTS`` replays rule h (``guarded.dense_tail_iter``) on the ``+gla:4`` variant rows;
+``heldout ROWS NEW.csv ...`` sets the new default's own rows (``variant`` with the default
+cell after rule h, on the clips ``i % 3`` = 1 and 2) against the old default's.
 """
 from __future__ import annotations
 
@@ -271,6 +273,39 @@ def rule_h(rows: str, variants: str, cell: str = "guarded:200:inner=joint_auto+g
                   f"{int(x.over_new.sum())} | {pq} | {x.sc_true_db.mean():.2f} -> {x.sc_new.mean():.2f} |")
 
 
+def heldout(rows: str, new_rows: list[str], rough_db: float = 4.5) -> None:
+    """The new default's own rows (``variant`` with the default cell, rule h on) against the old.
+
+    Per preset: rows over before -> after, newly over, fixed, the clips whose output changed
+    against those rule h was predicted to act on (inner kept, roughness <= ``rough_db``),
+    and the mean SC / speech PESQ-wb change per kind.
+    """
+    import pandas as pd
+    m = paired(load(rows))
+    m = m[m.track == "clean"].set_index(["spec", "clip"])
+    cols = ["sc_true_db", "sc_true_db_ref", "pesq_wb", "pesq_wb_ref", "over", "g_roughness", "g_chosen"]
+    print("| preset | clips | over: old -> new | newly over | fixed | rule h acts (predicted) "
+          "| outputs changed | changed where not predicted "
+          "| mean SC change speech / music / other (dB) | mean PESQ-wb change |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    v_all = pd.concat([pd.read_csv(path) for path in new_rows])
+    for _, v in v_all.groupby("spec", sort=False):
+        h = v.set_index(["spec", "clip"]).merge(m[cols], left_index=True, right_index=True,
+                                                suffixes=("_n", ""))
+        h.loc[h.pesq_wb.isna(), "pesq_wb_n"] = np.nan
+        on = (h.sc_true_db_n - h.sc_true_db_ref > SC_BOUND) | (
+            (h.kind == "speech") & (h.pesq_wb_ref - h.pesq_wb_n > PESQ_BOUND))
+        act = (h.g_chosen == "inner") & (h.g_roughness <= rough_db)
+        changed = (h.sc_true_db_n - h.sc_true_db).abs() > 1e-4
+        dsc = " / ".join(f"{(x.sc_true_db_n - x.sc_true_db).mean():+.3f}"
+                         for x in (h[h.kind == k] for k in ("speech", "music", "other")))
+        sp = h[h.kind == "speech"]
+        print(f"| {h.index[0][0]} | {len(h)} | {int(h.over.sum())} -> {int(on.sum())} | "
+              f"{int((on & ~h.over).sum())} | {int((~on & h.over).sum())} | {int(act.sum())} | "
+              f"{int(changed.sum())} | {int((changed & ~act).sum())} | {dsc} | "
+              f"{(sp.pesq_wb_n - sp.pesq_wb).mean():+.4f} |")
+
+
 def load(path: str):
     """The rows of a run directory (every CSV in it) or of one CSV (gzipped or not)."""
     import pandas as pd
@@ -352,6 +387,8 @@ if __name__ == "__main__":
         steady(a[1], float(a[2]), float(a[3]))
     elif a[0] == "rule-h":  # rule-h ROWS VARIANTS [CELL [ROUGH_DB]]
         rule_h(a[1], a[2], *a[3:4], *[float(x) for x in a[4:5]])
+    elif a[0] == "heldout":  # heldout ROWS NEW.csv ...
+        heldout(a[1], a[2:])
     elif a[0] == "diagnose":
         diagnose(a[1])
     elif a[0] == "pack":

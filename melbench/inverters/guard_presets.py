@@ -7,13 +7,14 @@ frequency (``vocos_24k``, ``bigvgan_24k_100``, ``bigvgan_44k_128``), ``nnls`` +
 presets), and the guard's kept inner lost to it by more than issue 16's 0.3 dB
 SC on 9-21 % of the suite's speech clips while scoring higher PESQ-wb on almost all of them
 (``results/suite_presets.md``). The SC loss grows as the mel gets smoother across bands
-(Spearman about -0.75 with :func:`~melbench.inverters.guarded.band_roughness_db`). Where the
+(Spearman -0.74 to -0.76 with :func:`~melbench.inverters.guarded.band_roughness_db`). Where the
 inner is kept at such a filterbank and the mel's band roughness is at most
 :data:`DENSE_TAIL_ROUGH_DB`, ``n_iter`` Griffin-Lim iterations (no momentum) follow the
-kept inner's (blended) estimate: they make it more consistent, which is what the SC loss
-is, and, being few and without momentum, cost little PESQ (FGLA tails of 8 or 32
-iterations cost 0.05). Chosen on the even-index clips of every third suite clip and
-confirmed on the odd ones (``results/suite_presets.md``, "Rule h"). Not at a long-frame
+kept inner's (blended) estimate: they make it more consistent, which lowers the SC loss,
+and, being few and without momentum, cost little PESQ (FGLA tails of 8 or 32 iterations
+cost 0.05). Chosen on the even-index clips of every third suite clip and
+confirmed on the odd ones, then held out on the other two thirds (rows over 45 -> 38, mean
+speech PESQ-wb -0.001 to -0.004; ``results/suite_presets.md``, "Rule h"). Not at a long-frame
 framing where ``joint_tcf`` shortens the inner's continuity prior
 (:func:`melbench.inverters.joint_framing.glide_bins` above ``GLIDE_REF``): at ``librosa``
 (128 bands up to sr/2, 2048/512 at 22.05 kHz) most mels are smoother than the roughness
