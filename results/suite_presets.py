@@ -262,8 +262,9 @@ def rule_h(rows: str, variants: str, cell: str = "guarded:200:inner=joint_auto+g
     pesq = h.pesq_wb_h.where(act, h.pesq_wb).where(h.pesq_wb.notna())
     over = (sc - h.sc_true_db_ref > SC_BOUND) | ((h.kind == "speech") & (h.pesq_wb_ref - pesq > PESQ_BOUND))
     h = h.assign(act=act, sc_new=sc, pesq_new=pesq, over_new=over)
-    print(f"| preset | kind | half | clips | rule h acts | over: default -> rule h | "
-          f"mean PESQ-wb | mean SC (dB) |  ({cell}, roughness <= {rough_db} dB)")
+    print(f"`{cell}` where the inner is kept and the band roughness is at most {rough_db} dB:\n")
+    print("| preset | kind | half | clips | rule h acts | over: default -> rule h | "
+          "mean PESQ-wb | mean SC (dB) |")
     print("|---|---|---|---|---|---|---|---|")
     for (sp, kind), g in h.groupby([h.index.get_level_values(0), "kind"]):
         for half in ("even", "odd"):
