@@ -91,7 +91,7 @@ def test_dense_full_band_presets(name, dense):
     assert dense_full_band(get_spec(name)) is dense
 
 
-@pytest.mark.parametrize("value", [-1, 2.5, True])
+@pytest.mark.parametrize("value", [-1, 2.5, True, float("nan"), "4"])
 def test_rule_h_bad_param(value):
     with pytest.raises(ParameterError, match=r"dense_tail_iter=.* must be a non-negative integer"):
         registry.create("inverter", "guarded", {"dense_tail_iter": value})

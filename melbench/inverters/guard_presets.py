@@ -39,7 +39,8 @@ DENSE_TAIL_ROUGH_DB = 4.5
 
 def check_dense_tail_iter(n_iter: Any) -> None:
     """Raise :class:`ParameterError` unless ``n_iter`` is a non-negative integer."""
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or n_iter < 0:
+    ok = not isinstance(n_iter, bool) and isinstance(n_iter, (int, float, np.integer, np.floating))
+    if not ok or not np.isfinite(n_iter) or int(n_iter) != n_iter or n_iter < 0:
         raise ParameterError(f"dense_tail_iter={n_iter!r} must be a non-negative integer "
                              "(GLA iterations of rule h; 0 turns it off)")
 
