@@ -47,8 +47,11 @@ g. at a framing of low redundancy (``win_length / hop_length`` at most
    rule c and ``fit_db`` then use the worse
    of the two estimates' criteria, without the probe (``tail_start="inner"``: only
    ``tail_iter`` FGLA iterations after the kept inner's blended estimate, round 8's rule).
+h. at a dense full-band filterbank (at least 100 bands up to sr/2, more than 50 % overlap)
+   and a mel of band roughness at most 4.5 dB, ``dense_tail_iter`` GLA iterations follow
+   the kept inner's blended estimate (:mod:`melbench.inverters.guard_presets`).
 
-(Rules d-g came last and keep their letters; e and f are decided from the mel alone.)
+(Rules d-h came last and keep their letters; e and f are decided from the mel alone.)
 
 The criterion is computed on the audio a candidate turns into, that is on the
 consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
@@ -60,9 +63,10 @@ consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
     mean absolute difference in dB (``20 log10`` of magnitudes, ``10 log10`` of
     powers) between ``M|T|`` and ``m``, both floored 80 dB below the mel's peak.
 
-Size: about 580 lines, over the 550-line guide: one decision sequence (rules a-g in
-``Guarded.solve`` and its record) that reads as a whole; the features,
-the blend and the low-redundancy estimate live in ``guard_blend`` and ``guard_overlap``.
+Size: about 590 lines, over the 550-line guide: one decision sequence (rules a-h in
+``Guarded.solve`` and its record) that reads as a whole; the features, the blend, the
+low-redundancy estimate and rule h live in ``guard_blend``, ``guard_overlap`` and
+``guard_presets``.
 
 Why each rule and threshold (the measurements, with the scripts under ``results/``):
 ``docs/guard.md`` ("The guard's rules, and the measurements behind each").
@@ -120,6 +124,7 @@ from .guard_overlap import (
     overlap_estimate,
     scaled_iterations,
 )
+from .guard_presets import check_dense_tail_iter, dense_tail  # rule h
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -369,6 +374,10 @@ class Guarded(Inverter):
         tail_iter_scale : float
             Rule g ("pghi"): the inner's iterations (``inner_iter``, if set) are scaled by
             this, in (0, 1].
+        dense_tail_iter : int
+            Rule h: GLA iterations after the kept inner's (blended) estimate at a dense
+            full-band filterbank and a smooth mel
+            (:func:`melbench.inverters.guard_presets.dense_tail_iterations`); 0 none.
         steady_share, steady_rough_db, steady_flux_db : float
             Rule f: the fallback is kept (the inner not run) if that share is at least
             ``steady_share``, :func:`band_roughness_db` at most ``steady_rough_db`` (dB)
@@ -400,6 +409,7 @@ class Guarded(Inverter):
         tail_start: str = "pghi"
         tail_mix: float = 0.5
         tail_iter_scale: float = 0.5
+        dense_tail_iter: int = 4
         seed: int = 0
 
     def validate(self) -> None:
@@ -436,6 +446,7 @@ class Guarded(Inverter):
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
         if not np.isfinite(p.fit_db) or p.fit_db > 0:
             raise ParameterError(f"fit_db={p.fit_db!r} must be a finite number <= 0 (dB)")
+        check_dense_tail_iter(p.dense_tail_iter)  # rule h
 
     def _inner(self, scale: float = 1.0) -> Inverter:
         from .. import registry
@@ -569,6 +580,8 @@ class Guarded(Inverter):
                     and low_redundancy(spec, float(p.tail_redundancy))):  # rule g, tail_start="inner"
                 x1 = fgla(mag1, spec, n_iter=int(p.tail_iter), init=x1)
                 record["tail"] = int(p.tail_iter)
+            if not fallback:  # rule h (guard_presets.py)
+                x1 = dense_tail(x1, mag1, spec, rough, int(p.dense_tail_iter), record)
             mag, x = (mag0, x0) if fallback else (mag1, x1)
         record["chosen"] = "fallback" if fallback else "inner"
         if isinstance(context, MutableMapping):
