@@ -1,0 +1,143 @@
+"""The waveform mel loss, its gradient and ``guarded_wave`` (issue 16, round 9).
+
+References the code does not use: central finite differences of the loss (the gradient),
+the dot-product test against ``FeatureSpec.stft`` (the adjoint), the clip's own audio
+(a stationary point of the loss with its own mel), and ``guarded``'s own cell (the
+plugin with no refinement).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melbench import registry
+from melbench.bench.pipelines import _cell_call, clips_for
+from melbench.errors import ParameterError
+from melbench.inverters.waveform_refine import mel_loss_grad, refine_waveform, rfft_adjoint, stft_adjoint
+from melbench.spec import get_spec
+
+#: Presets covering the framings and pad modes the adjoint knows.
+PRESETS = ("speech16k", "torchaudio", "hifigan_v1")
+
+
+def _random(spec, n=2600, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    mel = spec.mel_from_magnitude(spec.magnitude(rng.standard_normal(n)), compress=False)
+    return rng, x, np.asarray(mel, np.float64)
+
+
+def test_rfft_adjoint_dot_product():
+    rng = np.random.default_rng(1)
+    n = 64
+    u = rng.standard_normal((3, n))
+    g = rng.standard_normal((3, n // 2 + 1)) + 1j * rng.standard_normal((3, n // 2 + 1))
+    lhs = np.sum((np.fft.rfft(u, axis=-1) * np.conj(g)).real)
+    assert np.isclose(lhs, np.sum(u * rfft_adjoint(g, n)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_stft_adjoint_dot_product(preset):
+    """Re <STFT u, g> = <u, STFT^* g>, with melbench's own STFT (framing, padding) on the left."""
+    spec = get_spec(preset)
+    rng = np.random.default_rng(2)
+    u = rng.standard_normal(2345)
+    s = spec.stft(u, dtype=np.float64)
+    g = rng.standard_normal(s.shape) + 1j * rng.standard_normal(s.shape)
+    lhs = np.sum((s * np.conj(g)).real)
+    rhs = np.sum(u * stft_adjoint(g, spec, u.size))
+    assert np.isclose(lhs, rhs, rtol=1e-10), (lhs, rhs)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("compression", ["identity", "power", "log"])
+def test_gradient_matches_finite_differences(preset, compression):
+    spec = get_spec(preset)
+    rng, x, mel = _random(spec)
+    w = rng.uniform(0.5, 2.0, spec.n_mels)
+    _, g = mel_loss_grad(x, mel, spec, compression=compression, exponent=0.4, band_weight=w)
+    for _ in range(3):
+        v = rng.standard_normal(x.size)
+        h = 1e-6
+        lp, _ = mel_loss_grad(x + h * v, mel, spec, compression=compression, exponent=0.4, band_weight=w)
+        lm, _ = mel_loss_grad(x - h * v, mel, spec, compression=compression, exponent=0.4, band_weight=w)
+        fd = (lp - lm) / (2 * h)
+        assert np.isclose(g @ v, fd, rtol=1e-5, atol=1e-12), (g @ v, fd)
+
+
+def test_loss_is_zero_at_the_clip_and_refinement_keeps_it():
+    """The clip's audio with its own mel: loss ~0 (the magnitude floor ``A = sqrt(|S|^2 + e)``
+    leaves 1e-14), and L-BFGS leaves the audio where it is."""
+    spec = get_spec("speech16k")
+    (_, _, y), = clips_for(spec, ["cmu_arctic_a0007"], False, 1.0)
+    y = np.asarray(y, np.float64)
+    mel = spec.mel_from_magnitude(spec.magnitude(y), compress=False)
+    loss, g = mel_loss_grad(y, mel, spec, compression="identity")
+    assert loss < 1e-12 and np.abs(g).max() < 1e-6 * np.abs(y).max()
+    out = refine_waveform(y, mel, spec, n_iter=10, compression="power", dtype=np.float64)
+    np.testing.assert_allclose(out, y, atol=1e-6)
+
+
+def test_refinement_lowers_the_loss_from_a_perturbed_start():
+    spec = get_spec("speech16k")
+    (_, _, y), = clips_for(spec, ["cmu_arctic_a0007"], False, 1.0)
+    mel = spec.mel_from_magnitude(spec.magnitude(y), compress=False)
+    rng = np.random.default_rng(3)
+    x0 = (y + 0.05 * rng.standard_normal(y.size)).astype(np.float32)
+    trace: list = []
+    out = refine_waveform(x0, mel, spec, n_iter=30, compression="identity", trace=trace)
+    l0, _ = mel_loss_grad(x0.astype(np.float64), mel, spec, compression="identity")
+    l1, _ = mel_loss_grad(out.astype(np.float64), mel, spec, compression="identity")
+    assert out.dtype == np.float32 and len(trace) <= 35
+    assert l1 < 0.2 * l0, (l0, l1)
+
+
+def test_bad_parameters_name_the_cause():
+    spec = get_spec("speech16k")
+    _, x, mel = _random(spec)
+    with pytest.raises(ParameterError, match="compression='cube'"):
+        mel_loss_grad(x, mel, spec, compression="cube")
+    with pytest.raises(ParameterError, match="floor_rel=0"):
+        refine_waveform(x, mel, spec, floor_rel=0)
+    bad = [({"wave_iter": -1}, "wave_iter=-1"), ({"wave_loss": "l1"}, "wave_loss='l1'"),
+           ({"wave_exponent": 1.5}, "wave_exponent=1.5"), ({"wave_floor": 0.0}, "wave_floor=0.0")]
+    for params, match in bad:
+        with pytest.raises(ParameterError, match=match):
+            registry.create("inverter", "guarded_wave", params)
+
+
+def _speech(spec, n=96 * 256 - 1):
+    """The bundled clip's first ``n`` samples: the longest audio with its frame count (as refined)."""
+    (_, _, y), = clips_for(spec, ["allison_vm-review"], False, 2.0)
+    y = y[:n]
+    mag = spec.magnitude(y)
+    return y, mag, spec.mel_from_magnitude(mag)
+
+
+def test_no_refinement_is_the_guard_and_refinement_is_the_lbfgs_of_its_audio():
+    spec = get_spec("speech16k")
+    y, mag, mel = _speech(spec)
+    guard = _cell_call("guarded:200:inner=joint_auto+fgla:0", spec, len(y), mag, 0)(mel)
+    same = _cell_call("guarded_wave:wave_iter=0+fgla:0", spec, len(y), mag, 0)(mel)
+    np.testing.assert_array_equal(same, guard)
+    last: dict = {}
+    out = _cell_call("guarded_wave:wave_iter=15+fgla:0", spec, len(y), mag, 0, last)(mel)
+    assert last["ctx"]["guard"]["chosen"] == "inner" and last["ctx"]["guard"]["wave_iter"] == 15
+    ref = refine_waveform(guard.astype(np.float32), spec.decompress(mel), spec, n_iter=15,
+                          compression="identity")
+    np.testing.assert_allclose(out, ref, atol=1e-4)
+    assert np.abs(out - guard).max() > 1e-3  # the refinement moved the audio
+
+
+def test_kept_fallback_is_left_alone():
+    """White noise: the guard keeps ``nnls`` + ``fgla`` (phase final) and nothing is refined."""
+    spec = get_spec("speech16k")
+    y = np.random.default_rng(4).standard_normal(16000).astype(np.float32) * 0.1
+    mag = spec.magnitude(y)
+    mel = spec.mel_from_magnitude(mag)
+    last: dict = {}
+    out = _cell_call("guarded_wave:wave_iter=15+fgla:0", spec, len(y), mag, 0, last)(mel)
+    guard = _cell_call("guarded:200:inner=joint_auto+fgla:0", spec, len(y), mag, 0)(mel)
+    assert last["ctx"]["guard"]["chosen"] == "fallback" and last["ctx"]["guard"]["wave_iter"] == 0
+    np.testing.assert_array_equal(out, guard)
