@@ -14,7 +14,14 @@ import pytest
 from melbench import registry
 from melbench.bench.pipelines import _cell_call, clips_for
 from melbench.errors import ParameterError
-from melbench.inverters.waveform_refine import mel_loss_grad, refine_waveform, rfft_adjoint, stft_adjoint
+from melbench.inverters.waveform_refine import (
+    lbfgs,
+    lbfgs_direction,
+    mel_loss_grad,
+    refine_waveform,
+    rfft_adjoint,
+    stft_adjoint,
+)
 from melbench.spec import get_spec
 
 #: Presets covering the framings and pad modes the adjoint knows.
@@ -91,6 +98,48 @@ def test_refinement_lowers_the_loss_from_a_perturbed_start():
     l1, _ = mel_loss_grad(out.astype(np.float64), mel, spec, compression="identity")
     assert out.dtype == np.float32 and len(trace) <= 35
     assert l1 < 0.2 * l0, (l0, l1)
+
+
+def _two_loop(g, pairs):
+    """The textbook two-loop recursion (Nocedal and Wright, Algorithm 7.4), ``-H g``."""
+    q = g.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        a = (s @ q) / (s @ y)
+        alphas.append(a)
+        q -= a * y
+    s, y = pairs[-1]
+    q *= (s @ y) / (y @ y)
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        q += (a - (y @ q) / (s @ y)) * s
+    return -q
+
+
+def test_compact_direction_equals_the_two_loop_recursion():
+    rng = np.random.default_rng(5)
+    n, m = 50, 4
+    h = rng.standard_normal((n, n))
+    h = h @ h.T + n * np.eye(n)  # a positive definite Hessian: s . y > 0
+    pairs = [(s, h @ s) for s in rng.standard_normal((m, n))]
+    slots = [2, 0, 3, 1]  # pairs stored out of order in the slots, oldest first in ``order``
+    s_mat, y_mat = np.zeros((m, n)), np.zeros((m, n))
+    for k, slot in enumerate(slots):
+        s_mat[slot], y_mat[slot] = pairs[k]
+    g = rng.standard_normal(n)
+    d = lbfgs_direction(g, s_mat, y_mat, s_mat @ y_mat.T, y_mat @ y_mat.T, slots)
+    np.testing.assert_allclose(d, _two_loop(g, pairs), rtol=1e-10)
+
+
+def test_lbfgs_minimises_a_quadratic():
+    rng = np.random.default_rng(6)
+    n = 40
+    h = rng.standard_normal((n, n))
+    h = h @ h.T / n + np.diag(np.linspace(0.1, 3, n))
+    b = rng.standard_normal(n)
+    x_star = np.linalg.solve(h, b)
+    x, evals = lbfgs(lambda x: (0.5 * x @ h @ x - b @ x, h @ x - b), np.zeros(n), 200, history=8)
+    np.testing.assert_allclose(x, x_star, atol=1e-6)
+    assert evals < 260
 
 
 def test_bad_parameters_name_the_cause():
