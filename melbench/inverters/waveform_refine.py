@@ -43,6 +43,7 @@ import scipy.fft
 import scipy.linalg
 import scipy.optimize
 
+from .. import costs as _costs
 from ..errors import ParameterError
 from ..framing import frame_padding
 from ..spec import FeatureSpec
@@ -76,7 +77,9 @@ def rfft_adjoint(g: np.ndarray, n_fft: int) -> np.ndarray:
     h = np.array(g, copy=True)
     h[..., 1 : n_fft // 2] *= 0.5
     # irfft takes Re of the DC and Nyquist bins, as the adjoint does (Im of those S_k is 0).
-    return scipy.fft.irfft(h, n=n_fft, axis=-1) * n_fft
+    out = scipy.fft.irfft(h, n=n_fft, axis=-1) * n_fft
+    _costs.add_frame_ffts(out.size // n_fft)  # cost accounting (melbench.costs)
+    return out
 
 
 def stft_adjoint(g: np.ndarray, spec: FeatureSpec, n_samples: int) -> np.ndarray:
@@ -202,6 +205,7 @@ def mel_loss_grad(
         factor *= 2 * a
     factor *= bins
     frames = scipy.fft.irfft(s * factor, n=spec.n_fft, axis=-1)
+    _costs.add_frame_ffts(frames.shape[0])  # cost accounting (melbench.costs)
     return loss, _frames_adjoint(frames, spec, x.shape[-1])
 
 
