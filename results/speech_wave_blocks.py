@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
             outs = [np.asarray(_cell_call(c, spec, len(y), mag, 0)(mel), np.float32)[: len(y)] for c in cells]
             dist = np.array([_frame_distance(spec, x, mel_db, low, active) for x in outs])  # (K, T)
             pesqs = [_pesq(spec, y, x) for x in outs]
-            for c, p in zip(cells, pesqs):
+            for c, p in zip(cells, pesqs, strict=True):
                 res[c].append(p)
             res["clip pick"].append(pesqs[int(np.argmin(dist.sum(axis=1)))])
             res["PESQ-oracle pick"].append(max(pesqs))
