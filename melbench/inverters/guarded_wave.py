@@ -82,8 +82,8 @@ class GuardedWave(Guarded):
 
         inner: str = "joint_auto"
         inner_iter: int = 200
-        wave_iter: int = 60
-        wave_loss: str = "identity"
+        wave_iter: int = 24
+        wave_loss: str = "power"
         wave_exponent: float = 0.5
         wave_floor: float = 1e-5
         wave_history: int = 10
