@@ -221,3 +221,20 @@ def test_refinement_raises_pesq_over_the_guard(clip, gain):
     guard = _cell_call("guarded:200:inner=joint_auto+fgla:0", spec, len(y), mag, 0)(mel)
     wave = _cell_call("guarded_wave+fgla:0", spec, len(y), mag, 0)(mel)
     assert _pesq(spec, y, wave) > _pesq(spec, y, guard) + gain
+
+
+def test_a_batch_is_refined_item_by_item():
+    spec = get_spec("speech16k")
+    y, _, mel = _speech(spec, n=64 * 256 - 1)
+    noise = np.random.default_rng(8).standard_normal(y.size).astype(np.float32) * 0.1
+    mels = np.stack([mel, spec.mel(noise)])  # the second item keeps the guard's fallback
+    inv = registry.create("inverter", "guarded_wave", {"wave_iter": 5})
+    ctx: dict = {}
+    out = inv(mels, spec, context=ctx)
+    assert [r["chosen"] for r in ctx["guard"]] == ["inner", "fallback"]
+    assert [r["wave_iter"] for r in ctx["guard"]] == [5, 0]
+    assert "phase_final" not in ctx  # one item needs the phase stage
+    for k in range(2):
+        one: dict = {}
+        np.testing.assert_array_equal(out[k], inv(mels[k], spec, context=one))
+        np.testing.assert_array_equal(ctx["phase_init"][k], one["phase_init"])
