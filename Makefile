@@ -112,10 +112,10 @@ bench-pipelines: $(TEST_STAMP)
 	  --specs librosa torchaudio pwg_24k bigvgan_22k_80 \
 	  --cells nnls+fgla:100 guarded:200+fgla:32 guarded:200:inner=joint_tc+fgla:32 \
 	    guarded:200:inner=joint_tcr+fgla:0 guarded:200:inner=joint_lr+fgla:32 \
-	    guarded:200:inner=joint_auto+fgla:0 \
+	    guarded:200:inner=joint_auto+fgla:0 guarded_wave+fgla:0 \
 	  --degraded-cells nnls+fgla:100 guarded:200+fgla:32 guarded:200:inner=joint_tc+fgla:32 \
 	    guarded:200:inner=joint_tcr+fgla:0 guarded:200:inner=joint_lr+fgla:32 \
-	    guarded:200:inner=joint_auto+fgla:0 \
+	    guarded:200:inner=joint_auto+fgla:0 guarded_wave+fgla:0 \
 	  --clips cmu_arctic_a0007 allison_vm-review vibe_ace_00-08s synthetic_harmonic \
 	  --out results/bench_pipelines_presets
 

@@ -165,7 +165,8 @@ def test_bad_parameters_name_the_cause():
     with pytest.raises(ParameterError, match="floor_rel=0"):
         refine_waveform(x, mel, spec, floor_rel=0)
     bad = [({"wave_iter": -1}, "wave_iter=-1"), ({"wave_loss": "l1"}, "wave_loss='l1'"),
-           ({"wave_exponent": 1.5}, "wave_exponent=1.5"), ({"wave_floor": 0.0}, "wave_floor=0.0")]
+           ({"wave_exponent": 1.5}, "wave_exponent=1.5"), ({"wave_floor": 0.0}, "wave_floor=0.0"),
+           ({"wave_redundancy": -1.0}, "wave_redundancy=-1.0")]
     for params, match in bad:
         with pytest.raises(ParameterError, match=match):
             registry.create("inverter", "guarded_wave", params)
@@ -205,6 +206,23 @@ def test_kept_fallback_is_left_alone():
     guard = _cell_call("guarded:200:inner=joint_auto+fgla:0", spec, len(y), mag, 0)(mel)
     assert last["ctx"]["guard"]["chosen"] == "fallback" and last["ctx"]["guard"]["wave_iter"] == 0
     np.testing.assert_array_equal(out, guard)
+
+
+@pytest.mark.filterwarnings("ignore::melbench.validation.MelbenchWarning")
+def test_no_refinement_at_low_redundancy():
+    """torchaudio (400 / 200): the guard's rule g re-phases, the refinement is skipped, the
+    output is ``guarded``'s bit for bit; with ``wave_redundancy=0`` it runs."""
+    spec = get_spec("torchaudio")
+    (_, _, y), = clips_for(spec, ["cmu_arctic_a0007"], False, 1.5)
+    mag = spec.magnitude(y)
+    mel = spec.mel_from_magnitude(mag)
+    guard = _cell_call("guarded:200:inner=joint_auto+fgla:0", spec, len(y), mag, 0)(mel)
+    last: dict = {}
+    out = _cell_call("guarded_wave+fgla:0", spec, len(y), mag, 0, last)(mel)
+    assert last["ctx"]["guard"]["chosen"] == "inner" and last["ctx"]["guard"]["wave_iter"] == 0
+    np.testing.assert_array_equal(out, guard)
+    on = _cell_call("guarded_wave:wave_iter=5:wave_redundancy=0+fgla:0", spec, len(y), mag, 0, last)(mel)
+    assert last["ctx"]["guard"]["wave_iter"] == 5 and np.abs(on - guard).max() > 1e-3
 
 
 @pytest.mark.filterwarnings("ignore::melbench.validation.MelbenchWarning")

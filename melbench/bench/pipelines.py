@@ -79,6 +79,7 @@ CELLS = (
     "guarded:200:inner=joint_tcr+fgla:0",
     "guarded:200:inner=joint_lr+fgla:32",
     "guarded:200:inner=joint_auto+fgla:0",
+    "guarded_wave+fgla:0",
     "oracle+fgla:100",
 )
 #: Cells also run on the degraded tracks (the robustness comparison; the others cannot
@@ -86,7 +87,7 @@ CELLS = (
 DEGRADED_CELLS = ("nnls+fgla:100", "joint_fgla:300+fgla:32", "joint_tc+fgla:32",
                   "guarded:200+fgla:32", "guarded:200:inner=joint_tc+fgla:32",
                   "guarded:200:inner=joint_tcr+fgla:0", "guarded:200:inner=joint_lr+fgla:32",
-                  "guarded:200:inner=joint_auto+fgla:0")
+                  "guarded:200:inner=joint_auto+fgla:0", "guarded_wave+fgla:0")
 #: Clips measured by default: the 16 kHz CMU ARCTIC clip, two of the four 8 kHz Allison
 #: prompts, the music excerpt and the synthetic harmonic tone (``--clips`` for others).
 CLIPS = ("cmu_arctic_a0007", "allison_vm-review", "allison_tt-allbusy", "vibe_ace_00-08s",

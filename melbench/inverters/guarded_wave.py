@@ -8,7 +8,12 @@ estimate into audio ``x_0`` (what the cell ``guarded`` + ``fgla:0`` would output
 the estimate handed to the phase stage (``context["phase_init"]``), and its magnitude is
 the output, so ``guarded_wave`` + ``fgla:0`` returns the refined audio itself. Where the
 guard keeps its fallback nothing changes (``wave_fallback`` False): the guard's
-robustness choice is left as it is.
+robustness choice is left as it is. Nor does it at a framing of low redundancy
+(``win_length / hop_length`` at most ``wave_redundancy``: torchaudio's 400 / 200), where
+the guard's rule g has already re-phased the kept estimate
+(:mod:`melbench.inverters.guard_overlap`): there the refinement cost PESQ-wb on both
+bundled speech clips (4.158 -> 4.128 and 2.659 -> 2.615) and took the CMU ARCTIC clip to
+1.40x librosa's time (``results/bench_pipelines_presets.md`` of round 9, before this gate).
 
 Why (``results/speech_wave.md``): the joint iteration's fixed points leave most of the
 PESQ lost against the oracle in the phase below 1 kHz; the waveform's mel loss has other
@@ -37,6 +42,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..plugin import PHASE_FINAL_KEY
 from ..spec import FeatureSpec
+from .guard_overlap import low_redundancy
 from .guarded import GUARD_KEY, Guarded
 from .joint_fgla import PHASE_INIT_KEY
 from .waveform_refine import COMPRESSIONS, refine_waveform
@@ -78,6 +84,9 @@ class GuardedWave(Guarded):
         wave_fallback : bool
             Refine also where the guard keeps its fallback (default False: its choice
             and its audio are left as they are).
+        wave_redundancy : float
+            No refinement where ``win_length / hop_length`` is at most this (rule g's
+            framings); 0 refines at every framing.
         """
 
         inner: str = "joint_auto"
@@ -88,6 +97,7 @@ class GuardedWave(Guarded):
         wave_floor: float = 1e-5
         wave_history: int = 10
         wave_fallback: bool = False
+        wave_redundancy: float = 2.0
 
     def validate(self) -> None:
         """Check the guard's parameters and the refinement's."""
@@ -102,6 +112,10 @@ class GuardedWave(Guarded):
         e = p.wave_exponent
         if isinstance(e, bool) or not isinstance(e, (int, float)) or not 0 < e <= 1:
             raise ParameterError(f"wave_exponent={e!r} must be in (0, 1]")
+        r = p.wave_redundancy
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not r >= 0 or not math.isfinite(r):
+            raise ParameterError(f"wave_redundancy={r!r} must be a finite number >= 0 "
+                                 "(win_length / hop_length; 0 refines at every framing)")
         f = p.wave_floor
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not f > 0 or not math.isfinite(f):
             raise ParameterError(f"wave_floor={f!r} must be a positive finite number "
@@ -130,7 +144,8 @@ class GuardedWave(Guarded):
         out = super().solve(mel, spec, context=ctx)
         record = ctx[GUARD_KEY]
         record["wave_iter"] = 0
-        if int(p.wave_iter) > 0 and (record["chosen"] == "inner" or p.wave_fallback):
+        if (int(p.wave_iter) > 0 and (record["chosen"] == "inner" or p.wave_fallback)
+                and not low_redundancy(spec, float(p.wave_redundancy))):
             mag = np.sqrt(np.maximum(out, 0)) if spec.power == 2 else out
             x = np.asarray(ctx[PHASE_INIT_KEY])
             z = mag * np.exp(1j * np.angle(x)).astype(x.dtype, copy=False)  # what fgla:0 outputs
