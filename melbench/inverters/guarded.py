@@ -63,10 +63,10 @@ consistent spectrogram ``T = STFT(ISTFT(X))`` (what a listener gets):
     mean absolute difference in dB (``20 log10`` of magnitudes, ``10 log10`` of
     powers) between ``M|T|`` and ``m``, both floored 80 dB below the mel's peak.
 
-Size: about 590 lines, over the 550-line guide: one decision sequence (rules a-h in
+Size: about 580 lines, over the 550-line guide: one decision sequence (rules a-h in
 ``Guarded.solve`` and its record) that reads as a whole; the features, the blend, the
-low-redundancy estimate and rule h live in ``guard_blend``, ``guard_overlap`` and
-``guard_presets``.
+low-redundancy estimate, rule h and the batch loop live in ``guard_blend``,
+``guard_overlap``, ``guard_presets`` and ``guard_batch``.
 
 Why each rule and threshold (the measurements, with the scripts under ``results/``):
 ``docs/guard.md`` ("The guard's rules, and the measurements behind each").
@@ -110,6 +110,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..plugin import Inverter
 from ..spec import FeatureSpec
+from .guard_batch import GUARD_KEY, solve_items
 from .guard_blend import (
     band_powers,
     band_weights,
@@ -145,8 +146,6 @@ PROBE_BOUNDS = {20: 15.5, 30: 9.9, 50: 4.3}
 #: (:func:`melbench.inverters.guard_blend.local_flatness`; chosen on the even-index suite
 #: clips with ``blend_lo`` / ``blend_hi``: ``results/guard_local.md``).
 BLEND_NEIGHBOURHOOD = (2, 1)
-#: Context key of the guard's record: ``{"chosen", "inner", "fallback", "criterion"}``.
-GUARD_KEY = "guard"
 #: Iteration parameter of inverters whose counter is not ``n_iter`` (inner methods here,
 #: and the bare count of a ``melbench bench pipelines`` cell).
 ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joint_tcr": "joint_iter",
@@ -279,6 +278,7 @@ def mel_criterion(mel_est: np.ndarray, mel: np.ndarray, spec: FeatureSpec,
         floor = max(float(b.max()), 1e-30) * 10 ** (-80.0 / k)
         return float(np.mean(np.abs(k * np.log10(np.maximum(a, floor) / np.maximum(b, floor)))))
     raise ParameterError(f"criterion={criterion!r}; choose one of {', '.join(CRITERIA)}")
+
 
 
 class Guarded(Inverter):
@@ -477,21 +477,7 @@ class Guarded(Inverter):
 
         p = self.params
         if mel.ndim > 2:  # one item at a time, each with its own choice
-            flat = mel.reshape(-1, *mel.shape[-2:])
-            outs, inits, records, final = [], [], [], []
-            for m in flat:
-                ctx: dict[str, Any] = {}
-                outs.append(self.solve(m, spec, context=ctx))
-                inits.append(ctx[PHASE_INIT_KEY])
-                records.append(ctx[GUARD_KEY])
-                final.append(bool(ctx.get(PHASE_FINAL_KEY)))
-            shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
-            if isinstance(context, MutableMapping):
-                context[PHASE_INIT_KEY] = np.stack(inits).reshape(shape)
-                context[GUARD_KEY] = records
-                if all(final):  # one phase stage for the batch: skipped only if no item needs it
-                    context[PHASE_FINAL_KEY] = True
-            return np.stack(outs).reshape(shape)
+            return solve_items(self.solve, mel, spec, context)
         rough = band_roughness_db(mel, spec)
         flat = spectral_flatness(mel, spec)
         smooth = float(p.smooth_db) > 0 and rough < float(p.smooth_db)

@@ -43,7 +43,7 @@ from ..errors import ParameterError
 from ..plugin import PHASE_FINAL_KEY
 from ..spec import FeatureSpec
 from .guard_overlap import low_redundancy
-from .guarded import GUARD_KEY, Guarded
+from .guarded import GUARD_KEY, Guarded, solve_items
 from .joint_fgla import PHASE_INIT_KEY
 from .waveform_refine import COMPRESSIONS, refine_waveform
 
@@ -125,21 +125,7 @@ class GuardedWave(Guarded):
         """``guarded``'s spectrogram, or the refined audio's (``spec.domain``); its STFT to ``phase_init``."""
         p = self.params
         if mel.ndim > 2:  # one item at a time, as the guard
-            flat = mel.reshape(-1, *mel.shape[-2:])
-            outs, inits, records, final = [], [], [], []
-            for m in flat:
-                ctx: dict[str, Any] = {}
-                outs.append(self.solve(m, spec, context=ctx))
-                inits.append(ctx[PHASE_INIT_KEY])
-                records.append(ctx[GUARD_KEY])
-                final.append(bool(ctx.get(PHASE_FINAL_KEY)))
-            shape = (*mel.shape[:-2], spec.n_freq, mel.shape[-1])
-            if isinstance(context, MutableMapping):
-                context[PHASE_INIT_KEY] = np.stack(inits).reshape(shape)
-                context[GUARD_KEY] = records
-                if all(final):
-                    context[PHASE_FINAL_KEY] = True
-            return np.stack(outs).reshape(shape)
+            return solve_items(self.solve, mel, spec, context)
         ctx = {}
         out = super().solve(mel, spec, context=ctx)
         record = ctx[GUARD_KEY]
