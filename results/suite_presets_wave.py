@@ -1,4 +1,4 @@
-"""The new default (``guarded_wave+fgla:0``) on the suite at two more presets, against the guard.
+r"""The new default (``guarded_wave+fgla:0``) on the suite at two more presets, against the guard.
 
 Counts issue 16's rows over (more than 0.3 dB SC against the true magnitude, or on speech
 0.05 PESQ-wb, worse than ``nnls`` + ``fgla:100``) for the guard alone (round 8's rules; at
@@ -22,7 +22,8 @@ rows = rows[rows.track == "clean"]
 ruleh = pd.read_csv("results/suite_presets_ruleh_rows.csv.gz", low_memory=False)
 wave = pd.read_csv(sys.argv[1] if len(sys.argv) > 1 else "results/suite_presets_wave_rows.csv.gz",
                    low_memory=False)
-print("| preset | cell | kind | clips | over | SC only | PESQ | mean SC cell / ref (dB) | mean PESQ-wb cell / ref |")
+print("| preset | cell | kind | clips | over | SC only | PESQ | mean SC cell / ref (dB) "
+      "| mean PESQ-wb cell / ref |")
 print("|---|---|---|---|---|---|---|---|---|")
 for spec in sorted(wave.spec.unique()):
     r = rows[rows.spec == spec]
