@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
 from ..spec import FeatureSpec
 from .joint_framing import GLIDE_REF, glide_bins
 
@@ -35,14 +34,6 @@ from .joint_framing import GLIDE_REF, glide_bins
 DENSE_MIN_BANDS = 100
 #: Rule h acts on mels whose band roughness is at most this (dB).
 DENSE_TAIL_ROUGH_DB = 4.5
-
-
-def check_dense_tail_iter(n_iter: Any) -> None:
-    """Raise :class:`ParameterError` unless ``n_iter`` is a non-negative integer."""
-    ok = not isinstance(n_iter, bool) and isinstance(n_iter, (int, float, np.integer, np.floating))
-    if not ok or not np.isfinite(n_iter) or int(n_iter) != n_iter or n_iter < 0:
-        raise ParameterError(f"dense_tail_iter={n_iter!r} must be a non-negative integer "
-                             "(GLA iterations of rule h; 0 turns it off)")
 
 
 def dense_full_band(spec: FeatureSpec) -> bool:

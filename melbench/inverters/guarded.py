@@ -125,7 +125,7 @@ from .guard_overlap import (
     overlap_estimate,
     scaled_iterations,
 )
-from .guard_presets import check_dense_tail_iter, dense_tail  # rule h
+from .guard_presets import dense_tail  # rule h
 
 #: Reference-free criteria (lower is better): name -> description.
 CRITERIA = {
@@ -152,6 +152,14 @@ ITERATION_COUNTERS = {"joint_fgla": "joint_iter", "joint_tc": "joint_iter", "joi
                       "joint_lr": "joint_iter", "joint_lrr": "joint_iter", "joint_auto": "joint_iter",
                       "joint_tcf": "joint_iter",
                       "nnls": "max_iter", "guarded": "inner_iter"}
+
+def is_count(v: Any, minimum: int = 0) -> bool:
+    """True if ``v`` is an integer (an integral float too: Hydra's ``4.0``) of at least ``minimum``.
+
+    Booleans, NaN, infinities and strings are not counts.
+    """
+    number = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    return number and bool(np.isfinite(v)) and int(v) == v and v >= minimum
 
 
 def audio_mel(x: np.ndarray, spec: FeatureSpec, n_samples: int | None = None) -> np.ndarray:
@@ -417,9 +425,9 @@ class Guarded(Inverter):
         from .. import registry
 
         p = self.params
-        for f in ("inner_iter", "fallback_iter", "tail_iter"):
+        for f in ("inner_iter", "fallback_iter", "tail_iter", "dense_tail_iter"):
             v = getattr(p, f)
-            if isinstance(v, bool) or int(v) != v or v < 0:
+            if not is_count(v):
                 raise ParameterError(f"{f}={v!r} must be a non-negative integer")
         if p.criterion not in CRITERIA:
             raise ParameterError(f"criterion={p.criterion!r}; choose one of {', '.join(CRITERIA)}")
@@ -446,7 +454,6 @@ class Guarded(Inverter):
                 raise ParameterError(f"{f}={v!r} must be a finite number >= 0")
         if not np.isfinite(p.fit_db) or p.fit_db > 0:
             raise ParameterError(f"fit_db={p.fit_db!r} must be a finite number <= 0 (dB)")
-        check_dense_tail_iter(p.dense_tail_iter)  # rule h
 
     def _inner(self, scale: float = 1.0) -> Inverter:
         from .. import registry

@@ -43,7 +43,7 @@ from ..errors import ParameterError
 from ..plugin import PHASE_FINAL_KEY
 from ..spec import FeatureSpec
 from .guard_overlap import low_redundancy
-from .guarded import GUARD_KEY, Guarded, solve_items
+from .guarded import GUARD_KEY, Guarded, is_count, solve_items
 from .joint_fgla import PHASE_INIT_KEY
 from .waveform_refine import COMPRESSIONS, refine_waveform
 
@@ -103,10 +103,10 @@ class GuardedWave(Guarded):
         """Check the guard's parameters and the refinement's."""
         super().validate()
         p = self.params
-        for f in ("wave_iter", "wave_history"):
+        for f, least in (("wave_iter", 0), ("wave_history", 1)):
             v = getattr(p, f)
-            if isinstance(v, bool) or int(v) != v or v < (0 if f == "wave_iter" else 1):
-                raise ParameterError(f"{f}={v!r} must be an integer >= {0 if f == 'wave_iter' else 1}")
+            if not is_count(v, least):
+                raise ParameterError(f"{f}={v!r} must be an integer >= {least}")
         if p.wave_loss not in COMPRESSIONS:
             raise ParameterError(f"wave_loss={p.wave_loss!r}; choose one of {', '.join(COMPRESSIONS)}")
         e = p.wave_exponent

@@ -7,14 +7,15 @@ iterate is consistent by construction, and the loss
 ``L(x) = sum_{b,t} w_b (f(P_bt(x)) - f(m_bt))^2 / sum_{b,t} w_b f(m_bt)^2``
 
 with ``P(x) = B |STFT x|^p`` (``B`` the spec's filterbank, ``p`` its power) is minimised
-by L-BFGS (``scipy.optimize.minimize``) with its exact gradient (:func:`mel_loss_grad`).
+by L-BFGS (:func:`lbfgs`, or scipy's L-BFGS-B) with its exact gradient (:func:`mel_loss_grad`).
 ``f`` is the identity, a power compression ``(P + d)^c`` or ``log(P + d)`` with a floor
 ``d`` relative to the mel's peak. The gradient is the chain rule down to the complex
 STFT, ``G = dL/dA * S / |S|`` (``A = |S|``), then the adjoint of the real-to-complex STFT:
 the half-spectrum weights of ``rfft``'s adjoint (:func:`rfft_adjoint`), the window,
 overlap-add of the frames and the adjoint of the framing's padding (cropping for zero
-padding, folding back for reflect padding). One loss-and-gradient costs one STFT and one
-adjoint, about one FGLA iteration.
+padding, folding back for reflect padding). One loss-and-gradient costs one STFT, one
+inverse FFT of the frames and the filterbank products: about twice an FGLA iteration's
+time (``results/speech_wave.md``, "The solver's cost").
 
 The refinement starts from another cell's audio (the guard's output). Its fixed points are
 stationary points of the mel loss on the signal, not the joint iteration's
@@ -138,7 +139,7 @@ def mel_loss_grad(
     spec: FeatureSpec,
     *,
     compression: str = "power",
-    exponent: float = 0.3,
+    exponent: float = 0.5,
     floor_rel: float = 1e-5,
     band_weight: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
@@ -357,9 +358,9 @@ def refine_waveform(
     mel: np.ndarray,
     spec: FeatureSpec,
     *,
-    n_iter: int = 30,
+    n_iter: int = 24,
     compression: str = "power",
-    exponent: float = 0.3,
+    exponent: float = 0.5,
     floor_rel: float = 1e-5,
     band_weight: np.ndarray | None = None,
     history: int = 10,
